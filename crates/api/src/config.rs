@@ -1,0 +1,164 @@
+//! `Config`: every setting, read once at start from the environment (or the same-named flags),
+//! then passed down. Nothing else reads the environment.
+
+use axum::http::HeaderValue;
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+/// The Movies & Characters API server.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "movies-api", version, about)]
+pub struct Config {
+    /// Database URL: `sqlite://FILE` (created if missing), `sqlite::memory:`, or `postgres://...`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://movies.db", value_parser = parse_database_url)]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Origins allowed by CORS, comma-separated, or `*` for any origin (then without credentials).
+    #[arg(
+        long,
+        env = "CORS_ORIGINS",
+        default_value = "http://localhost:5173,http://127.0.0.1:5173",
+        value_parser = parse_cors_origins
+    )]
+    pub cors_origins: CorsOrigins,
+
+    /// Log filter, e.g. `info` or `movies_api=debug,tower_http=debug`.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+}
+
+/// Which origins may call the API from a browser.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<HeaderValue>),
+}
+
+impl Config {
+    /// Reads the configuration, or returns the one-line message that names the bad variable.
+    /// `--help` and `--version` print and exit here.
+    pub fn load() -> Result<Self, String> {
+        Self::load_from(std::env::args_os())
+    }
+
+    pub fn load_from<I, T>(args: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::try_parse_from(args).map_err(|e| match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+            _ => one_line(&e),
+        })
+    }
+}
+
+/// Clap's error as one line naming the variable (`PORT`) rather than only the flag.
+fn one_line(e: &clap::Error) -> String {
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    // "--port <PORT>": the value name is the variable's name.
+    let variable = arg
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(name, _)| name.to_owned())
+        .unwrap_or(arg);
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(s)) => format!(" {s:?}"),
+        _ => String::new(),
+    };
+    let rendered = e.render().to_string();
+    let reason = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid configuration")
+        .trim_start_matches("error: ")
+        .to_owned();
+    if variable.is_empty() {
+        format!("configuration error: {reason}")
+    } else {
+        let why = reason
+            .rsplit_once("': ")
+            .map(|(_, why)| why.to_owned())
+            .unwrap_or(reason);
+        format!("configuration error: {variable}:{value} is not valid: {why}")
+    }
+}
+
+fn parse_database_url(raw: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|p| raw.starts_with(p)) {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected sqlite://FILE, sqlite::memory: or postgres://...".into())
+    }
+}
+
+fn parse_cors_origins(raw: &str) -> Result<CorsOrigins, String> {
+    if raw.trim() == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let mut list = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if origin == "*" {
+            return Err("`*` must stand alone".into());
+        }
+        let well_formed = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin.ends_with('/');
+        let value = HeaderValue::from_str(origin).ok().filter(|_| well_formed);
+        list.push(value.ok_or_else(|| {
+            format!("{origin:?} is not an origin like http://host:port (no trailing slash)")
+        })?);
+    }
+    if list.is_empty() {
+        return Err("no origin given".into());
+    }
+    Ok(CorsOrigins::List(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_movies_db_on_port_8000() {
+        let config = Config::load_from(["movies-api"]).unwrap();
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.host, "127.0.0.1");
+        assert!(matches!(config.cors_origins, CorsOrigins::List(ref l) if l.len() == 2));
+    }
+
+    #[test]
+    fn a_bad_port_is_one_line_naming_the_variable() {
+        let message = Config::load_from(["movies-api", "--port", "eighty"]).unwrap_err();
+        assert!(
+            message.starts_with("configuration error: PORT"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        assert_eq!(parse_cors_origins("*").unwrap(), CorsOrigins::Any);
+        assert!(parse_cors_origins("http://a:1,https://b").is_ok());
+        assert!(parse_cors_origins("a.com").is_err());
+        assert!(parse_cors_origins("http://a,*").is_err());
+    }
+
+    #[test]
+    fn database_urls_must_name_a_known_backend() {
+        assert!(parse_database_url("mysql://x").is_err());
+        assert!(parse_database_url("sqlite::memory:").is_ok());
+    }
+}

@@ -1,0 +1,85 @@
+//! `ApiJson<T>`: a JSON body. Wrong content type 415, body over the route's limit 413, malformed
+//! JSON 400, well-formed JSON of the wrong shape 422 naming the offending field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::detail_at;
+use crate::error::ApiError;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::UnsupportedMediaType(
+                "Expected a body with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("The request body is too large for this route".into())
+            } else {
+                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+            }
+        })?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().clone();
+            let inner = e.into_inner();
+            if inner.is_data() {
+                ApiError::Validation(vec![detail_at("body", &path, inner.to_string())])
+            } else {
+                ApiError::BadRequest(format!("Malformed JSON: {inner}"))
+            }
+        })?;
+        // Trailing bytes after the value are malformed JSON too.
+        de.end()
+            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
+        Ok(ApiJson(value))
+    }
+}
+
+fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/merge+json",
+        ] {
+            assert!(is_json(Some(&header::HeaderValue::from_static(ok))), "{ok}");
+        }
+        for bad in ["text/plain", "application/jsonx", "multipart/form-data"] {
+            assert!(
+                !is_json(Some(&header::HeaderValue::from_static(bad))),
+                "{bad}"
+            );
+        }
+        assert!(!is_json(None));
+    }
+}

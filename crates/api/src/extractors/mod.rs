@@ -1,0 +1,41 @@
+//! Extractors that turn every kind of bad input into an `ApiError` with the FastAPI error shape,
+//! instead of axum's plain-text rejections.
+
+mod json;
+mod path;
+mod query;
+
+pub use json::ApiJson;
+pub use path::ApiPath;
+pub use query::ApiQuery;
+
+use serde_json::json;
+
+use crate::error::ValidationDetail;
+
+/// A serde error at `path` inside `source`, as one 422 entry.
+fn detail_at(
+    source: &'static str,
+    path: &serde_path_to_error::Path,
+    msg: String,
+) -> ValidationDetail {
+    let mut loc = vec![json!(source)];
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => loc.push(json!(index)),
+            serde_path_to_error::Segment::Map { key } => loc.push(json!(key)),
+            serde_path_to_error::Segment::Enum { variant } => loc.push(json!(variant)),
+            serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    let kind = if msg.starts_with("missing field") {
+        "missing"
+    } else {
+        "type_error"
+    };
+    ValidationDetail {
+        loc,
+        msg,
+        kind: kind.to_owned(),
+    }
+}

@@ -1,0 +1,59 @@
+//! What the character service needs from storage.
+
+use async_trait::async_trait;
+
+use super::{Character, CharacterFilter, CharacterRecord};
+use crate::error::Result;
+use crate::paging::{Listing, Page};
+
+/// Stores characters. Every write updates the `nr_characters` of each movie it touches (both
+/// movies when a character moves) in the same transaction.
+///
+/// # Errors
+/// Unless a method says otherwise, an implementation returns `Error::Unavailable` (with its
+/// own error as the source) when the store fails, and nothing else.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CharacterRepository: Send + Sync {
+    /// The characters matching `filter`, ordered by id, windowed by `page`, and how many match.
+    async fn list(&self, filter: &CharacterFilter, page: Page) -> Result<Listing<Character>>;
+
+    /// The character with this id, if any.
+    async fn find(&self, id: i64) -> Result<Option<Character>>;
+
+    /// Stores a new character.
+    ///
+    /// # Errors
+    /// `Error::NotFound(Movie)` when its movie no longer exists.
+    async fn insert(
+        &self,
+        character: &CharacterRecord,
+        editor_id: Option<i64>,
+    ) -> Result<Character>;
+
+    /// Stores every character in one transaction, all or nothing, and returns them in order.
+    ///
+    /// # Errors
+    /// `Error::NotFound(Movie)` when one's movie no longer exists (nothing is stored then).
+    async fn insert_many(
+        &self,
+        characters: &[CharacterRecord],
+        editor_id: Option<i64>,
+    ) -> Result<Vec<Character>>;
+
+    /// Replaces the fields of the character `id`, keeping its id and editor.
+    ///
+    /// # Errors
+    /// `Error::NotFound(Character)` when there is no such character; `Error::NotFound(Movie)`
+    /// when its new movie no longer exists.
+    async fn update(&self, id: i64, character: &CharacterRecord) -> Result<Character>;
+
+    /// Deletes the character; returns it as it was, or `None` if absent.
+    async fn delete(&self, id: i64) -> Result<Option<Character>>;
+
+    /// Deletes the characters with ids in `start..end`; returns the ids deleted.
+    async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>>;
+
+    /// How many characters there are.
+    async fn count(&self) -> Result<u64>;
+}

@@ -1,0 +1,111 @@
+//! The one error type of the domain: what went wrong, in terms a client can act on.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The kinds of record the domain stores; names the record in "not found" errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Entity {
+    Movie,
+    Character,
+    User,
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Entity::Movie => "Movie",
+            Entity::Character => "Character",
+            Entity::User => "User",
+        })
+    }
+}
+
+/// One step of the path to an invalid value: a field name or an index into an array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Loc {
+    Field(&'static str),
+    Index(usize),
+}
+
+/// Why one input value was refused, and where it sits in the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Path to the value, relative to the input (the adapter says whether it was a body or a query).
+    pub loc: Vec<Loc>,
+    /// A sentence for people.
+    pub msg: String,
+    /// A stable machine-readable kind, as FastAPI names them (`missing`, `string_too_long`, ...).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, kind: &'static str, msg: impl Into<String>) -> Self {
+        Self {
+            loc: vec![Loc::Field(field)],
+            msg: msg.into(),
+            kind,
+        }
+    }
+
+    /// An error about the input as a whole (no field), e.g. a bulk request that is too long.
+    pub fn whole(kind: &'static str, msg: impl Into<String>) -> Self {
+        Self {
+            loc: Vec::new(),
+            msg: msg.into(),
+            kind,
+        }
+    }
+
+    /// The missing-field error, worded as FastAPI words it.
+    pub fn missing(field: &'static str) -> Self {
+        Self::new(field, "missing", "Field required")
+    }
+
+    /// Moves this error under `index` of an array (bulk requests name the offending item).
+    pub fn at_index(mut self, index: usize) -> Self {
+        self.loc.insert(0, Loc::Index(index));
+        self
+    }
+}
+
+/// Everything a domain operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The record does not exist.
+    #[error("{0} not found")]
+    NotFound(Entity),
+    /// Another record already has this name, and names are unique.
+    #[error("a {entity} named {name:?} already exists")]
+    DuplicateName { entity: Entity, name: String },
+    /// The input breaks a rule; every broken rule is listed.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// The store could not do its work (down, busy, or a bug in an adapter); the source says why.
+    #[error("storage unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Wraps any adapter error that is not one of the cases a client can act on.
+    pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Unavailable(source.into())
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Self {
+        Error::Invalid(vec![e])
+    }
+}
+
+impl From<Vec<FieldError>> for Error {
+    fn from(e: Vec<FieldError>) -> Self {
+        Error::Invalid(e)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

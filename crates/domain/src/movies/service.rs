@@ -1,0 +1,271 @@
+//! The movie rules: validation, unique names, bulk de-duplication, bounded ranges.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::{Movie, MovieFilter, MovieInput, MovieRepository, NewMovie};
+use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range, validate_all};
+use crate::error::{Entity, Error, Result};
+use crate::paging::{Listing, Page};
+
+/// The outcome of a bulk insert: what was stored, and what was skipped because its name was taken
+/// (in the store, or earlier in the same request).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkMovies {
+    pub added: Vec<Movie>,
+    pub not_added: Vec<NewMovie>,
+}
+
+/// Application service for movies: every rule about movies lives here or in their value types.
+#[derive(Clone)]
+pub struct MovieService {
+    repo: Arc<dyn MovieRepository>,
+}
+
+impl MovieService {
+    pub fn new(repo: Arc<dyn MovieRepository>) -> Self {
+        Self { repo }
+    }
+
+    pub async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
+        self.repo.list(filter, page).await
+    }
+
+    /// # Errors
+    /// `NotFound(Movie)`.
+    pub async fn get(&self, id: i64) -> Result<Movie> {
+        self.repo
+            .find(id)
+            .await?
+            .ok_or(Error::NotFound(Entity::Movie))
+    }
+
+    /// # Errors
+    /// `Invalid` for bad input, `DuplicateName` when the name is taken.
+    pub async fn create(&self, input: MovieInput, editor_id: Option<i64>) -> Result<Movie> {
+        let movie = NewMovie::try_from(input)?;
+        self.repo.insert(&movie, editor_id).await
+    }
+
+    /// Full replacement of a movie's fields.
+    ///
+    /// # Errors
+    /// `Invalid`, `NotFound(Movie)`, `DuplicateName`.
+    pub async fn update(&self, id: i64, input: MovieInput) -> Result<Movie> {
+        let movie = NewMovie::try_from(input)?;
+        self.repo.update(id, &movie).await
+    }
+
+    /// Deletes a movie and its characters.
+    ///
+    /// # Errors
+    /// `NotFound(Movie)`.
+    pub async fn delete(&self, id: i64) -> Result<Movie> {
+        self.repo
+            .delete(id)
+            .await?
+            .ok_or(Error::NotFound(Entity::Movie))
+    }
+
+    /// # Errors
+    /// `NotFound(Movie)`.
+    pub async fn delete_by_name(&self, name: &str) -> Result<Movie> {
+        self.repo
+            .delete_by_name(name.trim())
+            .await?
+            .ok_or(Error::NotFound(Entity::Movie))
+    }
+
+    /// Validates every item first (one bad item refuses the whole request), then stores those
+    /// whose name is neither taken nor repeated earlier in the request, in one transaction.
+    ///
+    /// # Errors
+    /// `Invalid` naming the first bad items by index, or the request as a whole when it has more
+    /// than [`MAX_BULK_ITEMS`].
+    pub async fn create_many(
+        &self,
+        inputs: Vec<MovieInput>,
+        editor_id: Option<i64>,
+    ) -> Result<BulkMovies> {
+        check_bulk_size(inputs.len())?;
+        let movies = validate_all(inputs, NewMovie::try_from)?;
+        let mut seen = HashSet::new();
+        let (unique, mut not_added): (Vec<_>, Vec<_>) = movies
+            .into_iter()
+            .partition(|m| seen.insert(m.name.clone()));
+        let added = self.repo.insert_many(&unique, editor_id).await?;
+        let stored: HashSet<&str> = added.iter().map(|m| m.name.as_str()).collect();
+        let skipped = unique
+            .iter()
+            .filter(|m| !stored.contains(m.name.as_str()))
+            .cloned();
+        not_added.splice(0..0, skipped);
+        Ok(BulkMovies { added, not_added })
+    }
+
+    /// Deletes the movies with ids in `[start, end)`, with their characters.
+    ///
+    /// # Errors
+    /// `Invalid` when the range is empty, reversed or wider than [`MAX_DELETE_RANGE`].
+    pub async fn delete_range(&self, start: i64, end: i64) -> Result<DeletedRange> {
+        check_range(start, end)?;
+        let deleted = self.repo.delete_range(start, end).await?;
+        Ok(DeletedRange {
+            not_found: missing_from_range(start, end, &deleted),
+            deleted,
+        })
+    }
+
+    pub async fn names(&self) -> Result<Vec<String>> {
+        self.repo.names().await
+    }
+
+    pub async fn count(&self) -> Result<u64> {
+        self.repo.count().await
+    }
+
+    /// Recomputes every movie's character count (kept for old clients: counts are always true).
+    pub async fn recount_characters(&self) -> Result<()> {
+        self.repo.recount_characters().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::bulk::{MAX_BULK_ITEMS, MAX_DELETE_RANGE};
+    use crate::error::Loc;
+    use crate::movies::MockMovieRepository;
+
+    fn input(name: &str) -> MovieInput {
+        MovieInput {
+            name: Some(name.into()),
+            year: Some(2000),
+            ..Default::default()
+        }
+    }
+
+    fn stored(id: i64, movie: &NewMovie) -> Movie {
+        Movie {
+            id,
+            name: movie.name.to_string(),
+            year: movie.year.get(),
+            duration: String::new(),
+            genre: String::new(),
+            description: String::new(),
+            nr_characters: 0,
+            editor_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_movie_never_reaches_the_repository() {
+        let repo = MockMovieRepository::new(); // any call would panic
+        let service = MovieService::new(Arc::new(repo));
+        let err = service
+            .create(MovieInput::default(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(ref e) if e.len() == 2));
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_name_from_the_repository_is_passed_on() {
+        let mut repo = MockMovieRepository::new();
+        repo.expect_insert().returning(|m, _| {
+            Err(Error::DuplicateName {
+                entity: Entity::Movie,
+                name: m.name.to_string(),
+            })
+        });
+        let service = MovieService::new(Arc::new(repo));
+        let err = service.create(input("Alien"), None).await.unwrap_err();
+        assert!(matches!(err, Error::DuplicateName { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_missing_movie_is_not_found() {
+        let mut repo = MockMovieRepository::new();
+        repo.expect_find().with(eq(7)).returning(|_| Ok(None));
+        let service = MovieService::new(Arc::new(repo));
+        assert!(matches!(
+            service.get(7).await,
+            Err(Error::NotFound(Entity::Movie))
+        ));
+    }
+
+    #[tokio::test]
+    async fn bulk_skips_names_repeated_in_the_request_and_names_already_stored() {
+        let mut repo = MockMovieRepository::new();
+        repo.expect_insert_many()
+            .withf(|movies, _| {
+                movies.iter().map(|m| m.name.as_str()).collect::<Vec<_>>() == ["A", "B"]
+            })
+            .times(1)
+            // "B" is already stored: the repository skips it.
+            .returning(|movies, _| Ok(vec![stored(1, &movies[0])]));
+        let service = MovieService::new(Arc::new(repo));
+
+        let outcome = service
+            .create_many(vec![input("A"), input("B"), input(" A ")], None)
+            .await
+            .unwrap();
+
+        assert_eq!(outcome.added.len(), 1);
+        let skipped: Vec<_> = outcome.not_added.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(skipped, ["B", "A"]);
+    }
+
+    #[tokio::test]
+    async fn one_bad_item_refuses_the_whole_bulk_request_and_names_its_index() {
+        let repo = MockMovieRepository::new();
+        let service = MovieService::new(Arc::new(repo));
+        let mut bad = input("C");
+        bad.year = Some(1);
+        let err = service
+            .create_many(vec![input("A"), bad], None)
+            .await
+            .unwrap_err();
+        let Error::Invalid(errors) = err else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(errors[0].loc, vec![Loc::Index(1), Loc::Field("year")]);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_request_over_the_limit_is_refused() {
+        let service = MovieService::new(Arc::new(MockMovieRepository::new()));
+        let inputs = vec![MovieInput::default(); MAX_BULK_ITEMS + 1];
+        assert!(matches!(
+            service.create_many(inputs, None).await,
+            Err(Error::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_range_delete_reports_what_was_not_found() {
+        let mut repo = MockMovieRepository::new();
+        repo.expect_delete_range()
+            .with(eq(1), eq(5))
+            .returning(|_, _| Ok(vec![2, 3]));
+        let service = MovieService::new(Arc::new(repo));
+        let outcome = service.delete_range(1, 5).await.unwrap();
+        assert_eq!(
+            outcome,
+            DeletedRange {
+                deleted: vec![2, 3],
+                not_found: vec![1, 4]
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn reversed_and_too_wide_ranges_are_refused() {
+        let service = MovieService::new(Arc::new(MockMovieRepository::new()));
+        assert!(service.delete_range(5, 5).await.is_err());
+        assert!(service.delete_range(0, MAX_DELETE_RANGE + 1).await.is_err());
+        assert!(service.delete_range(i64::MIN, i64::MAX).await.is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! Value types shared by movies and characters: names, bounded free text and years. Each checks
+//! its rule in `new`, so a value that exists is valid.
+
+use std::fmt;
+
+use crate::error::FieldError;
+
+/// The longest name, in characters, after trimming.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A record's name: trimmed, 1 to [`MAX_NAME_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Name(String);
+
+impl Name {
+    /// `field` names the input field in the error.
+    pub fn new(field: &'static str, raw: &str) -> Result<Self, FieldError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::new(
+                field,
+                "string_too_short",
+                "String should have at least 1 character",
+            ));
+        }
+        if trimmed.chars().count() > MAX_NAME_CHARS {
+            return Err(too_long(field, MAX_NAME_CHARS));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Free text of at most `MAX` characters (empty allowed), kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Text<const MAX: usize>(String);
+
+impl<const MAX: usize> Text<MAX> {
+    pub fn new(field: &'static str, raw: String) -> Result<Self, FieldError> {
+        if raw.chars().count() > MAX {
+            return Err(too_long(field, MAX));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A movie's running time as people write it ("2h 10m").
+pub type Duration = Text<50>;
+/// A genre ("Drama").
+pub type Genre = Text<100>;
+/// A description of a movie or a character.
+pub type Description = Text<5000>;
+
+/// A release year: from 1878 (the first motion picture) to 2100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Year(i32);
+
+impl Year {
+    pub const MIN: i32 = 1878;
+    pub const MAX: i32 = 2100;
+
+    pub fn new(field: &'static str, raw: i64) -> Result<Self, FieldError> {
+        if raw < i64::from(Self::MIN) || raw > i64::from(Self::MAX) {
+            return Err(FieldError::new(
+                field,
+                "value_error",
+                format!("Year must be between {} and {}", Self::MIN, Self::MAX),
+            ));
+        }
+        Ok(Self(raw as i32))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+fn too_long(field: &'static str, max: usize) -> FieldError {
+    FieldError::new(
+        field,
+        "string_too_long",
+        format!("String should have at most {max} characters"),
+    )
+}
+
+/// Collects the errors of several independent checks, so a client learns of all of them at once.
+#[derive(Default)]
+pub(crate) struct Checks(Vec<FieldError>);
+
+impl Checks {
+    /// Keeps the value if valid, records the error otherwise.
+    pub(crate) fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// Requires a value that may be missing, then checks it.
+    pub(crate) fn required<R, T>(
+        &mut self,
+        field: &'static str,
+        raw: Option<R>,
+        parse: impl FnOnce(&'static str, R) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        match raw {
+            Some(raw) => self.check(parse(field, raw)),
+            None => {
+                self.0.push(FieldError::missing(field));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// The errors found; not empty whenever a check above returned `None`.
+    pub(crate) fn into_errors(self) -> Vec<FieldError> {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_trimmed() {
+        assert_eq!(Name::new("name", "  Alien ").unwrap().as_str(), "Alien");
+    }
+
+    #[test]
+    fn a_blank_name_is_refused() {
+        assert_eq!(
+            Name::new("name", "   ").unwrap_err().kind,
+            "string_too_short"
+        );
+    }
+
+    #[test]
+    fn a_name_counts_characters_not_bytes() {
+        assert!(Name::new("name", &"é".repeat(200)).is_ok());
+        assert!(Name::new("name", &"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn text_over_its_bound_is_refused() {
+        assert!(Duration::new("duration", "x".repeat(50)).is_ok());
+        assert_eq!(
+            Duration::new("duration", "x".repeat(51))
+                .unwrap_err()
+                .loc
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn years_outside_cinema_history_are_refused() {
+        assert!(Year::new("year", 1877).is_err());
+        assert!(Year::new("year", 1878).is_ok());
+        assert!(Year::new("year", 2100).is_ok());
+        assert!(Year::new("year", i64::MAX).is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The `characters` table.
+
+use sea_orm::FromQueryResult;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "characters")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub movie_id: i64,
+    #[sea_orm(column_type = "Text")]
+    pub description: String,
+    pub editor_id: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::movie::Entity",
+        from = "Column::MovieId",
+        to = "super::movie::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Movie,
+}
+
+impl Related<super::movie::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Movie.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// A character joined with its movie's name: the shape the domain exposes.
+#[derive(Debug, FromQueryResult)]
+pub struct WithMovieName {
+    pub id: i64,
+    pub name: String,
+    pub movie_id: i64,
+    pub movie_name: String,
+    pub description: String,
+    pub editor_id: Option<i64>,
+}
+
+impl From<WithMovieName> for movies_domain::characters::Character {
+    fn from(c: WithMovieName) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            movie_id: c.movie_id,
+            movie_name: c.movie_name,
+            description: c.description,
+            editor_id: c.editor_id,
+        }
+    }
+}

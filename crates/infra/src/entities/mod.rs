@@ -1,0 +1,5 @@
+//! SeaORM entities: one file per table, mirroring the migration.
+
+pub mod character;
+pub mod movie;
+pub mod user;

@@ -1,0 +1,12 @@
+//! Adapters that implement the domain's ports with SeaORM, over SQLite (the embedded default) or
+//! PostgreSQL through the same code.
+//!
+//! Depends on `movies-domain` and the `migration` crate; must not depend on the HTTP layer. Library
+//! errors never leave this crate: every `DbErr` becomes a domain `Error`, keeping its source.
+
+pub mod db;
+pub mod entities;
+pub mod repositories;
+
+pub use db::{Database, connect};
+pub use repositories::{SeaCharacterRepository, SeaMovieRepository, SeaUserRepository};

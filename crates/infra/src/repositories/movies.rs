@@ -1,0 +1,262 @@
+//! `MovieRepository` over SeaORM.
+
+use async_trait::async_trait;
+use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
+use movies_domain::{Entity, Error, Listing, Page, Result};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
+    Condition, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
+use crate::db::{Database, unavailable, write_error};
+use crate::entities::movie::{self, Column};
+
+/// Movies in the `movies` table.
+#[derive(Clone, Debug)]
+pub struct SeaMovieRepository {
+    db: Database,
+}
+
+impl SeaMovieRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn active(m: &NewMovie) -> movie::ActiveModel {
+    movie::ActiveModel {
+        id: NotSet,
+        name: Set(m.name.to_string()),
+        year: Set(m.year.get()),
+        duration: Set(m.duration.as_str().to_owned()),
+        genre: Set(m.genre.as_str().to_owned()),
+        description: Set(m.description.as_str().to_owned()),
+        nr_characters: NotSet,
+        editor_id: NotSet,
+    }
+}
+
+fn condition(f: &MovieFilter) -> Condition {
+    let mut c = Condition::all();
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        c = c.add(contains_ci(Column::Name, q));
+    }
+    if let Some(genre) = &f.genre {
+        c = c.add(Column::Genre.eq(genre.as_str()));
+    }
+    if let Some(year) = f.year {
+        c = c.add(Column::Year.eq(year));
+    }
+    if let Some(from) = f.year_from {
+        c = c.add(Column::Year.gte(from));
+    }
+    if let Some(to) = f.year_to {
+        c = c.add(Column::Year.lte(to));
+    }
+    c
+}
+
+#[async_trait]
+impl MovieRepository for SeaMovieRepository {
+    async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
+        let select = movie::Entity::find().filter(condition(filter));
+        let total = select
+            .clone()
+            .count(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        let order = if filter.sort.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let select = match filter.sort.key {
+            SortKey::Id => select.order_by(Column::Id, order),
+            SortKey::Name => select
+                .order_by(Column::Name, order.clone())
+                .order_by(Column::Id, order),
+            SortKey::Year => select
+                .order_by(Column::Year, order.clone())
+                .order_by(Column::Id, order),
+        };
+        let items = select
+            .offset(page.skip())
+            .limit(page.limit())
+            .all(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(Listing {
+            items: items.into_iter().map(Movie::from).collect(),
+            total,
+        })
+    }
+
+    async fn find(&self, id: i64) -> Result<Option<Movie>> {
+        let found = movie::Entity::find_by_id(id)
+            .one(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(found.map(Movie::from))
+    }
+
+    async fn find_by_name(&self, name: &str) -> Result<Option<Movie>> {
+        let found = movie::Entity::find()
+            .filter(Column::Name.eq(name))
+            .one(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(found.map(Movie::from))
+    }
+
+    async fn find_refs(&self, ids: &[i64], names: &[String]) -> Result<Vec<(i64, String)>> {
+        let mut found = Vec::new();
+        let chunks = ids
+            .chunks(IN_CHUNK)
+            .map(|ids| Column::Id.is_in(ids.iter().copied()));
+        let name_chunks = names
+            .chunks(IN_CHUNK)
+            .map(|names| Column::Name.is_in(names.iter().map(String::as_str)));
+        for condition in chunks.chain(name_chunks) {
+            let rows: Vec<(i64, String)> = movie::Entity::find()
+                .select_only()
+                .columns([Column::Id, Column::Name])
+                .filter(condition)
+                .into_tuple()
+                .all(self.db.conn())
+                .await
+                .map_err(unavailable)?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    async fn insert(&self, m: &NewMovie, editor_id: Option<i64>) -> Result<Movie> {
+        let mut model = active(m);
+        model.editor_id = Set(editor_id);
+        let stored = model
+            .insert(self.db.conn())
+            .await
+            .map_err(write_error(Entity::Movie, m.name.as_str()))?;
+        Ok(stored.into())
+    }
+
+    async fn insert_many(&self, movies: &[NewMovie], editor_id: Option<i64>) -> Result<Vec<Movie>> {
+        let txn = self.db.write().await?;
+        let mut added = Vec::with_capacity(movies.len());
+        for chunk in movies.chunks(INSERT_CHUNK) {
+            let models = chunk.iter().map(|m| {
+                let mut model = active(m);
+                model.editor_id = Set(editor_id);
+                model
+            });
+            let inserted = movie::Entity::insert_many(models)
+                .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+                .exec_with_returning(&txn)
+                .await;
+            match inserted {
+                Ok(rows) => added.extend(rows),
+                // Every row of the chunk had a taken name.
+                Err(DbErr::RecordNotInserted) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        txn.commit().await.map_err(unavailable)?;
+        added.sort_by_key(|m| m.id);
+        Ok(added.into_iter().map(Movie::from).collect())
+    }
+
+    async fn update(&self, id: i64, m: &NewMovie) -> Result<Movie> {
+        let mut model = active(m);
+        model.id = Unchanged(id);
+        match model.update(self.db.conn()).await {
+            Ok(stored) => Ok(stored.into()),
+            Err(DbErr::RecordNotUpdated) => Err(Error::NotFound(Entity::Movie)),
+            Err(e) => Err(write_error(Entity::Movie, m.name.as_str())(e)),
+        }
+    }
+
+    async fn delete(&self, id: i64) -> Result<Option<Movie>> {
+        // Characters go with it through the foreign key's ON DELETE CASCADE.
+        let deleted = movie::Entity::delete_by_id(id)
+            .exec_with_returning(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted.map(Movie::from))
+    }
+
+    async fn delete_by_name(&self, name: &str) -> Result<Option<Movie>> {
+        let deleted = movie::Entity::delete_many()
+            .filter(Column::Name.eq(name))
+            .exec_with_returning(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted.into_iter().next().map(Movie::from))
+    }
+
+    async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>> {
+        let deleted = movie::Entity::delete_many()
+            .filter(Column::Id.gte(start))
+            .filter(Column::Id.lt(end))
+            .exec_with_returning(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        let mut ids: Vec<i64> = deleted.into_iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn names(&self) -> Result<Vec<String>> {
+        movie::Entity::find()
+            .select_only()
+            .column(Column::Name)
+            .order_by_asc(Column::Id)
+            .into_tuple()
+            .all(self.db.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn count(&self) -> Result<u64> {
+        movie::Entity::find()
+            .count(self.db.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn recount_characters(&self) -> Result<()> {
+        movie::Entity::update_many()
+            .col_expr(
+                Column::NrCharacters,
+                Expr::cust(
+                    "(SELECT COUNT(*) FROM characters WHERE characters.movie_id = movies.id)",
+                ),
+            )
+            .exec(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Adds `delta` to the character count of each movie, in id order so that concurrent
+/// transactions on PostgreSQL lock rows in the same order.
+pub(crate) async fn bump_counts(
+    txn: &sea_orm::DatabaseTransaction,
+    mut deltas: Vec<(i64, i64)>,
+) -> Result<()> {
+    deltas.sort_unstable();
+    for (movie_id, delta) in deltas.into_iter().filter(|(_, d)| *d != 0) {
+        movie::Entity::update_many()
+            .col_expr(
+                Column::NrCharacters,
+                Expr::col(Column::NrCharacters).add(delta),
+            )
+            .filter(Column::Id.eq(movie_id))
+            .exec(txn)
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}

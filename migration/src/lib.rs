@@ -1,0 +1,19 @@
+//! The database schema, as sea-orm-migration migrations, one file per migration. The server runs
+//! them on start; `cargo run -p migration -- up` (or `status`, `down`, ...) runs them by hand.
+//!
+//! Stands alone: it depends on sea-orm-migration only, not on the domain or the adapters.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_users_movies_characters;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261125_000001_create_users_movies_characters::Migration,
+        )]
+    }
+}
