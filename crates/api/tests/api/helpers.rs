@@ -1,0 +1,297 @@
+//! The harness: `spawn_app` starts the real application on `127.0.0.1:0` over a fresh SQLite
+//! file in its own temporary directory, and returns a `TestApp`, a small typed client for it that
+//! stops the server when dropped. Logs go to stderr only with `TEST_LOG=1`.
+
+use std::sync::Once;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The keys of a movie, exactly.
+pub const MOVIE_KEYS: [&str; 8] = [
+    "description",
+    "duration",
+    "editorId",
+    "genre",
+    "id",
+    "name",
+    "nrCharacters",
+    "year",
+];
+
+/// The keys of a character, exactly.
+pub const CHARACTER_KEYS: [&str; 6] = [
+    "description",
+    "editorId",
+    "id",
+    "movieId",
+    "movieName",
+    "name",
+];
+
+static TRACING: Once = Once::new();
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub address: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    // Dropped after the server is told to stop; holds the database file.
+    _dir: TempDir,
+}
+
+/// One answer, read whole: status, headers, and the body as JSON (`Value::Null` when the body is
+/// empty; the raw text, as a JSON string, when it is not JSON, so that assertions show it).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// A header as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Panics, showing the body, unless the status is `status`; returns the body.
+    #[track_caller]
+    pub fn expect(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        &self.body
+    }
+
+    /// `X-Total-Count` as a number.
+    #[track_caller]
+    pub fn total_count(&self) -> u64 {
+        self.header("x-total-count")
+            .unwrap_or_else(|| panic!("no X-Total-Count header in {:?}", self.headers))
+            .parse()
+            .expect("X-Total-Count is a number")
+    }
+
+    /// The body as an array.
+    #[track_caller]
+    pub fn items(&self) -> &Vec<Value> {
+        self.body
+            .as_array()
+            .unwrap_or_else(|| panic!("expected a JSON array, got {}", self.body))
+    }
+
+    /// Asserts an error answer: `status`, a JSON content type and a `detail` member.
+    #[track_caller]
+    pub fn expect_error(&self, status: StatusCode) -> &Value {
+        self.expect(status);
+        assert_json_content_type(self);
+        self.body
+            .get("detail")
+            .unwrap_or_else(|| panic!("no `detail` in the error body {}", self.body))
+    }
+
+    /// Asserts a 422 in the FastAPI shape and returns the `loc` of each entry.
+    #[track_caller]
+    pub fn expect_invalid(&self) -> Vec<Value> {
+        let detail = self.expect_error(StatusCode::UNPROCESSABLE_ENTITY);
+        let entries = detail
+            .as_array()
+            .unwrap_or_else(|| panic!("a 422 detail is a list, got {detail}"));
+        assert!(!entries.is_empty(), "a 422 names at least one problem");
+        for entry in entries {
+            assert!(entry["msg"].is_string(), "no msg in {entry}");
+            assert!(entry["type"].is_string(), "no type in {entry}");
+        }
+        entries.iter().map(|e| e["loc"].clone()).collect()
+    }
+}
+
+/// Panics unless the answer says `Content-Type: application/json`.
+#[track_caller]
+pub fn assert_json_content_type(reply: &Reply) {
+    let content_type = reply.header("content-type").unwrap_or("");
+    assert!(
+        content_type.starts_with("application/json"),
+        "expected a JSON content type, got {content_type:?} with body {}",
+        reply.body
+    );
+}
+
+/// Panics unless `value` is an object with exactly `keys`.
+#[track_caller]
+pub fn assert_keys(value: &Value, keys: &[&str]) {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("expected an object, got {value}"));
+    let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
+    found.sort_unstable();
+    assert_eq!(found, keys, "unexpected keys in {value}");
+}
+
+/// The `name` of each item.
+pub fn names(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|m| m["name"].as_str().expect("every item has a name"))
+        .collect()
+}
+
+/// The `id` of a movie or character.
+#[track_caller]
+pub fn id_of(value: &Value) -> i64 {
+    value["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+}
+
+/// Starts the application on a free port over a new, empty database.
+pub async fn spawn_app() -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
+            movies_api::telemetry::init("debug").expect("the test log filter parses");
+        }
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database_url = format!("sqlite://{}/test.db", dir.path().display());
+    let config = movies_api::Config::load_from([
+        "movies-api",
+        "--database-url",
+        &database_url,
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+    ])
+    .expect("the test configuration is valid");
+    let app = movies_api::Application::build(&config)
+        .await
+        .expect("the application starts");
+    let address = format!("http://{}", app.addr());
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl TestApp {
+    /// A request to `path` (which starts with `/`), to add headers or a raw body to.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.address, path))
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("the body is readable");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.request(Method::DELETE, path)).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.request(Method::PUT, path).json(body)).await
+    }
+
+    /// Sends `body` as it is, with `Content-Type: application/json`.
+    pub async fn post_raw_json(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        let request = self
+            .request(Method::POST, path)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(request).await
+    }
+
+    /// Creates a movie with only the required fields; returns it.
+    pub async fn create_movie(&self, name: &str, year: i64) -> Value {
+        self.create_movie_from(&json!({ "name": name, "year": year }))
+            .await
+    }
+
+    /// Creates a movie from a whole body; returns it.
+    pub async fn create_movie_from(&self, body: &Value) -> Value {
+        let reply = self.post_json("/movies", body).await;
+        reply.expect(StatusCode::OK).clone()
+    }
+
+    /// Creates a character of the movie named `movie_name`; returns it.
+    pub async fn create_character(&self, name: &str, movie_name: &str) -> Value {
+        let body = json!({ "name": name, "movieName": movie_name });
+        let reply = self.post_json("/characters", &body).await;
+        reply.expect(StatusCode::OK).clone()
+    }
+
+    /// The movie as stored now.
+    pub async fn movie(&self, id: i64) -> Value {
+        let reply = self.get(&format!("/movies/{id}")).await;
+        reply.expect(StatusCode::OK).clone()
+    }
+
+    /// The movie's `nrCharacters` as stored now.
+    pub async fn nr_characters(&self, movie_id: i64) -> i64 {
+        self.movie(movie_id).await["nrCharacters"]
+            .as_i64()
+            .expect("nrCharacters is a number")
+    }
+
+    /// `GET /movies/count`.
+    pub async fn movie_count(&self) -> u64 {
+        let reply = self.get("/movies/count").await;
+        reply.expect(StatusCode::OK)["count"]
+            .as_u64()
+            .expect("count is a number")
+    }
+
+    /// `GET /characters/count`.
+    pub async fn character_count(&self) -> u64 {
+        let reply = self.get("/characters/count").await;
+        reply.expect(StatusCode::OK)["count"]
+            .as_u64()
+            .expect("count is a number")
+    }
+
+    /// `GET /movies/{id}/characters`: the characters and `X-Total-Count`.
+    pub async fn characters_of(&self, movie_id: i64) -> (Vec<Value>, u64) {
+        let reply = self.get(&format!("/movies/{movie_id}/characters")).await;
+        reply.expect(StatusCode::OK);
+        (reply.items().clone(), reply.total_count())
+    }
+}

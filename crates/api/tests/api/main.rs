@@ -1,0 +1,9 @@
+//! HTTP integration tests: the real application on `127.0.0.1:0` over a fresh SQLite file per
+//! test, driven through a real HTTP client. Every module is declared here so that all of them
+//! build as one test binary (and `helpers` is one module, not a copy per file).
+
+mod characters;
+mod consistency;
+mod errors;
+mod helpers;
+mod movies;
