@@ -6,14 +6,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users_movies_characters;
+mod m20261125_000002_create_revoked_tokens;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261125_000001_create_users_movies_characters::Migration,
-        )]
+        vec![
+            Box::new(m20261125_000001_create_users_movies_characters::Migration),
+            Box::new(m20261125_000002_create_revoked_tokens::Migration),
+        ]
     }
 }

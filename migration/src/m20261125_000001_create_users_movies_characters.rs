@@ -78,12 +78,7 @@ impl MigrationTrait for Migration {
         ] {
             manager
                 .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(table)
-                        .col(column)
-                        .if_not_exists()
-                        .to_owned(),
+                    Index::create().name(name).table(table).col(column).if_not_exists().to_owned(),
                 )
                 .await?;
         }
@@ -106,14 +101,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            Characters::Table.into_iden(),
-            Movies::Table.into_iden(),
-            Users::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().to_owned())
-                .await?;
+        for table in
+            [Characters::Table.into_iden(), Movies::Table.into_iden(), Users::Table.into_iden()]
+        {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
     }

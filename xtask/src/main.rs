@@ -31,29 +31,14 @@ const TASKS: &[Task] = &[
         about: "run fmt --check, clippy -D warnings and the workspace tests, stopping at the first failure",
         run: ci,
     },
-    Task {
-        name: "fmt",
-        about: "format the whole workspace (cargo fmt --all)",
-        run: fmt,
-    },
-    Task {
-        name: "help",
-        about: "print this usage text",
-        run: help,
-    },
+    Task { name: "fmt", about: "format the whole workspace (cargo fmt --all)", run: fmt },
+    Task { name: "help", about: "print this usage text", run: help },
 ];
 
 /// The checks `cargo xtask ci` runs, in order, as arguments to cargo.
 const CI_STEPS: &[&[&str]] = &[
     &["fmt", "--all", "--", "--check"],
-    &[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ],
+    &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
     &["test", "--workspace"],
 ];
 
@@ -164,14 +149,8 @@ fn workspace_root() -> PathBuf {
 /// started or exits unsuccessfully.
 fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = display(cmd);
-    let status = cmd
-        .status()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{shown}` failed ({status})"))
-    }
+    let status = cmd.status().map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
 }
 
 /// `cmd` as a shell-like line, showing only the program's file name

@@ -2,8 +2,10 @@
 //! then passed down. Nothing else reads the environment.
 
 use axum::http::HeaderValue;
-use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Parser, Subcommand};
+use movies_infra::auth::JwtAlgorithm;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The Movies & Characters API server.
 #[derive(Debug, Clone, Parser)]
@@ -33,7 +35,56 @@ pub struct Config {
     /// Log filter, e.g. `info` or `movies_api=debug,tower_http=debug`.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub rust_log: String,
+
+    /// HMAC key that signs access tokens; without it a random key is used (tokens then do not
+    /// survive a restart). Required, at least 32 bytes, when APP_ENV=production.
+    #[arg(long, env = "SECRET_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// Token signature algorithm: HS256, HS384 or HS512.
+    #[arg(long, env = "ALGORITHM", default_value = "HS256")]
+    pub algorithm: JwtAlgorithm,
+
+    /// Minutes an access token stays valid (1 to 10080, a week).
+    #[arg(
+        long,
+        env = "ACCESS_TOKEN_EXPIRE_MINUTES",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=10080)
+    )]
+    pub access_token_expire_minutes: u32,
+
+    /// `production` makes a strong SECRET_KEY mandatory.
+    #[arg(long, env = "APP_ENV", default_value = "development")]
+    pub app_env: String,
+
+    /// Name of the admin created (or reset) at start when ADMIN_PASSWORD is set.
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// Password of that admin; without it no admin is created at start.
+    #[arg(long, env = "ADMIN_PASSWORD", value_parser = parse_secret, hide_env_values = true)]
+    pub admin_password: Option<SecretString>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Creates an admin (or resets its password and role) in the configured database, with no
+    /// server running. The password comes from ADMIN_PASSWORD, or else from the first line of
+    /// standard input.
+    CreateAdmin {
+        /// The admin's username.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// The shortest key accepted in production: 256 bits, the HS256 output size.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
 /// Which origins may call the API from a browser.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +98,31 @@ impl Config {
     /// `--help` and `--version` print and exit here.
     pub fn load() -> Result<Self, String> {
         Self::load_from(std::env::args_os())
+    }
+
+    /// The signing key: the configured one, or a random one (with a warning) outside production.
+    ///
+    /// # Errors
+    /// A one-line message when production runs without a strong key.
+    pub fn signing_key(&self) -> Result<Vec<u8>, String> {
+        let production = self.app_env.eq_ignore_ascii_case("production");
+        match &self.secret_key {
+            Some(key) if production && key.expose_secret().len() < MIN_SECRET_KEY_BYTES => {
+                Err(format!(
+                    "configuration error: SECRET_KEY must have at least {MIN_SECRET_KEY_BYTES} bytes when APP_ENV=production"
+                ))
+            }
+            Some(key) => Ok(key.expose_secret().as_bytes().to_vec()),
+            None if production => {
+                Err("configuration error: SECRET_KEY is required when APP_ENV=production".into())
+            }
+            None => {
+                tracing::warn!(
+                    "SECRET_KEY is not set: signing tokens with a random key; tokens will not survive a restart"
+                );
+                Ok(rand::random::<[u8; 32]>().to_vec())
+            }
+        }
     }
 
     pub fn load_from<I, T>(args: I) -> Result<Self, String>
@@ -87,12 +163,16 @@ fn one_line(e: &clap::Error) -> String {
     if variable.is_empty() {
         format!("configuration error: {reason}")
     } else {
-        let why = reason
-            .rsplit_once("': ")
-            .map(|(_, why)| why.to_owned())
-            .unwrap_or(reason);
+        let why = reason.rsplit_once("': ").map(|(_, why)| why.to_owned()).unwrap_or(reason);
         format!("configuration error: {variable}:{value} is not valid: {why}")
     }
+}
+
+fn parse_secret(raw: &str) -> Result<SecretString, String> {
+    if raw.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(SecretString::from(raw.to_owned()))
 }
 
 fn parse_database_url(raw: &str) -> Result<String, String> {
@@ -141,11 +221,46 @@ mod tests {
     #[test]
     fn a_bad_port_is_one_line_naming_the_variable() {
         let message = Config::load_from(["movies-api", "--port", "eighty"]).unwrap_err();
-        assert!(
-            message.starts_with("configuration error: PORT"),
-            "{message}"
-        );
+        assert!(message.starts_with("configuration error: PORT"), "{message}");
         assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[test]
+    fn production_needs_a_strong_secret_key() {
+        let config = |args: &[&str]| {
+            let mut all = vec!["movies-api"];
+            all.extend_from_slice(args);
+            Config::load_from(all).unwrap()
+        };
+        assert!(config(&["--app-env", "production"]).signing_key().is_err());
+        assert!(
+            config(&["--app-env", "production", "--secret-key", "short"]).signing_key().is_err()
+        );
+        let strong = "k".repeat(32);
+        assert!(
+            config(&["--app-env", "production", "--secret-key", &strong]).signing_key().is_ok()
+        );
+        assert_eq!(config(&[]).signing_key().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn an_unknown_algorithm_is_refused_at_start() {
+        let message = Config::load_from(["movies-api", "--algorithm", "none"]).unwrap_err();
+        assert!(message.starts_with("configuration error: ALGORITHM"), "{message}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let config = Config::load_from([
+            "movies-api",
+            "--secret-key",
+            "topsecretvalue",
+            "--admin-password",
+            "hunter2hunter2",
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("topsecretvalue") && !debug.contains("hunter2"), "{debug}");
     }
 
     #[test]

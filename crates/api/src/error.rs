@@ -2,7 +2,7 @@
 //! FastAPI shape, `{"detail": "..."}`, or for invalid input `{"detail": [{"loc", "msg", "type"}]}`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use movies_domain::{Error, FieldError, Loc};
 use serde::Serialize;
@@ -25,11 +25,7 @@ impl ValidationDetail {
             Loc::Field(f) => json!(f),
             Loc::Index(i) => json!(i),
         }));
-        Self {
-            loc,
-            msg: e.msg,
-            kind: e.kind.to_owned(),
-        }
+        Self { loc, msg: e.msg, kind: e.kind.to_owned() }
     }
 }
 
@@ -38,6 +34,12 @@ pub enum ApiError {
     /// 400: the body is not well-formed JSON.
     #[error("{0}")]
     BadRequest(String),
+    /// 401, with `WWW-Authenticate: Bearer`: no valid token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the role or ownership does not allow the action.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -65,6 +67,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -79,10 +83,7 @@ impl ApiError {
     pub fn from_domain(source: &'static str) -> impl FnOnce(Error) -> ApiError {
         move |e| match e {
             Error::Invalid(errors) => ApiError::Validation(
-                errors
-                    .into_iter()
-                    .map(|e| ValidationDetail::from_field(source, e))
-                    .collect(),
+                errors.into_iter().map(|e| ValidationDetail::from_field(source, e)).collect(),
             ),
             other => other.into(),
         }
@@ -98,6 +99,8 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound(entity) => ApiError::NotFound(format!("{entity} not found")),
+            Error::Unauthorized(why) => ApiError::Unauthorized(why.to_owned()),
+            Error::Forbidden(why) => ApiError::Forbidden(why.to_owned()),
             Error::DuplicateName { entity, name } => ApiError::Conflict(format!(
                 "A {} named {name:?} already exists",
                 entity.to_string().to_lowercase()
@@ -119,6 +122,9 @@ impl IntoResponse for ApiError {
             }
             other => json!({ "detail": other.to_string() }),
         };
+        if status == StatusCode::UNAUTHORIZED {
+            return (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
+        }
         (status, Json(body)).into_response()
     }
 }
@@ -146,17 +152,11 @@ mod tests {
         let cases: [(Error, StatusCode); 4] = [
             (Error::NotFound(Entity::Movie), StatusCode::NOT_FOUND),
             (
-                Error::DuplicateName {
-                    entity: Entity::Movie,
-                    name: "A".into(),
-                },
+                Error::DuplicateName { entity: Entity::Movie, name: "A".into() },
                 StatusCode::CONFLICT,
             ),
             (Error::Invalid(vec![]), StatusCode::UNPROCESSABLE_ENTITY),
-            (
-                Error::unavailable("disk full"),
-                StatusCode::SERVICE_UNAVAILABLE,
-            ),
+            (Error::unavailable("disk full"), StatusCode::SERVICE_UNAVAILABLE),
         ];
         for (domain, status) in cases {
             assert_eq!(ApiError::from(domain).status(), status);
@@ -172,9 +172,6 @@ mod tests {
 
     #[test]
     fn not_found_reads_as_the_original_did() {
-        assert_eq!(
-            ApiError::from(Error::NotFound(Entity::Movie)).to_string(),
-            "Movie not found"
-        );
+        assert_eq!(ApiError::from(Error::NotFound(Entity::Movie)).to_string(), "Movie not found");
     }
 }

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use movies_infra::Database;
+use movies_infra::auth::{Argon2Hasher, JwtTokens};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -15,6 +17,12 @@ use crate::state::AppState;
 /// Why the server could not start; each reads as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot prepare the admin account: {0}")]
+    Admin(#[source] movies_domain::Error),
+    #[error("cannot set up password hashing: {0}")]
+    Hasher(#[source] movies_domain::Error),
     #[error("cannot open the database: {0}")]
     Database(#[source] movies_infra::db::DbErr),
     #[error("cannot listen on {addr}: {source}")]
@@ -34,23 +42,25 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let db = movies_infra::connect(&config.database_url)
-            .await
-            .map_err(StartupError::Database)?;
-        let router = routes::app(AppState::new(db.clone()), &config.cors_origins);
+        let state = open_state(config).await?;
+        if let Some(password) = &config.admin_password {
+            let admin = state
+                .auth
+                .ensure_admin(&config.admin_username, password.expose_secret().to_owned())
+                .await
+                .map_err(StartupError::Admin)?;
+            tracing::info!(username = %admin.username, "admin account ready");
+        }
+        if let Err(e) = state.auth.prune_revocations().await {
+            tracing::warn!(error = %e, "could not prune expired token revocations");
+        }
+        let db = state.db.clone();
+        let router = routes::app(state, &config.cors_origins);
         let addr = format!("{}:{}", config.host, config.port);
-        let bind_error = |source| StartupError::Bind {
-            addr: addr.clone(),
-            source,
-        };
+        let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        Ok(Self {
-            listener,
-            router,
-            db,
-            addr,
-        })
+        Ok(Self { listener, router, db, addr })
     }
 
     /// The address actually bound (with the port picked when the config said 0).
@@ -73,15 +83,23 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await?;
+        axum::serve(self.listener, self.router).with_graceful_shutdown(stop).await?;
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database");
         }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Opens the database and builds the services, without listening: for the server and for the
+/// command-line subcommands alike.
+pub async fn open_state(config: &Config) -> Result<AppState, StartupError> {
+    let key = config.signing_key().map_err(StartupError::Config)?;
+    let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
+    let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
+    let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
+    Ok(AppState::new(db, tokens, hasher))
 }
 
 async fn shutdown_signal() {

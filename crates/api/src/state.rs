@@ -2,26 +2,37 @@
 
 use std::sync::Arc;
 
+use movies_domain::auth::AuthService;
 use movies_domain::characters::CharacterService;
 use movies_domain::movies::MovieService;
-use movies_infra::{Database, SeaCharacterRepository, SeaMovieRepository};
+use movies_domain::users::UserService;
+use movies_infra::auth::{Argon2Hasher, JwtTokens};
+use movies_infra::{
+    Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
+};
 
 #[derive(Clone)]
 pub struct AppState {
     pub movies: MovieService,
     pub characters: CharacterService,
+    pub users: UserService,
+    pub auth: AuthService,
     /// For the health check only: handlers go through the services.
     pub db: Database,
 }
 
 impl AppState {
-    /// Wires the SeaORM adapters into the services.
-    pub fn new(db: Database) -> Self {
+    /// Wires the SeaORM, argon2 and JWT adapters into the services.
+    pub fn new(db: Database, tokens: JwtTokens, hasher: Argon2Hasher) -> Self {
         let movies = Arc::new(SeaMovieRepository::new(db.clone()));
         let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
+        let users = Arc::new(SeaUserRepository::new(db.clone()));
+        let revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
         Self {
             movies: MovieService::new(movies.clone()),
             characters: CharacterService::new(characters, movies),
+            users: UserService::new(users.clone()),
+            auth: AuthService::new(users, Arc::new(hasher), Arc::new(tokens), revocations),
             db,
         }
     }

@@ -6,9 +6,11 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use movies_domain::auth::Principal;
 use movies_domain::movies::{
     Movie, MovieFilter, MovieInput, MovieRepository, MovieService, NewMovie,
 };
+use movies_domain::users::Role;
 use movies_domain::{Entity, Error, Listing, Page, Result};
 
 /// Movies in a `Vec`, ids counting from 1. Enough of the port for the calls below; the rest
@@ -45,19 +47,13 @@ impl MovieRepository for InMemoryMovies {
         let matching: Vec<Movie> = rows
             .iter()
             .filter(|m| {
-                filter
-                    .q
-                    .as_ref()
-                    .is_none_or(|q| m.name.to_lowercase().contains(&q.to_lowercase()))
+                filter.q.as_ref().is_none_or(|q| m.name.to_lowercase().contains(&q.to_lowercase()))
             })
             .cloned()
             .collect();
         let total = matching.len() as u64;
-        let items = matching
-            .into_iter()
-            .skip(page.skip() as usize)
-            .take(page.limit() as usize)
-            .collect();
+        let items =
+            matching.into_iter().skip(page.skip() as usize).take(page.limit() as usize).collect();
         Ok(Listing { items, total })
     }
 
@@ -105,14 +101,9 @@ impl MovieRepository for InMemoryMovies {
 
     async fn update(&self, id: i64, movie: &NewMovie) -> Result<Movie> {
         let mut rows = self.rows();
-        let row = rows
-            .iter_mut()
-            .find(|m| m.id == id)
-            .ok_or(Error::NotFound(Entity::Movie))?;
-        let updated = Movie {
-            nr_characters: row.nr_characters,
-            ..to_movie(id, movie, row.editor_id)
-        };
+        let row = rows.iter_mut().find(|m| m.id == id).ok_or(Error::NotFound(Entity::Movie))?;
+        let updated =
+            Movie { nr_characters: row.nr_characters, ..to_movie(id, movie, row.editor_id) };
         *row = updated.clone();
         Ok(updated)
     }
@@ -133,11 +124,8 @@ impl MovieRepository for InMemoryMovies {
 
     async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>> {
         let mut rows = self.rows();
-        let doomed: Vec<i64> = rows
-            .iter()
-            .map(|m| m.id)
-            .filter(|id| (start..end).contains(id))
-            .collect();
+        let doomed: Vec<i64> =
+            rows.iter().map(|m| m.id).filter(|id| (start..end).contains(id)).collect();
         rows.retain(|m| !doomed.contains(&m.id));
         Ok(doomed)
     }
@@ -156,42 +144,34 @@ impl MovieRepository for InMemoryMovies {
 }
 
 fn movie(name: &str, year: i64) -> MovieInput {
-    MovieInput {
-        name: Some(name.into()),
-        year: Some(year),
-        ..Default::default()
-    }
+    MovieInput { name: Some(name.into()), year: Some(year), ..Default::default() }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let service = MovieService::new(Arc::new(InMemoryMovies::default()));
+    // Who is acting: normally an adapter gets this from a verified token.
+    let ana = Principal {
+        user_id: 1,
+        username: "ana".into(),
+        role: Role::User,
+        token_id: "example".into(),
+        token_expires_at: i64::MAX,
+    };
 
-    let alien = service.create(movie("Alien", 1979), None).await?;
+    let alien = service.create(movie("Alien", 1979), &ana).await?;
     println!("created #{} {} ({})", alien.id, alien.name, alien.year);
 
     // The service enforces the rules whatever the store: a taken name, an impossible year.
-    let duplicate = service.create(movie("Alien", 1986), None).await;
+    let duplicate = service.create(movie("Alien", 1986), &ana).await;
     println!("second Alien: {:?}", duplicate.map(|m| m.id));
-    let invalid = service.create(movie("Metropolis", 1800), None).await;
+    let invalid = service.create(movie("Metropolis", 1800), &ana).await;
     println!("year 1800: {invalid:?}");
 
-    let bulk = service
-        .create_many(vec![movie("Aliens", 1986), movie("Alien", 1979)], None)
-        .await?;
-    println!(
-        "bulk: {} added, {} skipped",
-        bulk.added.len(),
-        bulk.not_added.len()
-    );
+    let bulk = service.create_many(vec![movie("Aliens", 1986), movie("Alien", 1979)], &ana).await?;
+    println!("bulk: {} added, {} skipped", bulk.added.len(), bulk.not_added.len());
 
-    let page = service
-        .list(&MovieFilter::default(), Page::default())
-        .await?;
-    println!(
-        "{} movies: {:?}",
-        page.total,
-        page.items.iter().map(|m| &m.name).collect::<Vec<_>>()
-    );
+    let page = service.list(&MovieFilter::default(), Page::default()).await?;
+    println!("{} movies: {:?}", page.total, page.items.iter().map(|m| &m.name).collect::<Vec<_>>());
     Ok(())
 }

@@ -42,11 +42,7 @@ pub(crate) fn validate_all<I, T>(
             Err(e) => errors.extend(e.into_iter().map(|e| e.at_index(index))),
         }
     }
-    if errors.is_empty() {
-        Ok(valid)
-    } else {
-        Err(Error::Invalid(errors))
-    }
+    if errors.is_empty() { Ok(valid) } else { Err(Error::Invalid(errors)) }
 }
 
 /// Refuses an empty, reversed or too wide `[start, end)` range.

@@ -44,20 +44,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, kind: &'static str, msg: impl Into<String>) -> Self {
-        Self {
-            loc: vec![Loc::Field(field)],
-            msg: msg.into(),
-            kind,
-        }
+        Self { loc: vec![Loc::Field(field)], msg: msg.into(), kind }
     }
 
     /// An error about the input as a whole (no field), e.g. a bulk request that is too long.
     pub fn whole(kind: &'static str, msg: impl Into<String>) -> Self {
-        Self {
-            loc: Vec::new(),
-            msg: msg.into(),
-            kind,
-        }
+        Self { loc: Vec::new(), msg: msg.into(), kind }
     }
 
     /// The missing-field error, worded as FastAPI words it.
@@ -81,6 +73,12 @@ pub enum Error {
     /// Another record already has this name, and names are unique.
     #[error("a {entity} named {name:?} already exists")]
     DuplicateName { entity: Entity, name: String },
+    /// No valid credentials: a missing, expired, altered or revoked token, or a wrong password.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Authenticated, but the role or ownership does not allow the action.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// The input breaks a rule; every broken rule is listed.
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),

@@ -10,6 +10,7 @@
 //! memory and driving [`movies::MovieService`] with it: `cargo run -p movies-domain --example
 //! in_memory`.
 
+pub mod auth;
 pub mod bulk;
 pub mod characters;
 pub mod error;

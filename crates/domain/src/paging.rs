@@ -35,10 +35,7 @@ impl Page {
             ));
         }
         if errors.is_empty() {
-            Ok(Self {
-                skip: skip as u64,
-                limit: limit as u64,
-            })
+            Ok(Self { skip: skip as u64, limit: limit as u64 })
         } else {
             Err(errors)
         }
@@ -55,10 +52,7 @@ impl Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Self {
-            skip: 0,
-            limit: DEFAULT_LIMIT,
-        }
+        Self { skip: 0, limit: DEFAULT_LIMIT }
     }
 }
 

@@ -151,10 +151,7 @@ mod tests {
 
     #[test]
     fn a_blank_name_is_refused() {
-        assert_eq!(
-            Name::new("name", "   ").unwrap_err().kind,
-            "string_too_short"
-        );
+        assert_eq!(Name::new("name", "   ").unwrap_err().kind, "string_too_short");
     }
 
     #[test]
@@ -166,13 +163,7 @@ mod tests {
     #[test]
     fn text_over_its_bound_is_refused() {
         assert!(Duration::new("duration", "x".repeat(50)).is_ok());
-        assert_eq!(
-            Duration::new("duration", "x".repeat(51))
-                .unwrap_err()
-                .loc
-                .len(),
-            1
-        );
+        assert_eq!(Duration::new("duration", "x".repeat(51)).unwrap_err().loc.len(), 1);
     }
 
     #[test]

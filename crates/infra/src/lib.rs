@@ -4,9 +4,12 @@
 //! Depends on `movies-domain` and the `migration` crate; must not depend on the HTTP layer. Library
 //! errors never leave this crate: every `DbErr` becomes a domain `Error`, keeping its source.
 
+pub mod auth;
 pub mod db;
 pub mod entities;
 pub mod repositories;
 
 pub use db::{Database, connect};
-pub use repositories::{SeaCharacterRepository, SeaMovieRepository, SeaUserRepository};
+pub use repositories::{
+    SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
+};

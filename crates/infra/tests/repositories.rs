@@ -22,11 +22,7 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/test.db", dir.path().display());
         let db = connect(&url).await.expect("open sqlite");
-        Self {
-            db,
-            _dir: Some(dir),
-            drop_pg: None,
-        }
+        Self { db, _dir: Some(dir), drop_pg: None }
     }
 
     /// A new, uniquely named database on the server `TEST_DATABASE_URL` names, or `None`.
@@ -36,39 +32,20 @@ impl TestDb {
             return None;
         };
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "movies_infra_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let admin = sea_orm::Database::connect(&admin_url)
-            .await
-            .expect("reach PostgreSQL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create db");
+        let name =
+            format!("movies_infra_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let admin = sea_orm::Database::connect(&admin_url).await.expect("reach PostgreSQL");
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create db");
         admin.close().await.ok();
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url);
-        let db = connect(&format!("{base}/{name}"))
-            .await
-            .expect("open postgres");
-        Some(Self {
-            db,
-            _dir: None,
-            drop_pg: Some((admin_url, name)),
-        })
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let db = connect(&format!("{base}/{name}")).await.expect("open postgres");
+        Some(Self { db, _dir: None, drop_pg: Some((admin_url, name)) })
     }
 
     async fn finish(self) {
         self.db.close().await.ok();
         if let Some((admin_url, name)) = self.drop_pg {
-            let admin = sea_orm::Database::connect(&admin_url)
-                .await
-                .expect("reach PostgreSQL");
+            let admin = sea_orm::Database::connect(&admin_url).await.expect("reach PostgreSQL");
             admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .await
@@ -127,42 +104,18 @@ fn new_movie(name: &str, year: i64) -> NewMovie {
 }
 
 fn record(name: &str, movie_id: i64) -> CharacterRecord {
-    CharacterRecord {
-        name: name.into(),
-        movie_id,
-        description: String::new(),
-    }
+    CharacterRecord { name: name.into(), movie_id, description: String::new() }
 }
 
 async fn nr_characters(movies: &SeaMovieRepository, id: i64) -> i64 {
-    movies
-        .find(id)
-        .await
-        .unwrap()
-        .expect("movie exists")
-        .nr_characters
+    movies.find(id).await.unwrap().expect("movie exists").nr_characters
 }
 
 async fn a_taken_name_is_a_duplicate(db: Database) {
     let movies = SeaMovieRepository::new(db);
-    movies
-        .insert(&new_movie("Alien", 1979), None)
-        .await
-        .unwrap();
-    let err = movies
-        .insert(&new_movie("Alien", 1986), None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::DuplicateName {
-                entity: Entity::Movie,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    movies.insert(&new_movie("Alien", 1979), None).await.unwrap();
+    let err = movies.insert(&new_movie("Alien", 1986), None).await.unwrap_err();
+    assert!(matches!(err, Error::DuplicateName { entity: Entity::Movie, .. }), "{err:?}");
 }
 
 async fn bulk_insert_skips_taken_names_and_keeps_input_order(db: Database) {
@@ -173,17 +126,9 @@ async fn bulk_insert_skips_taken_names_and_keeps_input_order(db: Database) {
     let names: Vec<_> = added.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["C", "A"]);
     // A batch whose every name is taken stores nothing and is not an error.
-    assert!(
-        movies
-            .insert_many(&batch[..2], None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(movies.insert_many(&batch[..2], None).await.unwrap().is_empty());
     // More rows than one multi-row INSERT holds.
-    let many: Vec<_> = (0..2500)
-        .map(|i| new_movie(&format!("M{i}"), 1999))
-        .collect();
+    let many: Vec<_> = (0..2500).map(|i| new_movie(&format!("M{i}"), 1999)).collect();
     assert_eq!(movies.insert_many(&many, None).await.unwrap().len(), 2500);
     assert_eq!(movies.count().await.unwrap(), 2503);
 }
@@ -193,33 +138,18 @@ async fn updating_is_not_found_or_duplicate_as_the_port_says(db: Database) {
     let a = movies.insert(&new_movie("A", 2000), None).await.unwrap();
     movies.insert(&new_movie("B", 2000), None).await.unwrap();
     let missing = movies.update(999, &new_movie("C", 2000)).await.unwrap_err();
-    assert!(
-        matches!(missing, Error::NotFound(Entity::Movie)),
-        "{missing:?}"
-    );
-    let taken = movies
-        .update(a.id, &new_movie("B", 2000))
-        .await
-        .unwrap_err();
+    assert!(matches!(missing, Error::NotFound(Entity::Movie)), "{missing:?}");
+    let taken = movies.update(a.id, &new_movie("B", 2000)).await.unwrap_err();
     assert!(matches!(taken, Error::DuplicateName { .. }), "{taken:?}");
     let renamed = movies.update(a.id, &new_movie("A2", 2001)).await.unwrap();
-    assert_eq!(
-        (renamed.id, renamed.name.as_str(), renamed.year),
-        (a.id, "A2", 2001)
-    );
+    assert_eq!((renamed.id, renamed.name.as_str(), renamed.year), (a.id, "A2", 2001));
 }
 
 async fn a_character_of_a_missing_movie_is_refused_by_the_foreign_key(db: Database) {
     let characters = SeaCharacterRepository::new(db);
-    let err = characters
-        .insert(&record("Ghost", 12345), None)
-        .await
-        .unwrap_err();
+    let err = characters.insert(&record("Ghost", 12345), None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
-    let err = characters
-        .insert_many(&[record("Ghost", 12345)], None)
-        .await
-        .unwrap_err();
+    let err = characters.insert_many(&[record("Ghost", 12345)], None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
     assert_eq!(characters.count().await.unwrap(), 0);
 }
@@ -233,80 +163,32 @@ async fn character_counts_follow_every_write(db: Database) {
     let ripley = characters.insert(&record("Ripley", a), None).await.unwrap();
     assert_eq!(ripley.movie_name, "A");
     let bulk = characters
-        .insert_many(
-            &[record("Ash", a), record("Kane", b), record("Lambert", a)],
-            None,
-        )
+        .insert_many(&[record("Ash", a), record("Kane", b), record("Lambert", a)], None)
         .await
         .unwrap();
-    assert_eq!(
-        bulk.iter()
-            .map(|c| c.movie_name.as_str())
-            .collect::<Vec<_>>(),
-        ["A", "B", "A"]
-    );
-    assert_eq!(
-        (
-            nr_characters(&movies, a).await,
-            nr_characters(&movies, b).await
-        ),
-        (3, 1)
-    );
+    assert_eq!(bulk.iter().map(|c| c.movie_name.as_str()).collect::<Vec<_>>(), ["A", "B", "A"]);
+    assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (3, 1));
 
-    let moved = characters
-        .update(ripley.id, &record("Ripley", b))
-        .await
-        .unwrap();
+    let moved = characters.update(ripley.id, &record("Ripley", b)).await.unwrap();
     assert_eq!(moved.movie_name, "B");
-    assert_eq!(
-        (
-            nr_characters(&movies, a).await,
-            nr_characters(&movies, b).await
-        ),
-        (2, 2)
-    );
+    assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (2, 2));
 
-    characters
-        .delete(bulk[1].id)
-        .await
-        .unwrap()
-        .expect("deleted");
+    characters.delete(bulk[1].id).await.unwrap().expect("deleted");
     assert_eq!(nr_characters(&movies, b).await, 1);
-    characters
-        .delete_range(bulk[0].id, bulk[2].id + 1)
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            nr_characters(&movies, a).await,
-            nr_characters(&movies, b).await
-        ),
-        (0, 1)
-    );
+    characters.delete_range(bulk[0].id, bulk[2].id + 1).await.unwrap();
+    assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (0, 1));
 
     let missing = characters.update(9999, &record("X", a)).await.unwrap_err();
-    assert!(
-        matches!(missing, Error::NotFound(Entity::Character)),
-        "{missing:?}"
-    );
+    assert!(matches!(missing, Error::NotFound(Entity::Character)), "{missing:?}");
     movies.recount_characters().await.unwrap();
-    assert_eq!(
-        (
-            nr_characters(&movies, a).await,
-            nr_characters(&movies, b).await
-        ),
-        (0, 1)
-    );
+    assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (0, 1));
 }
 
 async fn deleting_a_movie_deletes_its_characters(db: Database) {
     let movies = SeaMovieRepository::new(db.clone());
     let characters = SeaCharacterRepository::new(db);
     let a = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
-    characters
-        .insert_many(&[record("X", a), record("Y", a)], None)
-        .await
-        .unwrap();
+    characters.insert_many(&[record("X", a), record("Y", a)], None).await.unwrap();
     let deleted = movies.delete(a).await.unwrap().expect("deleted");
     assert_eq!(deleted.nr_characters, 2);
     assert_eq!(characters.count().await.unwrap(), 0);
@@ -317,13 +199,8 @@ async fn deleting_a_movie_deletes_its_characters(db: Database) {
 async fn range_deletes_return_the_ids_they_deleted(db: Database) {
     let movies = SeaMovieRepository::new(db);
     let batch: Vec<_> = (0..5).map(|i| new_movie(&format!("M{i}"), 2000)).collect();
-    let ids: Vec<i64> = movies
-        .insert_many(&batch, None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let ids: Vec<i64> =
+        movies.insert_many(&batch, None).await.unwrap().iter().map(|m| m.id).collect();
     let deleted = movies.delete_range(ids[1], ids[3]).await.unwrap();
     assert_eq!(deleted, ids[1..3]);
     assert_eq!(movies.count().await.unwrap(), 3);
@@ -332,27 +209,17 @@ async fn range_deletes_return_the_ids_they_deleted(db: Database) {
 async fn filters_match_case_insensitively_and_take_wildcards_literally(db: Database) {
     let movies = SeaMovieRepository::new(db.clone());
     let characters = SeaCharacterRepository::new(db);
-    for (name, year) in [
-        ("The Matrix", 1999),
-        ("100% Love", 2011),
-        ("Matrix_Reloaded", 2003),
-    ] {
+    for (name, year) in [("The Matrix", 1999), ("100% Love", 2011), ("Matrix_Reloaded", 2003)] {
         movies.insert(&new_movie(name, year), None).await.unwrap();
     }
     let list = |filter: MovieFilter| {
         let movies = movies.clone();
         async move {
             let l = movies.list(&filter, Page::default()).await.unwrap();
-            (
-                l.total,
-                l.items.into_iter().map(|m| m.name).collect::<Vec<_>>(),
-            )
+            (l.total, l.items.into_iter().map(|m| m.name).collect::<Vec<_>>())
         }
     };
-    let q = |q: &str| MovieFilter {
-        q: Some(q.into()),
-        ..Default::default()
-    };
+    let q = |q: &str| MovieFilter { q: Some(q.into()), ..Default::default() };
     assert_eq!(list(q("MATRIX")).await.0, 2);
     assert_eq!(list(q("%")).await.1, ["100% Love"]);
     assert_eq!(list(q("x_r")).await.1, ["Matrix_Reloaded"]);
@@ -364,18 +231,9 @@ async fn filters_match_case_insensitively_and_take_wildcards_literally(db: Datab
     assert_eq!(list(by_year).await.1, ["100% Love", "Matrix_Reloaded"]);
 
     let matrix = movies.find_by_name("The Matrix").await.unwrap().unwrap().id;
-    characters
-        .insert(&record("Neo", matrix), None)
-        .await
-        .unwrap();
-    let filter = CharacterFilter {
-        movie_name: Some("The Matrix".into()),
-        ..Default::default()
-    };
-    let found = characters
-        .list(&filter, Page::new(None, Some(1)).unwrap())
-        .await
-        .unwrap();
+    characters.insert(&record("Neo", matrix), None).await.unwrap();
+    let filter = CharacterFilter { movie_name: Some("The Matrix".into()), ..Default::default() };
+    let found = characters.list(&filter, Page::new(None, Some(1)).unwrap()).await.unwrap();
     assert_eq!((found.total, found.items[0].name.as_str()), (1, "Neo"));
 }
 
@@ -388,13 +246,9 @@ async fn concurrent_character_writes_keep_the_count_exact(db: Database) {
         .map(|i| {
             let characters = characters.clone();
             tokio::spawn(async move {
-                let c = characters
-                    .insert(&record(&format!("C{i}"), a), None)
-                    .await?;
+                let c = characters.insert(&record(&format!("C{i}"), a), None).await?;
                 if i % 3 == 0 {
-                    characters
-                        .update(c.id, &record(&format!("C{i}"), b))
-                        .await?;
+                    characters.update(c.id, &record(&format!("C{i}"), b)).await?;
                 }
                 Ok::<_, Error>(())
             })
@@ -403,20 +257,12 @@ async fn concurrent_character_writes_keep_the_count_exact(db: Database) {
     for task in tasks {
         task.await.expect("task ran").expect("write succeeded");
     }
-    assert_eq!(
-        (
-            nr_characters(&movies, a).await,
-            nr_characters(&movies, b).await
-        ),
-        (16, 8)
-    );
+    assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (16, 8));
 }
 
 async fn migrations_can_run_again_on_an_existing_database(db: Database) {
     use migration::MigratorTrait;
-    migration::Migrator::up(db.conn(), None)
-        .await
-        .expect("no pending migration fails");
+    migration::Migrator::up(db.conn(), None).await.expect("no pending migration fails");
     let movies = SeaMovieRepository::new(db);
     assert_eq!(movies.count().await.unwrap(), 0);
 }

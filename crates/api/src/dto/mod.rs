@@ -1,8 +1,10 @@
 //! The JSON shapes of requests and responses, with the original service's field names, and their
 //! conversions to and from domain types. Handlers never serialise domain types directly.
 
+pub mod auth;
 pub mod characters;
 pub mod movies;
+pub mod users;
 
 use movies_domain::DeletedRange;
 use serde::{Deserialize, Serialize};
@@ -28,10 +30,7 @@ pub struct DeletedRangeJson {
 
 impl From<DeletedRange> for DeletedRangeJson {
     fn from(r: DeletedRange) -> Self {
-        Self {
-            deleted: r.deleted,
-            not_found: r.not_found,
-        }
+        Self { deleted: r.deleted, not_found: r.not_found }
     }
 }
 

@@ -42,8 +42,7 @@ where
             }
         })?;
         // Trailing bytes after the value are malformed JSON too.
-        de.end()
-            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
+        de.end().map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
         Ok(ApiJson(value))
     }
 }
@@ -52,12 +51,7 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -67,18 +61,12 @@ mod tests {
 
     #[test]
     fn json_content_types_are_recognised() {
-        for ok in [
-            "application/json",
-            "application/json; charset=utf-8",
-            "application/merge+json",
-        ] {
+        for ok in ["application/json", "application/json; charset=utf-8", "application/merge+json"]
+        {
             assert!(is_json(Some(&header::HeaderValue::from_static(ok))), "{ok}");
         }
         for bad in ["text/plain", "application/jsonx", "multipart/form-data"] {
-            assert!(
-                !is_json(Some(&header::HeaderValue::from_static(bad))),
-                "{bad}"
-            );
+            assert!(!is_json(Some(&header::HeaderValue::from_static(bad))), "{bad}");
         }
         assert!(!is_json(None));
     }

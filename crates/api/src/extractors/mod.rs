@@ -1,10 +1,14 @@
 //! Extractors that turn every kind of bad input into an `ApiError` with the FastAPI error shape,
 //! instead of axum's plain-text rejections.
 
+mod auth;
+mod form;
 mod json;
 mod path;
 mod query;
 
+pub use auth::{AdminUser, CurrentUser};
+pub use form::ApiForm;
 pub use json::ApiJson;
 pub use path::ApiPath;
 pub use query::ApiQuery;
@@ -28,14 +32,6 @@ fn detail_at(
             serde_path_to_error::Segment::Unknown => {}
         }
     }
-    let kind = if msg.starts_with("missing field") {
-        "missing"
-    } else {
-        "type_error"
-    };
-    ValidationDetail {
-        loc,
-        msg,
-        kind: kind.to_owned(),
-    }
+    let kind = if msg.starts_with("missing field") { "missing" } else { "type_error" };
+    ValidationDetail { loc, msg, kind: kind.to_owned() }
 }

@@ -19,11 +19,9 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let path = e.path().clone();
-                ApiError::Validation(vec![detail_at("query", &path, e.into_inner().to_string())])
-            })
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().clone();
+            ApiError::Validation(vec![detail_at("query", &path, e.into_inner().to_string())])
+        })
     }
 }

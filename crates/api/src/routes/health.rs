@@ -14,10 +14,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     match s.db.conn().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok" })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database does not answer");
             (

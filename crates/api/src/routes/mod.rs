@@ -1,9 +1,11 @@
 //! The HTTP adapter: one module per resource, and the router that puts them together with the
 //! middleware every route shares.
 
+mod auth;
 mod characters;
 mod health;
 mod movies;
+mod users;
 
 use std::time::Duration;
 
@@ -33,8 +35,10 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: every route, answering with or without a trailing slash.
 pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
     let api = Router::new()
+        .merge(auth::routes())
         .merge(movies::routes())
         .merge(characters::routes())
+        .merge(users::routes())
         .merge(health::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

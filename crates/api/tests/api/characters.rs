@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{CHARACTER_KEYS, TestApp, assert_keys, id_of, names, spawn_app};
+use crate::helpers::{ADMIN_ID, CHARACTER_KEYS, TestApp, assert_keys, id_of, names, spawn_app};
 
 /// An app with the movies "Alien" and "The Thing"; returns their ids.
 async fn app_with_two_movies() -> (TestApp, i64, i64) {
@@ -36,13 +36,10 @@ async fn creating_a_character_by_movie_name_returns_it_with_its_location() {
             "movieId": alien,
             "movieName": "Alien",
             "description": "Warrant officer",
-            "editorId": null
+            "editorId": ADMIN_ID
         })
     );
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/characters/{id}").as_str())
-    );
+    assert_eq!(reply.header("location"), Some(format!("/characters/{id}").as_str()));
     assert_eq!(app.nr_characters(alien).await, 1);
 }
 
@@ -62,7 +59,7 @@ async fn creating_a_character_by_movie_id_at_the_trailing_slash_path_works() {
     assert_eq!(character["movieId"], thing);
     assert_eq!(character["movieName"], "The Thing");
     assert_eq!(character["description"], "");
-    assert_eq!(character["editorId"], Value::Null);
+    assert_eq!(character["editorId"], json!(ADMIN_ID));
     assert_eq!(app.nr_characters(thing).await, 1);
 }
 
@@ -75,9 +72,7 @@ async fn a_character_of_a_movie_that_does_not_exist_is_unprocessable() {
         .await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "movieName"])]);
 
-    let reply = app
-        .post_json("/characters", &json!({ "name": "Deckard", "movieId": 4242 }))
-        .await;
+    let reply = app.post_json("/characters", &json!({ "name": "Deckard", "movieId": 4242 })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "movieId"])]);
 
     assert_eq!(app.character_count().await, 0);
@@ -89,14 +84,10 @@ async fn a_character_without_a_name_or_a_movie_is_unprocessable() {
     let app = spawn_app().await;
     app.create_movie("Alien", 1979).await;
 
-    let reply = app
-        .post_json("/characters", &json!({ "movieName": "Alien" }))
-        .await;
+    let reply = app.post_json("/characters", &json!({ "movieName": "Alien" })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "name"])]);
 
-    let reply = app
-        .post_json("/characters", &json!({ "name": "   ", "movieName": "Alien" }))
-        .await;
+    let reply = app.post_json("/characters", &json!({ "name": "   ", "movieName": "Alien" })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "name"])]);
 
     let reply = app.post_json("/characters", &json!({ "name": "Ripley" })).await;
@@ -164,11 +155,7 @@ async fn characters_are_listed_by_id_with_the_total_in_a_header_and_filtered() {
         ("q=rip".to_owned(), vec!["Ripley"], 1),
         ("movieName=Alien".to_owned(), vec!["Ripley", "Ash", "Dallas"], 3),
         (format!("movieId={thing}"), vec!["MacReady", "Blair"], 2),
-        (
-            format!("movieId={alien}&q=a&limit=1"),
-            vec!["Ash"],
-            2,
-        ),
+        (format!("movieId={alien}&q=a&limit=1"), vec!["Ash"], 2),
         ("movieName=Aliens".to_owned(), vec![], 0),
     ];
     for (query, expected, total) in cases {
@@ -190,11 +177,7 @@ async fn a_character_list_refuses_a_bad_page() {
         ("movieId=abc", "movieId"),
     ] {
         let reply = app.get(&format!("/characters?{query}")).await;
-        assert_eq!(
-            reply.expect_invalid(),
-            [json!(["query", field])],
-            "{query}"
-        );
+        assert_eq!(reply.expect_invalid(), [json!(["query", field])], "{query}");
     }
 }
 
@@ -224,13 +207,10 @@ async fn replacing_a_character_rewrites_every_field() {
         "movieId": alien,
         "movieName": "Alien",
         "description": "",
-        "editorId": null
+        "editorId": ADMIN_ID
     });
     assert_eq!(reply.expect(StatusCode::OK), &expected);
-    assert_eq!(
-        app.get(&format!("/characters/{id}")).await.body,
-        expected
-    );
+    assert_eq!(app.get(&format!("/characters/{id}")).await.body, expected);
     assert_eq!(app.nr_characters(alien).await, 1);
 }
 
@@ -253,10 +233,7 @@ async fn moving_a_character_to_another_movie_recounts_both() {
     assert_eq!(app.nr_characters(thing).await, 1);
 
     let reply = app
-        .put_json(
-            &format!("/characters/{ripley}"),
-            &json!({ "name": "Ripley", "movieId": alien }),
-        )
+        .put_json(&format!("/characters/{ripley}"), &json!({ "name": "Ripley", "movieId": alien }))
         .await;
     assert_eq!(reply.expect(StatusCode::OK)["movieName"], "Alien");
     assert_eq!(app.nr_characters(alien).await, 2);
@@ -267,12 +244,8 @@ async fn moving_a_character_to_another_movie_recounts_both() {
 async fn replacing_a_missing_character_is_not_found() {
     let (app, _, _) = app_with_two_movies().await;
 
-    let reply = app
-        .put_json(
-            "/characters/42",
-            &json!({ "name": "Ripley", "movieName": "Alien" }),
-        )
-        .await;
+    let reply =
+        app.put_json("/characters/42", &json!({ "name": "Ripley", "movieName": "Alien" })).await;
 
     reply.expect_error(StatusCode::NOT_FOUND);
     assert_eq!(reply.body, json!({ "detail": "Character not found" }));
@@ -310,9 +283,7 @@ async fn deleting_a_character_lowers_its_movies_count() {
         &json!({ "message": "Character deleted successfully" })
     );
     assert_eq!(app.nr_characters(alien).await, 1);
-    app.get(&format!("/characters/{ripley}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND);
+    app.get(&format!("/characters/{ripley}")).await.expect_error(StatusCode::NOT_FOUND);
 
     let reply = app.delete(&format!("/characters/{ripley}/")).await;
     reply.expect_error(StatusCode::NOT_FOUND);
@@ -340,9 +311,7 @@ async fn bulk_adds_every_character_and_counts_them_in_their_movies() {
     assert_eq!(names(added), ["Ripley", "MacReady", "Ash", "Ripley"]);
     for c in added {
         assert_keys(c, &CHARACTER_KEYS);
-        app.get(&format!("/characters/{}", id_of(c)))
-            .await
-            .expect(StatusCode::OK);
+        app.get(&format!("/characters/{}", id_of(c))).await.expect(StatusCode::OK);
     }
     assert_eq!(added[1]["movieName"], "The Thing");
     assert_eq!(added[1]["description"], "Pilot");
@@ -385,14 +354,10 @@ async fn bulk_with_one_unknown_movie_is_unprocessable_and_writes_nothing() {
 async fn bulk_takes_ten_thousand_characters_but_not_one_more() {
     let (app, alien, _) = app_with_two_movies().await;
     let batch = |n: usize| -> Value {
-        (0..n)
-            .map(|i| json!({ "name": format!("Extra {i}"), "movieId": alien }))
-            .collect()
+        (0..n).map(|i| json!({ "name": format!("Extra {i}"), "movieId": alien })).collect()
     };
 
-    app.post_json("/characters/bulk", &batch(10_001))
-        .await
-        .expect_invalid();
+    app.post_json("/characters/bulk", &batch(10_001)).await.expect_invalid();
     assert_eq!(app.character_count().await, 0);
 
     let reply = app.post_json("/characters/bulk", &batch(10_000)).await;
@@ -405,21 +370,14 @@ async fn bulk_takes_ten_thousand_characters_but_not_one_more() {
 async fn a_character_range_delete_reports_what_it_found_and_recounts_the_movies() {
     let (app, alien, thing) = app_with_two_movies().await;
     let mut ids = Vec::new();
-    for (name, movie) in [
-        ("Ripley", "Alien"),
-        ("MacReady", "The Thing"),
-        ("Ash", "Alien"),
-        ("Dallas", "Alien"),
-    ] {
+    for (name, movie) in
+        [("Ripley", "Alien"), ("MacReady", "The Thing"), ("Ash", "Alien"), ("Dallas", "Alien")]
+    {
         ids.push(id_of(&app.create_character(name, movie).await));
     }
-    app.delete(&format!("/characters/{}", ids[2]))
-        .await
-        .expect(StatusCode::OK);
+    app.delete(&format!("/characters/{}", ids[2])).await.expect(StatusCode::OK);
 
-    let reply = app
-        .delete(&format!("/characters/bulk/{}/{}/", ids[1], ids[3] + 1))
-        .await;
+    let reply = app.delete(&format!("/characters/bulk/{}/{}/", ids[1], ids[3] + 1)).await;
 
     assert_eq!(
         reply.expect(StatusCode::OK),
@@ -429,11 +387,7 @@ async fn a_character_range_delete_reports_what_it_found_and_recounts_the_movies(
     assert_eq!(app.nr_characters(alien).await, 1);
     assert_eq!(app.nr_characters(thing).await, 0);
 
-    for path in [
-        "/characters/bulk/3/3",
-        "/characters/bulk/3/2",
-        "/characters/bulk/0/100001",
-    ] {
+    for path in ["/characters/bulk/3/3", "/characters/bulk/3/2", "/characters/bulk/0/100001"] {
         app.delete(path).await.expect_invalid();
     }
     assert_eq!(app.character_count().await, 1);

@@ -48,21 +48,13 @@ impl Model {
 
 #[tokio::test]
 async fn character_counts_stay_true_through_a_random_sequence_of_writes() {
-    let seed = std::env::var("CONSISTENCY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEED);
+    let seed =
+        std::env::var("CONSISTENCY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED);
     let mut rng = StdRng::seed_from_u64(seed);
     let app = spawn_app().await;
-    let mut model = Model {
-        movie_ids: Vec::new(),
-        characters: BTreeMap::new(),
-        next_unused_id: 1,
-    };
+    let mut model = Model { movie_ids: Vec::new(), characters: BTreeMap::new(), next_unused_id: 1 };
     for (i, name) in MOVIES.into_iter().enumerate() {
-        model
-            .movie_ids
-            .push(id_of(&app.create_movie(name, 1980 + i as i64).await));
+        model.movie_ids.push(id_of(&app.create_movie(name, 1980 + i as i64).await));
     }
 
     for step in 0..STEPS {
@@ -98,7 +90,11 @@ impl std::fmt::Display for Op {
     }
 }
 
-fn expect_status(reply_status: StatusCode, expected: StatusCode, body: &Value) -> Result<(), String> {
+fn expect_status(
+    reply_status: StatusCode,
+    expected: StatusCode,
+    body: &Value,
+) -> Result<(), String> {
     if reply_status == expected {
         Ok(())
     } else {
@@ -110,9 +106,8 @@ async fn add(app: &TestApp, model: &mut Model, rng: &mut StdRng) -> Op {
     let movie = rng.random_range(0..MOVIES.len());
     let name = format!("C{}", rng.random_range(0..1000));
     let description = format!("add {name:?} to {}", MOVIES[movie]);
-    let reply = app
-        .post_json("/characters", &json!({ "name": name, "movieName": MOVIES[movie] }))
-        .await;
+    let reply =
+        app.post_json("/characters", &json!({ "name": name, "movieName": MOVIES[movie] })).await;
     let outcome = expect_status(reply.status, StatusCode::OK, &reply.body);
     if outcome.is_ok() {
         model.add(&reply.body);
@@ -126,11 +121,7 @@ async fn move_one(app: &TestApp, model: &mut Model, rng: &mut StdRng) -> Op {
         return add(app, model, rng).await;
     };
     let to = rng.random_range(0..MOVIES.len());
-    let description = format!(
-        "move {id} from {} to {}",
-        MOVIES[model.characters[&id]],
-        MOVIES[to]
-    );
+    let description = format!("move {id} from {} to {}", MOVIES[model.characters[&id]], MOVIES[to]);
     let body = json!({ "name": format!("Moved {id}"), "movieName": MOVIES[to] });
     let reply = app.put_json(&format!("/characters/{id}"), &body).await;
     let mut outcome = expect_status(reply.status, StatusCode::OK, &reply.body);
@@ -190,9 +181,7 @@ async fn delete_range(app: &TestApp, model: &mut Model, rng: &mut StdRng) -> Op 
     let end = start + rng.random_range(1..=6);
     let expected: Vec<i64> = model.characters.range(start..end).map(|(&id, _)| id).collect();
     let description = format!("delete range [{start}, {end}), expecting {expected:?}");
-    let reply = app
-        .delete(&format!("/characters/bulk/{start}/{end}"))
-        .await;
+    let reply = app.delete(&format!("/characters/bulk/{start}/{end}")).await;
     let mut outcome = expect_status(reply.status, StatusCode::OK, &reply.body);
     if outcome.is_ok() {
         let mut deleted: Vec<i64> = reply.body["deleted"]
@@ -234,17 +223,8 @@ async fn check_counts(app: &TestApp, model: &Model, context: &str) {
             "{context}: nrCharacters of {}",
             MOVIES[index]
         );
-        assert_eq!(
-            listed.len(),
-            expected,
-            "{context}: characters listed for {}",
-            MOVIES[index]
-        );
-        assert_eq!(
-            total, expected as u64,
-            "{context}: X-Total-Count of {}",
-            MOVIES[index]
-        );
+        assert_eq!(listed.len(), expected, "{context}: characters listed for {}", MOVIES[index]);
+        assert_eq!(total, expected as u64, "{context}: X-Total-Count of {}", MOVIES[index]);
     }
     assert_eq!(
         app.character_count().await,
@@ -263,12 +243,14 @@ async fn twenty_characters_created_at_once_are_all_counted() {
     let tasks: Vec<_> = (0..TASKS)
         .map(|i| {
             let client = app.client.clone();
+            let token = app.token.clone().expect("the admin's token");
             let url = format!("{}/characters", app.address);
             let start = start.clone();
             tokio::spawn(async move {
                 start.wait().await;
                 let response = client
                     .post(url)
+                    .bearer_auth(token)
                     .json(&json!({ "name": format!("Crew {i}"), "movieName": "Alien" }))
                     .send()
                     .await

@@ -57,22 +57,14 @@ async fn a_body_not_declared_as_json_is_an_unsupported_media_type() {
     reply.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
-        let request = app
-            .request(Method::POST, "/movies")
-            .header(CONTENT_TYPE, content_type)
-            .body(body);
-        app.send(request)
-            .await
-            .expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let request =
+            app.request(Method::POST, "/movies").header(CONTENT_TYPE, content_type).body(body);
+        app.send(request).await.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
-    let request = app
-        .request(Method::PUT, "/characters/1")
-        .header(CONTENT_TYPE, "text/plain")
-        .body(body);
-    app.send(request)
-        .await
-        .expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let request =
+        app.request(Method::PUT, "/characters/1").header(CONTENT_TYPE, "text/plain").body(body);
+    app.send(request).await.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(app.movie_count().await, 0);
 }
 
@@ -98,12 +90,7 @@ async fn a_bulk_body_of_two_mebibytes_is_accepted() {
 
     let reply = app.post_raw_json("/movies/bulk", body).await;
 
-    assert_eq!(
-        reply.expect(StatusCode::OK)["added_movies"]
-            .as_array()
-            .map(Vec::len),
-        Some(2_000)
-    );
+    assert_eq!(reply.expect(StatusCode::OK)["added_movies"].as_array().map(Vec::len), Some(2_000));
     assert_eq!(app.movie_count().await, 2_000);
 }
 
@@ -126,25 +113,17 @@ async fn a_bulk_body_over_sixteen_mebibytes_is_too_large() {
 async fn json_of_the_wrong_type_is_unprocessable_naming_the_field() {
     let app = spawn_app().await;
 
-    let reply = app
-        .post_json("/movies", &json!({ "name": "Alien", "year": "abc" }))
-        .await;
+    let reply = app.post_json("/movies", &json!({ "name": "Alien", "year": "abc" })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "year"])]);
 
-    let reply = app
-        .post_json("/movies", &json!({ "name": 12, "year": 1979 }))
-        .await;
+    let reply = app.post_json("/movies", &json!({ "name": 12, "year": 1979 })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "name"])]);
 
-    let reply = app
-        .post_json("/movies/bulk", &json!({ "name": "Alien", "year": 1979 }))
-        .await;
+    let reply = app.post_json("/movies/bulk", &json!({ "name": "Alien", "year": 1979 })).await;
     let locs = reply.expect_invalid();
     assert_eq!(locs[0][0], "body", "{locs:?}");
 
-    let reply = app
-        .post_json("/movies", &json!([{ "name": "Alien", "year": 1979 }]))
-        .await;
+    let reply = app.post_json("/movies", &json!([{ "name": "Alien", "year": 1979 }])).await;
     let locs = reply.expect_invalid();
     assert_eq!(locs[0][0], "body", "{locs:?}");
 
@@ -156,9 +135,7 @@ async fn json_of_the_wrong_type_is_unprocessable_naming_the_field() {
         .await;
     assert_eq!(reply.expect_invalid(), [json!(["body", 1, "year"])]);
 
-    let reply = app
-        .post_json("/characters", &json!({ "name": "Ripley", "movieId": "one" }))
-        .await;
+    let reply = app.post_json("/characters", &json!({ "name": "Ripley", "movieId": "one" })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "movieId"])]);
 
     assert_eq!(app.movie_count().await, 0);
@@ -172,23 +149,16 @@ async fn a_preflight_from_the_front_end_is_allowed() {
         .request(Method::OPTIONS, "/movies/1")
         .header(ORIGIN, FRONT_END)
         .header("access-control-request-method", "PUT")
-        .header(
-            "access-control-request-headers",
-            "authorization, content-type",
-        );
+        .header("access-control-request-headers", "authorization, content-type");
     let reply = app.send(request).await;
 
     assert!(reply.status.is_success(), "{}", reply.status);
     assert_eq!(reply.header("access-control-allow-origin"), Some(FRONT_END));
-    let methods = reply
-        .header("access-control-allow-methods")
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    let methods =
+        reply.header("access-control-allow-methods").unwrap_or_default().to_ascii_uppercase();
     assert!(methods.contains("PUT"), "{methods}");
-    let headers = reply
-        .header("access-control-allow-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let headers =
+        reply.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
     assert!(headers.contains("authorization"), "{headers}");
     assert!(headers.contains("content-type"), "{headers}");
 }
@@ -197,16 +167,12 @@ async fn a_preflight_from_the_front_end_is_allowed() {
 async fn the_front_end_can_read_the_total_count_of_a_list() {
     let app = spawn_app().await;
 
-    let reply = app
-        .send(app.request(Method::GET, "/movies").header(ORIGIN, FRONT_END))
-        .await;
+    let reply = app.send(app.request(Method::GET, "/movies").header(ORIGIN, FRONT_END)).await;
 
     reply.expect(StatusCode::OK);
     assert_eq!(reply.header("access-control-allow-origin"), Some(FRONT_END));
-    let exposed = reply
-        .header("access-control-expose-headers")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let exposed =
+        reply.header("access-control-expose-headers").unwrap_or_default().to_ascii_lowercase();
     assert!(exposed.contains("x-total-count"), "{exposed}");
 }
 
@@ -221,9 +187,7 @@ async fn an_unlisted_origin_is_not_allowed() {
     let reply = app.send(preflight).await;
     assert_eq!(reply.header("access-control-allow-origin"), None);
 
-    let get = app
-        .request(Method::GET, "/movies")
-        .header(ORIGIN, "http://evil.example");
+    let get = app.request(Method::GET, "/movies").header(ORIGIN, "http://evil.example");
     let reply = app.send(get).await;
     assert_eq!(reply.header("access-control-allow-origin"), None);
 }

@@ -2,6 +2,7 @@
 //! test, driven through a real HTTP client. Every module is declared here so that all of them
 //! build as one test binary (and `helpers` is one module, not a copy per file).
 
+mod auth;
 mod characters;
 mod consistency;
 mod errors;

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{MOVIE_KEYS, assert_keys, id_of, names, spawn_app};
+use crate::helpers::{ADMIN_ID, MOVIE_KEYS, assert_keys, id_of, names, spawn_app};
 
 #[tokio::test]
 async fn creating_a_movie_returns_it_with_its_location() {
@@ -36,7 +36,7 @@ async fn creating_a_movie_returns_it_with_its_location() {
             "genre": "Horror",
             "description": "In space no one can hear you scream.",
             "nrCharacters": 0,
-            "editorId": null
+            "editorId": ADMIN_ID
         })
     );
     assert_eq!(reply.header("location"), Some(format!("/movies/{id}").as_str()));
@@ -78,11 +78,8 @@ async fn the_original_front_end_posting_server_fields_to_movies_slash_is_accepte
     assert_keys(movie, &MOVIE_KEYS);
     assert_ne!(movie["id"], 999, "the id is the server's");
     assert_eq!(movie["nrCharacters"], 0, "nrCharacters is computed");
-    assert_eq!(movie["editorId"], Value::Null);
-    assert_eq!(
-        reply.header("location"),
-        Some(format!("/movies/{}", id_of(movie)).as_str())
-    );
+    assert_eq!(movie["editorId"], json!(ADMIN_ID));
+    assert_eq!(reply.header("location"), Some(format!("/movies/{}", id_of(movie)).as_str()));
 }
 
 #[tokio::test]
@@ -91,9 +88,7 @@ async fn creating_a_movie_with_a_taken_name_is_a_conflict() {
     app.create_movie("Alien", 1979).await;
 
     for name in ["Alien", "  Alien  "] {
-        let reply = app
-            .post_json("/movies", &json!({ "name": name, "year": 1986 }))
-            .await;
+        let reply = app.post_json("/movies", &json!({ "name": name, "year": 1986 })).await;
         let detail = reply.expect_error(StatusCode::CONFLICT);
         assert!(detail.is_string(), "{detail}");
     }
@@ -140,11 +135,7 @@ async fn every_movie_field_is_checked_against_its_bounds() {
     ];
     for (field, value) in refused {
         let reply = app.post_json("/movies", &with(field, value.clone())).await;
-        assert_eq!(
-            reply.expect_invalid(),
-            [json!(["body", field])],
-            "{field} = {value}"
-        );
+        assert_eq!(reply.expect_invalid(), [json!(["body", field])], "{field} = {value}");
     }
     assert_eq!(app.movie_count().await, 0);
 
@@ -245,12 +236,9 @@ async fn skip_and_limit_page_through_the_movies_while_the_total_counts_all_match
 #[tokio::test]
 async fn a_list_holds_fifty_movies_unless_asked_otherwise() {
     let app = spawn_app().await;
-    let batch: Vec<Value> = (0..60)
-        .map(|i| json!({ "name": format!("M{i}"), "year": 2000 }))
-        .collect();
-    app.post_json("/movies/bulk", &json!(batch))
-        .await
-        .expect(StatusCode::OK);
+    let batch: Vec<Value> =
+        (0..60).map(|i| json!({ "name": format!("M{i}"), "year": 2000 })).collect();
+    app.post_json("/movies/bulk", &json!(batch)).await.expect(StatusCode::OK);
 
     let reply = app.get("/movies").await;
 
@@ -270,11 +258,7 @@ async fn a_negative_skip_or_a_limit_outside_one_to_a_thousand_is_unprocessable()
         ("skip=abc", "skip"),
     ] {
         let reply = app.get(&format!("/movies?{query}")).await;
-        assert_eq!(
-            reply.expect_invalid(),
-            [json!(["query", field])],
-            "{query}"
-        );
+        assert_eq!(reply.expect_invalid(), [json!(["query", field])], "{query}");
     }
     app.get("/movies?limit=1").await.expect(StatusCode::OK);
     app.get("/movies?limit=1000").await.expect(StatusCode::OK);
@@ -316,8 +300,7 @@ async fn percent_and_underscore_in_q_are_taken_literally() {
 async fn genre_matches_exactly() {
     let app = spawn_app().await;
     for (name, genre) in [("A", "Drama"), ("B", "Drama Comedy"), ("C", "Horror")] {
-        app.create_movie_from(&json!({ "name": name, "year": 2000, "genre": genre }))
-            .await;
+        app.create_movie_from(&json!({ "name": name, "year": 2000, "genre": genre })).await;
     }
 
     let reply = app.get("/movies?genre=Drama").await;
@@ -357,13 +340,10 @@ async fn filters_combine_and_the_total_counts_all_matches_across_pages() {
         ("Alien Resurrection", 1997, "Horror"),
         ("The Thing", 1982, "Horror"),
     ] {
-        app.create_movie_from(&json!({ "name": name, "year": year, "genre": genre }))
-            .await;
+        app.create_movie_from(&json!({ "name": name, "year": year, "genre": genre })).await;
     }
 
-    let reply = app
-        .get("/movies?q=alien&genre=Horror&year_from=1980&limit=1")
-        .await;
+    let reply = app.get("/movies?q=alien&genre=Horror&year_from=1980&limit=1").await;
 
     assert_eq!(names(reply.items()), ["Alien 3"]);
     assert_eq!(reply.total_count(), 2);
@@ -396,11 +376,7 @@ async fn an_unknown_sort_is_unprocessable() {
 
     for sort in ["rating", "--name", "Name", ""] {
         let reply = app.get(&format!("/movies?sort={sort}")).await;
-        assert_eq!(
-            reply.expect_invalid(),
-            [json!(["query", "sort"])],
-            "sort={sort}"
-        );
+        assert_eq!(reply.expect_invalid(), [json!(["query", "sort"])], "sort={sort}");
     }
 }
 
@@ -434,7 +410,7 @@ async fn replacing_a_movie_rewrites_every_field_but_keeps_its_character_count() 
         "genre": "Sci-Fi",
         "description": "",
         "nrCharacters": 1,
-        "editorId": null
+        "editorId": ADMIN_ID
     });
     assert_eq!(reply.expect(StatusCode::OK), &expected);
     assert_eq!(app.movie(id).await, expected);
@@ -463,7 +439,7 @@ async fn replacing_a_movie_at_its_trailing_slash_path_with_server_fields_works()
     assert_eq!(movie["id"], id);
     assert_eq!(movie["year"], 1980);
     assert_eq!(movie["nrCharacters"], 1);
-    assert_eq!(movie["editorId"], Value::Null);
+    assert_eq!(movie["editorId"], json!(ADMIN_ID));
 }
 
 #[tokio::test]
@@ -472,12 +448,9 @@ async fn a_renamed_movie_is_named_so_in_its_characters() {
     let id = id_of(&app.create_movie("Alien", 1979).await);
     let ripley = app.create_character("Ripley", "Alien").await;
 
-    app.put_json(
-        &format!("/movies/{id}"),
-        &json!({ "name": "Alien (1979)", "year": 1979 }),
-    )
-    .await
-    .expect(StatusCode::OK);
+    app.put_json(&format!("/movies/{id}"), &json!({ "name": "Alien (1979)", "year": 1979 }))
+        .await
+        .expect(StatusCode::OK);
 
     let reply = app.get(&format!("/characters/{}", id_of(&ripley))).await;
     assert_eq!(reply.expect(StatusCode::OK)["movieName"], "Alien (1979)");
@@ -487,9 +460,7 @@ async fn a_renamed_movie_is_named_so_in_its_characters() {
 async fn replacing_a_missing_movie_is_not_found() {
     let app = spawn_app().await;
 
-    let reply = app
-        .put_json("/movies/42", &json!({ "name": "Alien", "year": 1979 }))
-        .await;
+    let reply = app.put_json("/movies/42", &json!({ "name": "Alien", "year": 1979 })).await;
 
     reply.expect_error(StatusCode::NOT_FOUND);
     assert_eq!(reply.body, json!({ "detail": "Movie not found" }));
@@ -502,12 +473,8 @@ async fn renaming_a_movie_to_a_taken_name_is_a_conflict() {
     app.create_movie("Alien", 1979).await;
     let id = id_of(&app.create_movie("Aliens", 1986).await);
 
-    let reply = app
-        .put_json(
-            &format!("/movies/{id}"),
-            &json!({ "name": "Alien", "year": 1986 }),
-        )
-        .await;
+    let reply =
+        app.put_json(&format!("/movies/{id}"), &json!({ "name": "Alien", "year": 1986 })).await;
 
     reply.expect_error(StatusCode::CONFLICT);
     assert_eq!(app.movie(id).await["name"], "Aliens");
@@ -519,17 +486,11 @@ async fn replacing_a_movie_with_invalid_fields_is_unprocessable_and_changes_noth
     let movie = app.create_movie("Alien", 1979).await;
     let id = id_of(&movie);
 
-    let reply = app
-        .put_json(
-            &format!("/movies/{id}"),
-            &json!({ "name": "Alien", "year": 1800 }),
-        )
-        .await;
+    let reply =
+        app.put_json(&format!("/movies/{id}"), &json!({ "name": "Alien", "year": 1800 })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "year"])]);
 
-    let reply = app
-        .put_json(&format!("/movies/{id}"), &json!({ "year": 1979 }))
-        .await;
+    let reply = app.put_json(&format!("/movies/{id}"), &json!({ "year": 1979 })).await;
     assert_eq!(reply.expect_invalid(), [json!(["body", "name"])]);
 
     assert_eq!(app.movie(id).await, movie);
@@ -546,16 +507,9 @@ async fn deleting_a_movie_deletes_its_characters() {
 
     let reply = app.delete(&format!("/movies/{alien}")).await;
 
-    assert_eq!(
-        reply.expect(StatusCode::OK),
-        &json!({ "message": "Movie deleted successfully" })
-    );
-    app.get(&format!("/movies/{alien}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND);
-    app.get(&format!("/characters/{ripley}"))
-        .await
-        .expect_error(StatusCode::NOT_FOUND);
+    assert_eq!(reply.expect(StatusCode::OK), &json!({ "message": "Movie deleted successfully" }));
+    app.get(&format!("/movies/{alien}")).await.expect_error(StatusCode::NOT_FOUND);
+    app.get(&format!("/characters/{ripley}")).await.expect_error(StatusCode::NOT_FOUND);
     assert_eq!(app.character_count().await, 1);
     assert_eq!(app.nr_characters(thing).await, 1);
 }
@@ -564,9 +518,7 @@ async fn deleting_a_movie_deletes_its_characters() {
 async fn deleting_a_missing_movie_is_not_found() {
     let app = spawn_app().await;
     let id = id_of(&app.create_movie("Alien", 1979).await);
-    app.delete(&format!("/movies/{id}/"))
-        .await
-        .expect(StatusCode::OK);
+    app.delete(&format!("/movies/{id}/")).await.expect(StatusCode::OK);
 
     let reply = app.delete(&format!("/movies/{id}")).await;
 
@@ -583,10 +535,7 @@ async fn a_movie_is_deleted_by_name_with_its_characters() {
 
     let reply = app.delete("/movies/by_name/The%20Thing").await;
 
-    assert_eq!(
-        reply.expect(StatusCode::OK),
-        &json!({ "message": "Movie deleted successfully" })
-    );
+    assert_eq!(reply.expect(StatusCode::OK), &json!({ "message": "Movie deleted successfully" }));
     assert_eq!(names(app.get("/movies").await.items()), ["Alien"]);
     assert_eq!(app.character_count().await, 0);
 
@@ -608,7 +557,7 @@ async fn bulk_adds_new_movies_and_skips_names_taken_or_repeated() {
                 { "name": "Alien", "year": 1979 },
                 { "name": "Alien 3", "year": 1992 },
                 { "name": " Aliens ", "year": 2000 },
-                { "id": 7, "name": "Prometheus", "year": 2012, "editorId": 1, "nrCharacters": 3 }
+                { "id": 7, "name": "Prometheus", "year": 2012, "editorId": 42, "nrCharacters": 3 }
             ]),
         )
         .await;
@@ -622,7 +571,7 @@ async fn bulk_adds_new_movies_and_skips_names_taken_or_repeated() {
     for movie in added {
         assert_keys(movie, &MOVIE_KEYS);
         assert_eq!(movie["nrCharacters"], 0);
-        assert_eq!(movie["editorId"], Value::Null);
+        assert_eq!(movie["editorId"], json!(ADMIN_ID));
     }
     assert_eq!(added[0]["genre"], "Action");
     let mut skipped = names(not_added);
@@ -665,9 +614,7 @@ async fn bulk_with_one_invalid_movie_is_unprocessable_and_writes_nothing() {
 async fn bulk_takes_ten_thousand_movies_but_not_one_more() {
     let app = spawn_app().await;
     let batch = |n: usize, prefix: &str| -> Value {
-        (0..n)
-            .map(|i| json!({ "name": format!("{prefix} {i}"), "year": 2000 }))
-            .collect()
+        (0..n).map(|i| json!({ "name": format!("{prefix} {i}"), "year": 2000 })).collect()
     };
 
     let reply = app.post_json("/movies/bulk", &batch(10_001, "Too many")).await;
@@ -690,9 +637,7 @@ async fn a_range_delete_removes_the_ids_from_start_up_to_end_and_their_character
     }
     app.create_character("a", "B").await;
     app.create_character("d", "D").await;
-    app.delete(&format!("/movies/{}", ids[2]))
-        .await
-        .expect(StatusCode::OK);
+    app.delete(&format!("/movies/{}", ids[2])).await.expect(StatusCode::OK);
 
     let (start, end) = (ids[1], ids[3] + 2);
     let reply = app.delete(&format!("/movies/bulk/{start}/{end}")).await;
@@ -704,13 +649,8 @@ async fn a_range_delete_removes_the_ids_from_start_up_to_end_and_their_character
     assert_eq!(names(app.get("/movies").await.items()), ["A"]);
     assert_eq!(app.character_count().await, 0);
 
-    let reply = app
-        .delete(&format!("/movies/bulk/{}/{}/", ids[0], ids[0] + 1))
-        .await;
-    assert_eq!(
-        reply.expect(StatusCode::OK),
-        &json!({ "deleted": [ids[0]], "not_found": [] })
-    );
+    let reply = app.delete(&format!("/movies/bulk/{}/{}/", ids[0], ids[0] + 1)).await;
+    assert_eq!(reply.expect(StatusCode::OK), &json!({ "deleted": [ids[0]], "not_found": [] }));
 }
 
 #[tokio::test]
@@ -718,19 +658,14 @@ async fn a_range_delete_that_is_empty_reversed_or_too_wide_is_unprocessable() {
     let app = spawn_app().await;
     let id = id_of(&app.create_movie("Alien", 1979).await);
 
-    for path in [
-        "/movies/bulk/5/5",
-        "/movies/bulk/5/1",
-        "/movies/bulk/0/100001",
-        "/movies/bulk/1/abc",
-    ] {
+    for path in
+        ["/movies/bulk/5/5", "/movies/bulk/5/1", "/movies/bulk/0/100001", "/movies/bulk/1/abc"]
+    {
         app.delete(path).await.expect_invalid();
     }
     assert_eq!(app.movie_count().await, 1);
 
-    let reply = app
-        .delete(&format!("/movies/bulk/{id}/{}", id + 100_000))
-        .await;
+    let reply = app.delete(&format!("/movies/bulk/{id}/{}", id + 100_000)).await;
     let body = reply.expect(StatusCode::OK);
     assert_eq!(body["deleted"], json!([id]));
     assert_eq!(body["not_found"].as_array().map(Vec::len), Some(99_999));
@@ -774,10 +709,7 @@ async fn a_movie_lists_only_its_own_characters() {
     app.create_character("MacReady", "The Thing").await;
     app.create_character("Ash", "Alien").await;
 
-    for path in [
-        format!("/movies/{alien}/characters"),
-        format!("/movies/{alien}/characters/"),
-    ] {
+    for path in [format!("/movies/{alien}/characters"), format!("/movies/{alien}/characters/")] {
         let reply = app.get(&path).await;
         reply.expect(StatusCode::OK);
         assert_eq!(names(reply.items()), ["Ripley", "Ash"], "{path}");
@@ -807,10 +739,7 @@ async fn recounting_characters_keeps_the_counts_true() {
     app.create_character("Ripley", "Alien").await;
     app.create_character("Ash", "Alien").await;
 
-    for path in [
-        "/movies/update_nr_characters",
-        "/movies/update_nr_characters/",
-    ] {
+    for path in ["/movies/update_nr_characters", "/movies/update_nr_characters/"] {
         let reply = app.send(app.request(reqwest::Method::PUT, path)).await;
         assert_eq!(
             reply.expect(StatusCode::OK),
@@ -829,11 +758,7 @@ async fn deleting_duplicates_finds_none_since_names_are_unique() {
 
     for path in ["/movies/delete_duplicates", "/movies/delete_duplicates/"] {
         let reply = app.delete(path).await;
-        assert_eq!(
-            reply.expect(StatusCode::OK),
-            &json!({ "deleted_movies": [] }),
-            "{path}"
-        );
+        assert_eq!(reply.expect(StatusCode::OK), &json!({ "deleted_movies": [] }), "{path}");
     }
     assert_eq!(app.movie_count().await, 1);
 }

@@ -59,16 +59,12 @@ impl TryFrom<CharacterInput> for NewCharacter {
                 None
             }
         };
-        let description = checks.check(Description::new(
-            "description",
-            input.description.unwrap_or_default(),
-        ));
+        let description =
+            checks.check(Description::new("description", input.description.unwrap_or_default()));
         match (name, movie, description) {
-            (Some(name), Some(movie), Some(description)) => Ok(NewCharacter {
-                name,
-                movie,
-                description,
-            }),
+            (Some(name), Some(movie), Some(description)) => {
+                Ok(NewCharacter { name, movie, description })
+            }
             _ => Err(checks.into_errors()),
         }
     }
@@ -91,6 +87,8 @@ pub struct CharacterFilter {
     pub movie_name: Option<String>,
     /// Id of the movie.
     pub movie_id: Option<i64>,
+    /// The user who created the characters.
+    pub editor_id: Option<i64>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Character, CharacterFilter, CharacterInput, CharacterRecord, CharacterRepository};
 use super::{MovieRef, NewCharacter};
+use crate::auth::Principal;
 use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range, validate_all};
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::movies::MovieRepository;
@@ -31,51 +32,50 @@ impl CharacterService {
     /// # Errors
     /// `NotFound(Movie)`.
     pub async fn list_for_movie(&self, movie_id: i64, page: Page) -> Result<Listing<Character>> {
-        self.movies
-            .find(movie_id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Movie))?;
-        let filter = CharacterFilter {
-            movie_id: Some(movie_id),
-            ..Default::default()
-        };
+        self.movies.find(movie_id).await?.ok_or(Error::NotFound(Entity::Movie))?;
+        let filter = CharacterFilter { movie_id: Some(movie_id), ..Default::default() };
         self.characters.list(&filter, page).await
     }
 
     /// # Errors
     /// `NotFound(Character)`.
     pub async fn get(&self, id: i64) -> Result<Character> {
-        self.characters
-            .find(id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Character))
+        self.characters.find(id).await?.ok_or(Error::NotFound(Entity::Character))
     }
 
     /// # Errors
     /// `Invalid` for bad input, including a movie that does not exist.
-    pub async fn create(&self, input: CharacterInput, editor_id: Option<i64>) -> Result<Character> {
+    pub async fn create(&self, input: CharacterInput, by: &Principal) -> Result<Character> {
         let records = self.resolve(vec![NewCharacter::try_from(input)?]).await?;
-        let result = self.characters.insert(&records[0], editor_id).await;
+        let result = self.characters.insert(&records[0], Some(by.user_id)).await;
         movie_gone_is_invalid(result)
     }
 
-    /// Full replacement; moving a character to another movie recounts both movies.
+    /// Full replacement, by its editor or an admin; moving a character to another movie
+    /// recounts both movies.
     ///
     /// # Errors
-    /// `Invalid`, `NotFound(Character)`.
-    pub async fn update(&self, id: i64, input: CharacterInput) -> Result<Character> {
-        let records = self.resolve(vec![NewCharacter::try_from(input)?]).await?;
+    /// `Invalid`, `NotFound(Character)`, `Forbidden`.
+    pub async fn update(
+        &self,
+        id: i64,
+        input: CharacterInput,
+        by: &Principal,
+    ) -> Result<Character> {
+        let new = NewCharacter::try_from(input)?;
+        by.require_editor_of(self.get(id).await?.editor_id)?;
+        let records = self.resolve(vec![new]).await?;
         let result = self.characters.update(id, &records[0]).await;
         movie_gone_is_invalid(result)
     }
 
+    /// By its editor or an admin.
+    ///
     /// # Errors
-    /// `NotFound(Character)`.
-    pub async fn delete(&self, id: i64) -> Result<Character> {
-        self.characters
-            .delete(id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Character))
+    /// `NotFound(Character)`, `Forbidden`.
+    pub async fn delete(&self, id: i64, by: &Principal) -> Result<Character> {
+        by.require_editor_of(self.get(id).await?.editor_id)?;
+        self.characters.delete(id).await?.ok_or(Error::NotFound(Entity::Character))
     }
 
     /// Stores all the characters or none: one bad item refuses the whole request.
@@ -85,25 +85,23 @@ impl CharacterService {
     pub async fn create_many(
         &self,
         inputs: Vec<CharacterInput>,
-        editor_id: Option<i64>,
+        by: &Principal,
     ) -> Result<Vec<Character>> {
         check_bulk_size(inputs.len())?;
         let characters = validate_all(inputs, NewCharacter::try_from)?;
         let records = self.resolve(characters).await?;
-        movie_gone_is_invalid(self.characters.insert_many(&records, editor_id).await)
+        movie_gone_is_invalid(self.characters.insert_many(&records, Some(by.user_id)).await)
     }
 
-    /// Deletes the characters with ids in `[start, end)`.
+    /// Deletes the characters with ids in `[start, end)`: admins only.
     ///
     /// # Errors
-    /// `Invalid` when the range is empty, reversed or too wide.
-    pub async fn delete_range(&self, start: i64, end: i64) -> Result<DeletedRange> {
+    /// `Forbidden`; `Invalid` when the range is empty, reversed or too wide.
+    pub async fn delete_range(&self, start: i64, end: i64, by: &Principal) -> Result<DeletedRange> {
+        by.require_admin()?;
         check_range(start, end)?;
         let deleted = self.characters.delete_range(start, end).await?;
-        Ok(DeletedRange {
-            not_found: missing_from_range(start, end, &deleted),
-            deleted,
-        })
+        Ok(DeletedRange { not_found: missing_from_range(start, end, &deleted), deleted })
     }
 
     pub async fn count(&self) -> Result<u64> {
@@ -154,11 +152,7 @@ impl CharacterService {
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(records)
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        if errors.is_empty() { Ok(records) } else { Err(Error::Invalid(errors)) }
     }
 }
 
@@ -182,6 +176,17 @@ mod tests {
     use crate::characters::MockCharacterRepository;
     use crate::error::Loc;
     use crate::movies::MockMovieRepository;
+    use crate::users::Role;
+
+    fn user(id: i64) -> Principal {
+        Principal {
+            user_id: id,
+            username: "u".into(),
+            role: Role::User,
+            token_id: "j".into(),
+            token_expires_at: 0,
+        }
+    }
 
     fn input(name: &str, movie: &str) -> CharacterInput {
         CharacterInput {
@@ -198,8 +203,12 @@ mod tests {
             movie_id: r.movie_id,
             movie_name: String::new(),
             description: r.description.clone(),
-            editor_id: None,
+            editor_id: Some(9),
         }
+    }
+
+    fn ripley() -> CharacterRecord {
+        CharacterRecord { name: "Ripley".into(), movie_id: 3, description: String::new() }
     }
 
     fn movies_with(known: &'static [(i64, &'static str)]) -> MockMovieRepository {
@@ -224,23 +233,15 @@ mod tests {
             .returning(|r, _| Ok(stored(1, r)));
         let service =
             CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
-        service
-            .create(input("Ripley", "Alien"), Some(9))
-            .await
-            .unwrap();
+        service.create(input("Ripley", "Alien"), &user(9)).await.unwrap();
     }
 
     #[tokio::test]
     async fn a_character_naming_no_movie_is_invalid_and_not_stored() {
         let characters = MockCharacterRepository::new(); // any call would panic
         let service = CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[])));
-        let err = service
-            .create(input("Ripley", "Alien"), None)
-            .await
-            .unwrap_err();
-        let Error::Invalid(errors) = err else {
-            panic!("expected Invalid")
-        };
+        let err = service.create(input("Ripley", "Alien"), &user(1)).await.unwrap_err();
+        let Error::Invalid(errors) = err else { panic!("expected Invalid") };
         assert_eq!(errors[0].loc, vec![Loc::Field("movieName")]);
     }
 
@@ -252,24 +253,17 @@ mod tests {
         );
         let mut both = input("Ripley", "Aliens");
         both.movie_id = Some(3);
-        assert!(matches!(
-            service.create(both, None).await,
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(service.create(both, &user(1)).await, Err(Error::Invalid(_))));
     }
 
     #[tokio::test]
     async fn a_movie_deleted_before_the_write_is_an_input_error() {
         let mut characters = MockCharacterRepository::new();
-        characters
-            .expect_update()
-            .returning(|_, _| Err(Error::NotFound(Entity::Movie)));
+        characters.expect_find().returning(|id| Ok(Some(stored(id, &ripley()))));
+        characters.expect_update().returning(|_, _| Err(Error::NotFound(Entity::Movie)));
         let service =
             CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
-        let err = service
-            .update(1, input("Ripley", "Alien"))
-            .await
-            .unwrap_err();
+        let err = service.update(1, input("Ripley", "Alien"), &user(9)).await.unwrap_err();
         assert!(matches!(err, Error::Invalid(_)));
     }
 
@@ -279,15 +273,10 @@ mod tests {
         let service =
             CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
         let err = service
-            .create_many(
-                vec![input("Ripley", "Alien"), input("Deckard", "Blade Runner")],
-                None,
-            )
+            .create_many(vec![input("Ripley", "Alien"), input("Deckard", "Blade Runner")], &user(1))
             .await
             .unwrap_err();
-        let Error::Invalid(errors) = err else {
-            panic!("expected Invalid")
-        };
+        let Error::Invalid(errors) = err else { panic!("expected Invalid") };
         assert_eq!(errors[0].loc, vec![Loc::Index(1), Loc::Field("movieName")]);
     }
 
@@ -299,5 +288,22 @@ mod tests {
             CharacterService::new(Arc::new(MockCharacterRepository::new()), Arc::new(movies));
         let result = service.list_for_movie(5, Page::default()).await;
         assert!(matches!(result, Err(Error::NotFound(Entity::Movie))));
+    }
+
+    #[tokio::test]
+    async fn another_users_character_cannot_be_changed_or_deleted() {
+        let mut characters = MockCharacterRepository::new();
+        characters.expect_find().returning(|id| {
+            Ok(Some(stored(
+                id,
+                &CharacterRecord { name: "R".into(), movie_id: 3, description: String::new() },
+            )))
+        });
+        let service =
+            CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
+        let err = service.update(1, input("Ripley", "Alien"), &user(2)).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+        assert!(matches!(service.delete(1, &user(2)).await, Err(Error::Forbidden(_))));
+        assert!(matches!(service.delete_range(1, 2, &user(9)).await, Err(Error::Forbidden(_))));
     }
 }

@@ -47,24 +47,13 @@ impl TryFrom<MovieInput> for NewMovie {
         let mut checks = Checks::default();
         let name = checks.required("name", input.name, |f, raw: String| Name::new(f, &raw));
         let year = checks.required("year", input.year, Year::new);
-        let duration = checks.check(Duration::new(
-            "duration",
-            input.duration.unwrap_or_default(),
-        ));
+        let duration = checks.check(Duration::new("duration", input.duration.unwrap_or_default()));
         let genre = checks.check(Genre::new("genre", input.genre.unwrap_or_default()));
-        let description = checks.check(Description::new(
-            "description",
-            input.description.unwrap_or_default(),
-        ));
+        let description =
+            checks.check(Description::new("description", input.description.unwrap_or_default()));
         match (name, year, duration, genre, description) {
             (Some(name), Some(year), Some(duration), Some(genre), Some(description)) => {
-                Ok(NewMovie {
-                    name,
-                    year,
-                    duration,
-                    genre,
-                    description,
-                })
+                Ok(NewMovie { name, year, duration, genre, description })
             }
             _ => Err(checks.into_errors()),
         }
@@ -81,6 +70,8 @@ pub struct MovieFilter {
     pub year: Option<i32>,
     pub year_from: Option<i32>,
     pub year_to: Option<i32>,
+    /// The user who created the movies.
+    pub editor_id: Option<i64>,
     pub sort: MovieSort,
 }
 
@@ -168,11 +159,7 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.loc.clone()).collect();
         assert_eq!(
             fields,
-            vec![
-                vec![Loc::Field("name")],
-                vec![Loc::Field("year")],
-                vec![Loc::Field("genre")]
-            ]
+            vec![vec![Loc::Field("name")], vec![Loc::Field("year")], vec![Loc::Field("genre")]]
         );
         assert_eq!(errors[0].kind, "missing");
     }
@@ -181,10 +168,7 @@ mod tests {
     fn sort_keys_parse_with_an_optional_minus() {
         assert_eq!(
             MovieSort::parse("-year").unwrap(),
-            MovieSort {
-                key: SortKey::Year,
-                descending: true
-            }
+            MovieSort { key: SortKey::Year, descending: true }
         );
         assert_eq!(MovieSort::parse("name").unwrap().key, SortKey::Name);
         assert!(MovieSort::parse("rating").is_err());

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::{Movie, MovieFilter, MovieInput, MovieRepository, NewMovie};
+use crate::auth::Principal;
 use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range, validate_all};
 use crate::error::{Entity, Error, Result};
 use crate::paging::{Listing, Page};
@@ -34,46 +35,46 @@ impl MovieService {
     /// # Errors
     /// `NotFound(Movie)`.
     pub async fn get(&self, id: i64) -> Result<Movie> {
-        self.repo
-            .find(id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Movie))
+        self.repo.find(id).await?.ok_or(Error::NotFound(Entity::Movie))
     }
 
-    /// # Errors
-    /// `Invalid` for bad input, `DuplicateName` when the name is taken.
-    pub async fn create(&self, input: MovieInput, editor_id: Option<i64>) -> Result<Movie> {
-        let movie = NewMovie::try_from(input)?;
-        self.repo.insert(&movie, editor_id).await
-    }
-
-    /// Full replacement of a movie's fields.
+    /// Stores a movie whose editor is `by`.
     ///
     /// # Errors
-    /// `Invalid`, `NotFound(Movie)`, `DuplicateName`.
-    pub async fn update(&self, id: i64, input: MovieInput) -> Result<Movie> {
+    /// `Invalid` for bad input, `DuplicateName` when the name is taken.
+    pub async fn create(&self, input: MovieInput, by: &Principal) -> Result<Movie> {
         let movie = NewMovie::try_from(input)?;
+        self.repo.insert(&movie, Some(by.user_id)).await
+    }
+
+    /// Full replacement of a movie's fields, by its editor or an admin.
+    ///
+    /// # Errors
+    /// `Invalid`, `NotFound(Movie)`, `Forbidden`, `DuplicateName`.
+    pub async fn update(&self, id: i64, input: MovieInput, by: &Principal) -> Result<Movie> {
+        let movie = NewMovie::try_from(input)?;
+        by.require_editor_of(self.get(id).await?.editor_id)?;
         self.repo.update(id, &movie).await
     }
 
-    /// Deletes a movie and its characters.
+    /// Deletes a movie and its characters, by its editor or an admin.
     ///
     /// # Errors
-    /// `NotFound(Movie)`.
-    pub async fn delete(&self, id: i64) -> Result<Movie> {
-        self.repo
-            .delete(id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Movie))
+    /// `NotFound(Movie)`, `Forbidden`.
+    pub async fn delete(&self, id: i64, by: &Principal) -> Result<Movie> {
+        by.require_editor_of(self.get(id).await?.editor_id)?;
+        let deleted = self.repo.delete(id).await?;
+        deleted.ok_or(Error::NotFound(Entity::Movie))
     }
 
+    /// As [`MovieService::delete`], by exact name.
+    ///
     /// # Errors
-    /// `NotFound(Movie)`.
-    pub async fn delete_by_name(&self, name: &str) -> Result<Movie> {
-        self.repo
-            .delete_by_name(name.trim())
-            .await?
-            .ok_or(Error::NotFound(Entity::Movie))
+    /// `NotFound(Movie)`, `Forbidden`.
+    pub async fn delete_by_name(&self, name: &str, by: &Principal) -> Result<Movie> {
+        let found = self.repo.find_by_name(name.trim()).await?;
+        let movie = found.ok_or(Error::NotFound(Entity::Movie))?;
+        self.delete(movie.id, by).await
     }
 
     /// Validates every item first (one bad item refuses the whole request), then stores those
@@ -82,38 +83,29 @@ impl MovieService {
     /// # Errors
     /// `Invalid` naming the first bad items by index, or the request as a whole when it has more
     /// than [`MAX_BULK_ITEMS`].
-    pub async fn create_many(
-        &self,
-        inputs: Vec<MovieInput>,
-        editor_id: Option<i64>,
-    ) -> Result<BulkMovies> {
+    pub async fn create_many(&self, inputs: Vec<MovieInput>, by: &Principal) -> Result<BulkMovies> {
         check_bulk_size(inputs.len())?;
         let movies = validate_all(inputs, NewMovie::try_from)?;
         let mut seen = HashSet::new();
-        let (unique, mut not_added): (Vec<_>, Vec<_>) = movies
-            .into_iter()
-            .partition(|m| seen.insert(m.name.clone()));
-        let added = self.repo.insert_many(&unique, editor_id).await?;
+        let (unique, mut not_added): (Vec<_>, Vec<_>) =
+            movies.into_iter().partition(|m| seen.insert(m.name.clone()));
+        let added = self.repo.insert_many(&unique, Some(by.user_id)).await?;
         let stored: HashSet<&str> = added.iter().map(|m| m.name.as_str()).collect();
-        let skipped = unique
-            .iter()
-            .filter(|m| !stored.contains(m.name.as_str()))
-            .cloned();
+        let skipped = unique.iter().filter(|m| !stored.contains(m.name.as_str())).cloned();
         not_added.splice(0..0, skipped);
         Ok(BulkMovies { added, not_added })
     }
 
-    /// Deletes the movies with ids in `[start, end)`, with their characters.
+    /// Deletes the movies with ids in `[start, end)`, with their characters: admins only.
     ///
     /// # Errors
-    /// `Invalid` when the range is empty, reversed or wider than [`MAX_DELETE_RANGE`].
-    pub async fn delete_range(&self, start: i64, end: i64) -> Result<DeletedRange> {
+    /// `Forbidden`; `Invalid` when the range is empty, reversed or wider than
+    /// [`crate::bulk::MAX_DELETE_RANGE`].
+    pub async fn delete_range(&self, start: i64, end: i64, by: &Principal) -> Result<DeletedRange> {
+        by.require_admin()?;
         check_range(start, end)?;
         let deleted = self.repo.delete_range(start, end).await?;
-        Ok(DeletedRange {
-            not_found: missing_from_range(start, end, &deleted),
-            deleted,
-        })
+        Ok(DeletedRange { not_found: missing_from_range(start, end, &deleted), deleted })
     }
 
     pub async fn names(&self) -> Result<Vec<String>> {
@@ -124,9 +116,24 @@ impl MovieService {
         self.repo.count().await
     }
 
-    /// Recomputes every movie's character count (kept for old clients: counts are always true).
-    pub async fn recount_characters(&self) -> Result<()> {
+    /// Recomputes every movie's character count (kept for old clients: counts are always true):
+    /// admins only.
+    ///
+    /// # Errors
+    /// `Forbidden`.
+    pub async fn recount_characters(&self, by: &Principal) -> Result<()> {
+        by.require_admin()?;
         self.repo.recount_characters().await
+    }
+
+    /// Deletes movies whose name repeats another's: admins only. Names are unique, so there is
+    /// never one; kept for old clients.
+    ///
+    /// # Errors
+    /// `Forbidden`.
+    pub fn delete_duplicates(&self, by: &Principal) -> Result<Vec<Movie>> {
+        by.require_admin()?;
+        Ok(Vec::new())
     }
 }
 
@@ -135,16 +142,28 @@ mod tests {
     use mockall::predicate::eq;
 
     use super::*;
+    use crate::auth::Principal;
     use crate::bulk::{MAX_BULK_ITEMS, MAX_DELETE_RANGE};
     use crate::error::Loc;
     use crate::movies::MockMovieRepository;
+    use crate::users::Role;
+
+    fn user(id: i64) -> Principal {
+        Principal {
+            user_id: id,
+            username: "u".into(),
+            role: Role::User,
+            token_id: "j".into(),
+            token_expires_at: 0,
+        }
+    }
+
+    fn admin() -> Principal {
+        Principal { role: Role::Admin, ..user(99) }
+    }
 
     fn input(name: &str) -> MovieInput {
-        MovieInput {
-            name: Some(name.into()),
-            year: Some(2000),
-            ..Default::default()
-        }
+        MovieInput { name: Some(name.into()), year: Some(2000), ..Default::default() }
     }
 
     fn stored(id: i64, movie: &NewMovie) -> Movie {
@@ -164,10 +183,7 @@ mod tests {
     async fn an_invalid_movie_never_reaches_the_repository() {
         let repo = MockMovieRepository::new(); // any call would panic
         let service = MovieService::new(Arc::new(repo));
-        let err = service
-            .create(MovieInput::default(), None)
-            .await
-            .unwrap_err();
+        let err = service.create(MovieInput::default(), &user(1)).await.unwrap_err();
         assert!(matches!(err, Error::Invalid(ref e) if e.len() == 2));
     }
 
@@ -175,13 +191,10 @@ mod tests {
     async fn a_duplicate_name_from_the_repository_is_passed_on() {
         let mut repo = MockMovieRepository::new();
         repo.expect_insert().returning(|m, _| {
-            Err(Error::DuplicateName {
-                entity: Entity::Movie,
-                name: m.name.to_string(),
-            })
+            Err(Error::DuplicateName { entity: Entity::Movie, name: m.name.to_string() })
         });
         let service = MovieService::new(Arc::new(repo));
-        let err = service.create(input("Alien"), None).await.unwrap_err();
+        let err = service.create(input("Alien"), &user(1)).await.unwrap_err();
         assert!(matches!(err, Error::DuplicateName { .. }));
     }
 
@@ -190,10 +203,7 @@ mod tests {
         let mut repo = MockMovieRepository::new();
         repo.expect_find().with(eq(7)).returning(|_| Ok(None));
         let service = MovieService::new(Arc::new(repo));
-        assert!(matches!(
-            service.get(7).await,
-            Err(Error::NotFound(Entity::Movie))
-        ));
+        assert!(matches!(service.get(7).await, Err(Error::NotFound(Entity::Movie))));
     }
 
     #[tokio::test]
@@ -203,13 +213,14 @@ mod tests {
             .withf(|movies, _| {
                 movies.iter().map(|m| m.name.as_str()).collect::<Vec<_>>() == ["A", "B"]
             })
+            .withf(|_, editor| *editor == Some(1))
             .times(1)
             // "B" is already stored: the repository skips it.
             .returning(|movies, _| Ok(vec![stored(1, &movies[0])]));
         let service = MovieService::new(Arc::new(repo));
 
         let outcome = service
-            .create_many(vec![input("A"), input("B"), input(" A ")], None)
+            .create_many(vec![input("A"), input("B"), input(" A ")], &user(1))
             .await
             .unwrap();
 
@@ -224,13 +235,8 @@ mod tests {
         let service = MovieService::new(Arc::new(repo));
         let mut bad = input("C");
         bad.year = Some(1);
-        let err = service
-            .create_many(vec![input("A"), bad], None)
-            .await
-            .unwrap_err();
-        let Error::Invalid(errors) = err else {
-            panic!("expected Invalid")
-        };
+        let err = service.create_many(vec![input("A"), bad], &user(1)).await.unwrap_err();
+        let Error::Invalid(errors) = err else { panic!("expected Invalid") };
         assert_eq!(errors[0].loc, vec![Loc::Index(1), Loc::Field("year")]);
     }
 
@@ -238,34 +244,52 @@ mod tests {
     async fn a_bulk_request_over_the_limit_is_refused() {
         let service = MovieService::new(Arc::new(MockMovieRepository::new()));
         let inputs = vec![MovieInput::default(); MAX_BULK_ITEMS + 1];
-        assert!(matches!(
-            service.create_many(inputs, None).await,
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(service.create_many(inputs, &user(1)).await, Err(Error::Invalid(_))));
     }
 
     #[tokio::test]
     async fn a_range_delete_reports_what_was_not_found() {
         let mut repo = MockMovieRepository::new();
-        repo.expect_delete_range()
-            .with(eq(1), eq(5))
-            .returning(|_, _| Ok(vec![2, 3]));
+        repo.expect_delete_range().with(eq(1), eq(5)).returning(|_, _| Ok(vec![2, 3]));
         let service = MovieService::new(Arc::new(repo));
-        let outcome = service.delete_range(1, 5).await.unwrap();
-        assert_eq!(
-            outcome,
-            DeletedRange {
-                deleted: vec![2, 3],
-                not_found: vec![1, 4]
-            }
-        );
+        let outcome = service.delete_range(1, 5, &admin()).await.unwrap();
+        assert_eq!(outcome, DeletedRange { deleted: vec![2, 3], not_found: vec![1, 4] });
     }
 
     #[tokio::test]
     async fn reversed_and_too_wide_ranges_are_refused() {
         let service = MovieService::new(Arc::new(MockMovieRepository::new()));
-        assert!(service.delete_range(5, 5).await.is_err());
-        assert!(service.delete_range(0, MAX_DELETE_RANGE + 1).await.is_err());
-        assert!(service.delete_range(i64::MIN, i64::MAX).await.is_err());
+        assert!(service.delete_range(5, 5, &admin()).await.is_err());
+        assert!(service.delete_range(0, MAX_DELETE_RANGE + 1, &admin()).await.is_err());
+        assert!(service.delete_range(i64::MIN, i64::MAX, &admin()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn only_the_editor_or_an_admin_may_update_or_delete_a_movie() {
+        let mut repo = MockMovieRepository::new();
+        repo.expect_find().returning(|id| {
+            Ok(Some(Movie {
+                editor_id: Some(1),
+                ..stored(id, &NewMovie::try_from(input("A")).unwrap())
+            }))
+        });
+        repo.expect_update().times(1).returning(|id, m| Ok(stored(id, m)));
+        repo.expect_delete().times(1).returning(|_| Ok(None));
+        let service = MovieService::new(Arc::new(repo));
+
+        let err = service.update(5, input("B"), &user(2)).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+        assert!(matches!(service.delete(5, &user(2)).await, Err(Error::Forbidden(_))));
+        service.update(5, input("B"), &user(1)).await.unwrap();
+        let _ = service.delete(5, &admin()).await;
+    }
+
+    #[tokio::test]
+    async fn admin_only_operations_refuse_plain_users() {
+        let service = MovieService::new(Arc::new(MockMovieRepository::new()));
+        assert!(matches!(service.delete_range(1, 2, &user(1)).await, Err(Error::Forbidden(_))));
+        assert!(matches!(service.recount_characters(&user(1)).await, Err(Error::Forbidden(_))));
+        assert!(matches!(service.delete_duplicates(&user(1)), Err(Error::Forbidden(_))));
+        assert!(service.delete_duplicates(&admin()).unwrap().is_empty());
     }
 }

@@ -49,6 +49,16 @@ pub struct User {
     pub role: Role,
 }
 
+/// A user with how many movies and characters it edits (computed by the store when read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub nr_movies: u64,
+    pub nr_characters: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

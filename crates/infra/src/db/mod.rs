@@ -31,9 +31,7 @@ pub struct Database {
 /// would otherwise see its own empty database); `postgres://...` a pool of [`POSTGRES_POOL_SIZE`].
 pub async fn connect(url: &str) -> Result<Database, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         options.max_connections(if in_memory { 1 } else { SQLITE_POOL_SIZE });
@@ -70,10 +68,7 @@ impl Database {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        self.conn
-            .begin_with_options(options)
-            .await
-            .map_err(unavailable)
+        self.conn.begin_with_options(options).await.map_err(unavailable)
     }
 
     /// Closes the pool, waiting for connections in use to come back.
@@ -91,10 +86,9 @@ pub(crate) fn unavailable(e: DbErr) -> Error {
 /// foreign-key violation a missing movie, anything else the store's failure.
 pub(crate) fn write_error(entity: Entity, name: &str) -> impl FnOnce(DbErr) -> Error + '_ {
     move |e| match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => Error::DuplicateName {
-            entity,
-            name: name.to_owned(),
-        },
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::DuplicateName { entity, name: name.to_owned() }
+        }
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::NotFound(Entity::Movie),
         _ => unavailable(e),
     }

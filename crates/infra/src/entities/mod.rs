@@ -2,4 +2,5 @@
 
 pub mod character;
 pub mod movie;
+pub mod revoked_token;
 pub mod user;

@@ -35,13 +35,7 @@ impl SeaCharacterRepository {
 fn joined() -> Select<character::Entity> {
     character::Entity::find()
         .select_only()
-        .columns([
-            Column::Id,
-            Column::Name,
-            Column::MovieId,
-            Column::Description,
-            Column::EditorId,
-        ])
+        .columns([Column::Id, Column::Name, Column::MovieId, Column::Description, Column::EditorId])
         .column_as(movie::Column::Name, "movie_name")
         .join(JoinType::InnerJoin, character::Relation::Movie.def())
 }
@@ -88,12 +82,11 @@ impl CharacterRepository for SeaCharacterRepository {
         if let Some(id) = filter.movie_id {
             c = c.add(Column::MovieId.eq(id));
         }
+        if let Some(editor) = filter.editor_id {
+            c = c.add(Column::EditorId.eq(editor));
+        }
         let select = joined().filter(c);
-        let total = select
-            .clone()
-            .count(self.db.conn())
-            .await
-            .map_err(unavailable)?;
+        let total = select.clone().count(self.db.conn()).await.map_err(unavailable)?;
         let items = select
             .order_by_asc(Column::Id)
             .offset(page.skip())
@@ -102,10 +95,7 @@ impl CharacterRepository for SeaCharacterRepository {
             .all(self.db.conn())
             .await
             .map_err(unavailable)?;
-        Ok(Listing {
-            items: items.into_iter().map(Character::from).collect(),
-            total,
-        })
+        Ok(Listing { items: items.into_iter().map(Character::from).collect(), total })
     }
 
     async fn find(&self, id: i64) -> Result<Option<Character>> {
@@ -116,14 +106,10 @@ impl CharacterRepository for SeaCharacterRepository {
         let txn = self.db.write().await?;
         let mut model = active(r);
         model.editor_id = Set(editor_id);
-        let stored = model
-            .insert(&txn)
-            .await
-            .map_err(write_error(Entity::Character, &r.name))?;
+        let stored = model.insert(&txn).await.map_err(write_error(Entity::Character, &r.name))?;
         bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
-        let character = find_joined(&txn, stored.id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Movie))?;
+        let character =
+            find_joined(&txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
         txn.commit().await.map_err(unavailable)?;
         Ok(character)
     }
@@ -151,10 +137,8 @@ impl CharacterRepository for SeaCharacterRepository {
             stored.extend(rows);
         }
         bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
-        let movie_ids: Vec<i64> = tally(records.iter().map(|r| r.movie_id), 1)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let movie_ids: Vec<i64> =
+            tally(records.iter().map(|r| r.movie_id), 1).into_iter().map(|(id, _)| id).collect();
         let names: BTreeMap<i64, String> = movie::Entity::find()
             .select_only()
             .columns([movie::Column::Id, movie::Column::Name])
@@ -198,9 +182,7 @@ impl CharacterRepository for SeaCharacterRepository {
         if old.movie_id != r.movie_id {
             bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?;
         }
-        let character = find_joined(&txn, id)
-            .await?
-            .ok_or(Error::NotFound(Entity::Character))?;
+        let character = find_joined(&txn, id).await?.ok_or(Error::NotFound(Entity::Character))?;
         txn.commit().await.map_err(unavailable)?;
         Ok(character)
     }
@@ -238,9 +220,6 @@ impl CharacterRepository for SeaCharacterRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        character::Entity::find()
-            .count(self.db.conn())
-            .await
-            .map_err(unavailable)
+        character::Entity::find().count(self.db.conn()).await.map_err(unavailable)
     }
 }

@@ -55,6 +55,9 @@ fn condition(f: &MovieFilter) -> Condition {
     if let Some(to) = f.year_to {
         c = c.add(Column::Year.lte(to));
     }
+    if let Some(editor) = f.editor_id {
+        c = c.add(Column::EditorId.eq(editor));
+    }
     c
 }
 
@@ -62,24 +65,16 @@ fn condition(f: &MovieFilter) -> Condition {
 impl MovieRepository for SeaMovieRepository {
     async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
         let select = movie::Entity::find().filter(condition(filter));
-        let total = select
-            .clone()
-            .count(self.db.conn())
-            .await
-            .map_err(unavailable)?;
-        let order = if filter.sort.descending {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
+        let total = select.clone().count(self.db.conn()).await.map_err(unavailable)?;
+        let order = if filter.sort.descending { Order::Desc } else { Order::Asc };
         let select = match filter.sort.key {
             SortKey::Id => select.order_by(Column::Id, order),
-            SortKey::Name => select
-                .order_by(Column::Name, order.clone())
-                .order_by(Column::Id, order),
-            SortKey::Year => select
-                .order_by(Column::Year, order.clone())
-                .order_by(Column::Id, order),
+            SortKey::Name => {
+                select.order_by(Column::Name, order.clone()).order_by(Column::Id, order)
+            }
+            SortKey::Year => {
+                select.order_by(Column::Year, order.clone()).order_by(Column::Id, order)
+            }
         };
         let items = select
             .offset(page.skip())
@@ -87,17 +82,11 @@ impl MovieRepository for SeaMovieRepository {
             .all(self.db.conn())
             .await
             .map_err(unavailable)?;
-        Ok(Listing {
-            items: items.into_iter().map(Movie::from).collect(),
-            total,
-        })
+        Ok(Listing { items: items.into_iter().map(Movie::from).collect(), total })
     }
 
     async fn find(&self, id: i64) -> Result<Option<Movie>> {
-        let found = movie::Entity::find_by_id(id)
-            .one(self.db.conn())
-            .await
-            .map_err(unavailable)?;
+        let found = movie::Entity::find_by_id(id).one(self.db.conn()).await.map_err(unavailable)?;
         Ok(found.map(Movie::from))
     }
 
@@ -112,9 +101,7 @@ impl MovieRepository for SeaMovieRepository {
 
     async fn find_refs(&self, ids: &[i64], names: &[String]) -> Result<Vec<(i64, String)>> {
         let mut found = Vec::new();
-        let chunks = ids
-            .chunks(IN_CHUNK)
-            .map(|ids| Column::Id.is_in(ids.iter().copied()));
+        let chunks = ids.chunks(IN_CHUNK).map(|ids| Column::Id.is_in(ids.iter().copied()));
         let name_chunks = names
             .chunks(IN_CHUNK)
             .map(|names| Column::Name.is_in(names.iter().map(String::as_str)));
@@ -219,10 +206,7 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        movie::Entity::find()
-            .count(self.db.conn())
-            .await
-            .map_err(unavailable)
+        movie::Entity::find().count(self.db.conn()).await.map_err(unavailable)
     }
 
     async fn recount_characters(&self) -> Result<()> {
@@ -249,10 +233,7 @@ pub(crate) async fn bump_counts(
     deltas.sort_unstable();
     for (movie_id, delta) in deltas.into_iter().filter(|(_, d)| *d != 0) {
         movie::Entity::update_many()
-            .col_expr(
-                Column::NrCharacters,
-                Expr::col(Column::NrCharacters).add(delta),
-            )
+            .col_expr(Column::NrCharacters, Expr::col(Column::NrCharacters).add(delta))
             .filter(Column::Id.eq(movie_id))
             .exec(txn)
             .await

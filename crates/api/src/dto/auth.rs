@@ -1,0 +1,72 @@
+//! Account JSON: register and login bodies, the login answer, `/auth/me`.
+
+use movies_domain::auth::Login;
+use movies_domain::users::{Role, User};
+use serde::{Deserialize, Serialize};
+
+/// `{"username", "hashedPassword"}` as the original's clients send it (the field carries the
+/// plain password despite its name); `password` is accepted too.
+#[derive(Debug, Default, Deserialize)]
+pub struct CredentialsBody {
+    pub username: Option<String>,
+    #[serde(rename = "hashedPassword")]
+    pub hashed_password: Option<String>,
+    pub password: Option<String>,
+}
+
+impl CredentialsBody {
+    /// The password and the name of the field it came in (for error locations).
+    pub fn password(self) -> (Option<String>, Option<String>, &'static str) {
+        match (self.hashed_password, self.password) {
+            (Some(p), _) => (self.username, Some(p), "hashedPassword"),
+            (None, Some(p)) => (self.username, Some(p), "password"),
+            (None, None) => (self.username, None, "hashedPassword"),
+        }
+    }
+}
+
+/// The OAuth2 password flow's form (`POST /auth/token`).
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// The login answer: the original's `token`, `token_type` and `user_id`, plus `access_token`
+/// for OAuth2 clients, `username` and `role`.
+#[derive(Debug, Serialize)]
+pub struct LoginJson {
+    pub token: String,
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl From<Login> for LoginJson {
+    fn from(l: Login) -> Self {
+        Self {
+            access_token: l.token.token.clone(),
+            token: l.token.token,
+            token_type: "bearer",
+            user_id: l.user.id,
+            username: l.user.username,
+            role: l.user.role,
+        }
+    }
+}
+
+/// `{id, username, role}`.
+#[derive(Debug, Serialize)]
+pub struct MeJson {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl From<User> for MeJson {
+    fn from(u: User) -> Self {
+        Self { id: u.id, username: u.username, role: u.role }
+    }
+}

@@ -1,0 +1,13 @@
+//! Authentication and authorization: credentials that validate themselves, the ports for
+//! password hashing, tokens and revocation, the `AuthService`, and the rules of who may change
+//! what (`Principal::require_admin`, `Principal::require_editor_of`).
+
+mod model;
+mod ports;
+mod service;
+
+pub use model::{Claims, IssuedToken, Password, Principal, Username};
+#[cfg(any(test, feature = "mocks"))]
+pub use ports::{MockPasswordHasher, MockTokenRevocations, MockTokenService};
+pub use ports::{PasswordHasher, TokenRevocations, TokenService};
+pub use service::{AuthService, Login};

@@ -1,0 +1,110 @@
+//! `PasswordHasher` with argon2id at OWASP's parameters (19 MiB, 2 iterations, 1 lane). Hashing
+//! costs tens of milliseconds of CPU, so it runs on tokio's blocking pool, never on the async
+//! workers.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use async_trait::async_trait;
+use movies_domain::auth::{Password, PasswordHasher};
+use movies_domain::{Error, Result};
+
+/// OWASP Password Storage Cheat Sheet, argon2id option 2: m = 19 MiB, t = 2, p = 1.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const LANES: u32 = 1;
+
+#[derive(Clone, Debug)]
+pub struct Argon2Hasher {
+    params: Params,
+    /// A hash of a random password, checked when the user is unknown so that answer takes as
+    /// long as a wrong password.
+    dummy_hash: String,
+}
+
+impl Argon2Hasher {
+    /// # Errors
+    /// `Unavailable` if the parameters are refused or the dummy hash cannot be made.
+    pub fn new() -> Result<Self> {
+        let params =
+            Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::unavailable)?;
+        let dummy = uuid::Uuid::new_v4().to_string();
+        let dummy_hash = argon2(&params)
+            .hash_password(dummy.as_bytes())
+            .map_err(|e| Error::unavailable(e.to_string()))?
+            .to_string();
+        Ok(Self { params, dummy_hash })
+    }
+}
+
+fn argon2(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+/// Runs CPU-heavy work on the blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(Error::unavailable)
+}
+
+#[async_trait]
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &Password) -> Result<String> {
+        let params = self.params.clone();
+        let password = password.expose().to_owned();
+        blocking(move || {
+            argon2(&params)
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| Error::unavailable(e.to_string()))
+        })
+        .await?
+    }
+
+    async fn verify(&self, password: &Password, hash: Option<String>) -> Result<bool> {
+        let known_user = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
+        let params = self.params.clone();
+        let password = password.expose().to_owned();
+        let matches = blocking(move || {
+            // A stored hash that does not parse cannot match; it is not worth a 503.
+            PasswordHash::new(&hash)
+                .map(|parsed| argon2(&params).verify_password(password.as_bytes(), &parsed).is_ok())
+                .unwrap_or(false)
+        })
+        .await?;
+        Ok(known_user && matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str) -> Password {
+        Password::new("password", raw.into()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hasher = Argon2Hasher::new().unwrap();
+        let hash = hasher.hash(&password("correct horse")).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(hasher.verify(&password("correct horse"), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify(&password("wrong horse!"), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn two_hashes_of_one_password_differ_by_their_salt() {
+        let hasher = Argon2Hasher::new().unwrap();
+        let a = hasher.hash(&password("correct horse")).await.unwrap();
+        let b = hasher.hash(&password("correct horse")).await.unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies() {
+        let hasher = Argon2Hasher::new().unwrap();
+        assert!(!hasher.verify(&password("anything1"), None).await.unwrap());
+        assert!(!hasher.verify(&password("anything1"), Some("garbage".into())).await.unwrap());
+    }
+}

@@ -1,0 +1,56 @@
+//! `TokenRevocations` over SeaORM: the `revoked_tokens` table.
+
+use async_trait::async_trait;
+use movies_domain::Result;
+use movies_domain::auth::TokenRevocations;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::db::{Database, unavailable};
+use crate::entities::revoked_token::{self, Column};
+
+#[derive(Clone, Debug)]
+pub struct SeaTokenRevocations {
+    db: Database,
+}
+
+impl SeaTokenRevocations {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl TokenRevocations for SeaTokenRevocations {
+    async fn revoke(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let row =
+            revoked_token::ActiveModel { jti: Set(jti.to_owned()), expires_at: Set(expires_at) };
+        let result = revoked_token::Entity::insert(row)
+            .on_conflict(OnConflict::column(Column::Jti).do_nothing().to_owned())
+            .exec_without_returning(self.db.conn())
+            .await;
+        match result {
+            // Revoked twice (two logouts racing): already done.
+            Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn is_revoked(&self, jti: &str) -> Result<bool> {
+        let n = revoked_token::Entity::find()
+            .filter(Column::Jti.eq(jti))
+            .count(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn prune(&self, now: i64) -> Result<u64> {
+        let deleted = revoked_token::Entity::delete_many()
+            .filter(Column::ExpiresAt.lt(now))
+            .exec(self.db.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted.rows_affected)
+    }
+}
