@@ -4,10 +4,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
+use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Entity, Error, Page};
-use movies_infra::{Database, SeaCharacterRepository, SeaMovieRepository, connect};
+use movies_infra::{
+    Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
+    connect,
+};
 use sea_orm::ConnectionTrait;
 
 /// A database that exists for one test.
@@ -92,6 +97,10 @@ on_every_backend!(
     filters_match_case_insensitively_and_take_wildcards_literally,
     concurrent_character_writes_keep_the_count_exact,
     migrations_can_run_again_on_an_existing_database,
+    usernames_are_unique_regardless_of_case,
+    user_summaries_count_the_records_each_user_edits,
+    deleting_a_user_keeps_its_records_without_an_editor,
+    revocations_are_remembered_until_pruned,
 );
 
 fn new_movie(name: &str, year: i64) -> NewMovie {
@@ -265,4 +274,62 @@ async fn migrations_can_run_again_on_an_existing_database(db: Database) {
     migration::Migrator::up(db.conn(), None).await.expect("no pending migration fails");
     let movies = SeaMovieRepository::new(db);
     assert_eq!(movies.count().await.unwrap(), 0);
+}
+
+fn username(raw: &str) -> Username {
+    Username::new(raw).expect("valid username")
+}
+
+async fn usernames_are_unique_regardless_of_case(db: Database) {
+    let users = SeaUserRepository::new(db);
+    let ana = users.create(&username("Ana"), "hash", Role::User).await.unwrap();
+    let err = users.create(&username("ANA"), "hash", Role::User).await.unwrap_err();
+    assert!(matches!(err, Error::DuplicateName { entity: Entity::User, .. }), "{err:?}");
+    let (found, hash) = users.credentials("aNa").await.unwrap().expect("found");
+    assert_eq!((found.id, found.username.as_str(), hash.as_str()), (ana.id, "Ana", "hash"));
+    let admin = users.set_credentials(ana.id, "new", Role::Admin).await.unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    let missing = users.set_credentials(999, "x", Role::User).await.unwrap_err();
+    assert!(matches!(missing, Error::NotFound(Entity::User)), "{missing:?}");
+}
+
+async fn user_summaries_count_the_records_each_user_edits(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db);
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    let bob = users.create(&username("bob"), "h", Role::User).await.unwrap().id;
+    users.create(&username("root"), "h", Role::Admin).await.unwrap();
+    let m = movies.insert(&new_movie("A", 2000), Some(ana)).await.unwrap().id;
+    movies.insert_many(&[new_movie("B", 2000), new_movie("C", 2000)], Some(ana)).await.unwrap();
+    characters.insert_many(&[record("X", m), record("Y", m)], Some(bob)).await.unwrap();
+
+    let summaries = users.summaries(Role::User).await.unwrap();
+    let counts: Vec<_> =
+        summaries.iter().map(|u| (u.username.as_str(), u.nr_movies, u.nr_characters)).collect();
+    assert_eq!(counts, [("ana", 3, 0), ("bob", 0, 2)]);
+    assert_eq!(users.summary(bob).await.unwrap().expect("bob").nr_characters, 2);
+    assert!(users.summary(999).await.unwrap().is_none());
+}
+
+async fn deleting_a_user_keeps_its_records_without_an_editor(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let movies = SeaMovieRepository::new(db);
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    let m = movies.insert(&new_movie("A", 2000), Some(ana)).await.unwrap().id;
+    assert_eq!(users.delete(ana).await.unwrap().expect("deleted").username, "ana");
+    assert!(users.delete(ana).await.unwrap().is_none());
+    assert_eq!(movies.find(m).await.unwrap().expect("kept").editor_id, None);
+}
+
+async fn revocations_are_remembered_until_pruned(db: Database) {
+    let revocations = SeaTokenRevocations::new(db);
+    revocations.revoke("old", 100).await.unwrap();
+    revocations.revoke("new", 10_000).await.unwrap();
+    revocations.revoke("new", 10_000).await.unwrap(); // twice is fine
+    assert!(revocations.is_revoked("old").await.unwrap());
+    assert!(!revocations.is_revoked("other").await.unwrap());
+    assert_eq!(revocations.prune(5_000).await.unwrap(), 1);
+    assert!(!revocations.is_revoked("old").await.unwrap());
+    assert!(revocations.is_revoked("new").await.unwrap());
 }
