@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users_movies_characters;
 mod m20261125_000002_create_revoked_tokens;
+mod m20261125_000003_create_events;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_users_movies_characters::Migration),
             Box::new(m20261125_000002_create_revoked_tokens::Migration),
+            Box::new(m20261125_000003_create_events::Migration),
         ]
     }
 }

@@ -66,6 +66,18 @@ pub struct Config {
     #[arg(long, env = "ADMIN_PASSWORD", value_parser = parse_secret, hide_env_values = true)]
     pub admin_password: Option<SecretString>,
 
+    /// How long change events are kept for listeners to resume from (e.g. `7d`, `12h`).
+    #[arg(long, env = "EVENTS_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub events_retention: std::time::Duration,
+
+    /// How many change events are kept at most.
+    #[arg(long, env = "EVENTS_MAX", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events_max: u64,
+
+    /// How many events a WebSocket listener may fall behind before it is sent `lagged` and closed.
+    #[arg(long, env = "WS_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub ws_queue: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -166,6 +178,10 @@ fn one_line(e: &clap::Error) -> String {
         let why = reason.rsplit_once("': ").map(|(_, why)| why.to_owned()).unwrap_or(reason);
         format!("configuration error: {variable}:{value} is not valid: {why}")
     }
+}
+
+fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 7d, 12h or 30m)"))
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, String> {

@@ -13,6 +13,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ws;
 
 pub use config::Config;
 pub use startup::Application;

@@ -3,12 +3,17 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use movies_domain::events::EventLog;
 use movies_infra::Database;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
+use movies_infra::events::{EventHub, spawn_dispatcher};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::routes;
@@ -38,6 +43,8 @@ pub struct Application {
     router: Router,
     db: Database,
     addr: SocketAddr,
+    /// The event dispatcher and the event pruner, stopped with the server.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -55,12 +62,16 @@ impl Application {
             tracing::warn!(error = %e, "could not prune expired token revocations");
         }
         let db = state.db.clone();
+        let background = vec![
+            spawn_dispatcher(db.clone(), Arc::new(state.hub.clone())),
+            spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
+        ];
         let router = routes::app(state, &config.cors_origins);
         let addr = format!("{}:{}", config.host, config.port);
         let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        Ok(Self { listener, router, db, addr })
+        Ok(Self { listener, router, db, addr, background })
     }
 
     /// The address actually bound (with the port picked when the config said 0).
@@ -84,6 +95,9 @@ impl Application {
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "listening");
         axum::serve(self.listener, self.router).with_graceful_shutdown(stop).await?;
+        for task in &self.background {
+            task.abort();
+        }
         if let Err(e) = self.db.close().await {
             tracing::warn!(error = %e, "closing the database");
         }
@@ -99,7 +113,31 @@ pub async fn open_state(config: &Config) -> Result<AppState, StartupError> {
     let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
     let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
-    Ok(AppState::new(db, tokens, hasher))
+    let hub = EventHub::new(config.ws_queue as usize);
+    Ok(AppState::new(db, tokens, hasher, hub))
+}
+
+/// How often old events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Prunes events older than `retention` or beyond the newest `max`, now and every minute.
+fn spawn_pruner(events: Arc<dyn EventLog>, retention: Duration, max: u64) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let before = now_ms.saturating_sub(retention.as_millis() as i64);
+            match events.prune(before, max).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "old change events pruned"),
+                Err(e) => tracing::warn!(error = %e, "could not prune change events"),
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use movies_domain::auth::AuthService;
 use movies_domain::characters::CharacterService;
+use movies_domain::events::EventLog;
 use movies_domain::movies::MovieService;
 use movies_domain::users::UserService;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
+use movies_infra::events::{EventHub, SeaEventLog};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
 };
@@ -17,13 +19,17 @@ pub struct AppState {
     pub characters: CharacterService,
     pub users: UserService,
     pub auth: AuthService,
+    /// The stored change events, for replay.
+    pub events: Arc<dyn EventLog>,
+    /// Live change events, for WebSocket listeners.
+    pub hub: EventHub,
     /// For the health check only: handlers go through the services.
     pub db: Database,
 }
 
 impl AppState {
     /// Wires the SeaORM, argon2 and JWT adapters into the services.
-    pub fn new(db: Database, tokens: JwtTokens, hasher: Argon2Hasher) -> Self {
+    pub fn new(db: Database, tokens: JwtTokens, hasher: Argon2Hasher, hub: EventHub) -> Self {
         let movies = Arc::new(SeaMovieRepository::new(db.clone()));
         let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
         let users = Arc::new(SeaUserRepository::new(db.clone()));
@@ -33,6 +39,8 @@ impl AppState {
             characters: CharacterService::new(characters, movies),
             users: UserService::new(users.clone()),
             auth: AuthService::new(users, Arc::new(hasher), Arc::new(tokens), revocations),
+            events: Arc::new(SeaEventLog::new(db.clone())),
+            hub,
             db,
         }
     }

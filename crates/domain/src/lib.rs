@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bulk;
 pub mod characters;
 pub mod error;
+pub mod events;
 pub mod movies;
 pub mod paging;
 pub mod text;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod characters;
+pub mod events;
 pub mod movies;
 pub mod users;
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod characters;
+mod events;
 mod health;
 mod movies;
 mod users;
@@ -39,6 +40,8 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
         .merge(movies::routes())
         .merge(characters::routes())
         .merge(users::routes())
+        .merge(events::routes())
+        .merge(crate::ws::routes())
         .merge(health::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

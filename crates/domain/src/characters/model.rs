@@ -7,6 +7,7 @@ use crate::text::{Checks, Description, Name};
 
 /// A stored character, with the name of the movie it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Character {
     pub id: i64,
     pub name: String,

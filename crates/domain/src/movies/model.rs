@@ -7,6 +7,7 @@ use crate::text::{Checks, Description, Duration, Genre, Name, Year};
 
 /// A stored movie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Movie {
     pub id: i64,
     pub name: String,

@@ -1,9 +1,11 @@
 //! Opening the database (SQLite or PostgreSQL, chosen by the URL), running the migrations, and
 //! the two helpers every repository shares: write transactions and error mapping.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use movies_domain::events::NewEvent;
 use movies_domain::{Entity, Error};
 pub use sea_orm::DbErr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -11,6 +13,7 @@ use sea_orm::{
     ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use tokio::sync::Notify;
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,6 +25,8 @@ const POSTGRES_POOL_SIZE: u32 = 16;
 #[derive(Clone, Debug)]
 pub struct Database {
     conn: DatabaseConnection,
+    /// Woken after every commit that wrote events, for the event dispatcher.
+    committed: Arc<Notify>,
 }
 
 /// Opens the database named by `url` and brings its schema up to date.
@@ -47,7 +52,7 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
     }
     let conn = sea_orm::Database::connect(options).await?;
     Migrator::up(&conn, None).await?;
-    Ok(Database { conn })
+    Ok(Database { conn, committed: Arc::new(Notify::new()) })
 }
 
 impl Database {
@@ -69,6 +74,27 @@ impl Database {
             ..Default::default()
         };
         self.conn.begin_with_options(options).await.map_err(unavailable)
+    }
+
+    /// Writes `events` into `txn`, commits, and wakes the event dispatcher: the one way every
+    /// repository ends a write.
+    pub(crate) async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        events: Vec<NewEvent>,
+    ) -> Result<(), Error> {
+        let wrote_events = !events.is_empty();
+        crate::events::outbox::record(&txn, events).await?;
+        txn.commit().await.map_err(unavailable)?;
+        if wrote_events {
+            self.committed.notify_one();
+        }
+        Ok(())
+    }
+
+    /// What the event dispatcher waits on.
+    pub fn committed_signal(&self) -> Arc<Notify> {
+        self.committed.clone()
     }
 
     /// Closes the pool, waiting for connections in use to come back.

@@ -1,6 +1,7 @@
 //! SeaORM entities: one file per table, mirroring the migration.
 
 pub mod character;
+pub mod event;
 pub mod movie;
 pub mod revoked_token;
 pub mod user;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
+use movies_domain::events::NewEvent;
 use movies_domain::{Entity, Error, Listing, Page, Result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
@@ -107,10 +108,10 @@ impl CharacterRepository for SeaCharacterRepository {
         let mut model = active(r);
         model.editor_id = Set(editor_id);
         let stored = model.insert(&txn).await.map_err(write_error(Entity::Character, &r.name))?;
-        bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
+        let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
         let character =
             find_joined(&txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
-        txn.commit().await.map_err(unavailable)?;
+        self.db.commit(txn, vec![NewEvent::character_added(&character, &counts)]).await?;
         Ok(character)
     }
 
@@ -136,9 +137,8 @@ impl CharacterRepository for SeaCharacterRepository {
                 .map_err(write_error(Entity::Character, ""))?;
             stored.extend(rows);
         }
-        bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
-        let movie_ids: Vec<i64> =
-            tally(records.iter().map(|r| r.movie_id), 1).into_iter().map(|(id, _)| id).collect();
+        let counts = bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
+        let movie_ids: Vec<i64> = counts.iter().map(|c| c.id).collect();
         let names: BTreeMap<i64, String> = movie::Entity::find()
             .select_only()
             .columns([movie::Column::Id, movie::Column::Name])
@@ -149,8 +149,9 @@ impl CharacterRepository for SeaCharacterRepository {
             .map_err(unavailable)?
             .into_iter()
             .collect();
-        txn.commit().await.map_err(unavailable)?;
         stored.sort_by_key(|c| c.id);
+        let ids: Vec<i64> = stored.iter().map(|c| c.id).collect();
+        self.db.commit(txn, vec![NewEvent::characters_added(&ids, &counts)]).await?;
         Ok(stored
             .into_iter()
             .map(|c| Character {
@@ -179,11 +180,13 @@ impl CharacterRepository for SeaCharacterRepository {
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Character)),
             Err(e) => return Err(write_error(Entity::Character, &r.name)(e)),
         }
-        if old.movie_id != r.movie_id {
-            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?;
-        }
+        let counts = if old.movie_id != r.movie_id {
+            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
+        } else {
+            Vec::new()
+        };
         let character = find_joined(&txn, id).await?.ok_or(Error::NotFound(Entity::Character))?;
-        txn.commit().await.map_err(unavailable)?;
+        self.db.commit(txn, vec![NewEvent::character_updated(&character, &counts)]).await?;
         Ok(character)
     }
 
@@ -199,8 +202,8 @@ impl CharacterRepository for SeaCharacterRepository {
         let Some(deleted) = deleted else {
             return Ok(None);
         };
-        bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
-        txn.commit().await.map_err(unavailable)?;
+        let counts = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
+        self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
         Ok(Some(character))
     }
 
@@ -212,10 +215,15 @@ impl CharacterRepository for SeaCharacterRepository {
             .exec_with_returning(&txn)
             .await
             .map_err(unavailable)?;
-        bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
-        txn.commit().await.map_err(unavailable)?;
+        let counts = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
         let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
         ids.sort_unstable();
+        let events = if ids.is_empty() {
+            Vec::new()
+        } else {
+            vec![NewEvent::characters_deleted(&ids, &counts)]
+        };
+        self.db.commit(txn, events).await?;
         Ok(ids)
     }
 

@@ -1,6 +1,7 @@
 //! `MovieRepository` over SeaORM.
 
 use async_trait::async_trait;
+use movies_domain::events::{MovieCount, NewEvent};
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
 use movies_domain::{Entity, Error, Listing, Page, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -11,6 +12,7 @@ use sea_orm::{
 
 use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
 use crate::db::{Database, unavailable, write_error};
+use crate::entities::character;
 use crate::entities::movie::{self, Column};
 
 /// Movies in the `movies` table.
@@ -120,13 +122,13 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn insert(&self, m: &NewMovie, editor_id: Option<i64>) -> Result<Movie> {
+        let txn = self.db.write().await?;
         let mut model = active(m);
         model.editor_id = Set(editor_id);
-        let stored = model
-            .insert(self.db.conn())
-            .await
-            .map_err(write_error(Entity::Movie, m.name.as_str()))?;
-        Ok(stored.into())
+        let stored: Movie =
+            model.insert(&txn).await.map_err(write_error(Entity::Movie, m.name.as_str()))?.into();
+        self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
+        Ok(stored)
     }
 
     async fn insert_many(&self, movies: &[NewMovie], editor_id: Option<i64>) -> Result<Vec<Movie>> {
@@ -149,49 +151,39 @@ impl MovieRepository for SeaMovieRepository {
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        txn.commit().await.map_err(unavailable)?;
         added.sort_by_key(|m| m.id);
+        let ids: Vec<i64> = added.iter().map(|m| m.id).collect();
+        let events = if ids.is_empty() { Vec::new() } else { vec![NewEvent::movies_added(&ids)] };
+        self.db.commit(txn, events).await?;
         Ok(added.into_iter().map(Movie::from).collect())
     }
 
     async fn update(&self, id: i64, m: &NewMovie) -> Result<Movie> {
+        let txn = self.db.write().await?;
         let mut model = active(m);
         model.id = Unchanged(id);
-        match model.update(self.db.conn()).await {
-            Ok(stored) => Ok(stored.into()),
-            Err(DbErr::RecordNotUpdated) => Err(Error::NotFound(Entity::Movie)),
-            Err(e) => Err(write_error(Entity::Movie, m.name.as_str())(e)),
-        }
+        let stored: Movie = match model.update(&txn).await {
+            Ok(stored) => stored.into(),
+            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Movie)),
+            Err(e) => return Err(write_error(Entity::Movie, m.name.as_str())(e)),
+        };
+        self.db.commit(txn, vec![NewEvent::movie_updated(&stored)]).await?;
+        Ok(stored)
     }
 
     async fn delete(&self, id: i64) -> Result<Option<Movie>> {
-        // Characters go with it through the foreign key's ON DELETE CASCADE.
-        let deleted = movie::Entity::delete_by_id(id)
-            .exec_with_returning(self.db.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(deleted.map(Movie::from))
+        let deleted = self.delete_where(Column::Id.eq(id).into()).await?;
+        Ok(deleted.into_iter().next())
     }
 
     async fn delete_by_name(&self, name: &str) -> Result<Option<Movie>> {
-        let deleted = movie::Entity::delete_many()
-            .filter(Column::Name.eq(name))
-            .exec_with_returning(self.db.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(deleted.into_iter().next().map(Movie::from))
+        let deleted = self.delete_where(Column::Name.eq(name).into()).await?;
+        Ok(deleted.into_iter().next())
     }
 
     async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>> {
-        let deleted = movie::Entity::delete_many()
-            .filter(Column::Id.gte(start))
-            .filter(Column::Id.lt(end))
-            .exec_with_returning(self.db.conn())
-            .await
-            .map_err(unavailable)?;
-        let mut ids: Vec<i64> = deleted.into_iter().map(|m| m.id).collect();
-        ids.sort_unstable();
-        Ok(ids)
+        let range = Condition::all().add(Column::Id.gte(start)).add(Column::Id.lt(end));
+        Ok(self.delete_where(range).await?.into_iter().map(|m| m.id).collect())
     }
 
     async fn names(&self) -> Result<Vec<String>> {
@@ -224,20 +216,87 @@ impl MovieRepository for SeaMovieRepository {
     }
 }
 
+impl SeaMovieRepository {
+    /// Deletes the movies matching `which` with their characters (through the foreign key's ON
+    /// DELETE CASCADE), and reports both: one `delete` for a single movie, else one
+    /// `delete_bulk`, plus a `delete_bulk` of the characters that went with them.
+    async fn delete_where(&self, which: Condition) -> Result<Vec<Movie>> {
+        let txn = self.db.write().await?;
+        let doomed: Vec<i64> = movie::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(which)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(unavailable)?;
+        if doomed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut characters = Vec::new();
+        for ids in doomed.chunks(IN_CHUNK) {
+            let found: Vec<i64> = character::Entity::find()
+                .select_only()
+                .column(character::Column::Id)
+                .filter(character::Column::MovieId.is_in(ids.iter().copied()))
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(unavailable)?;
+            characters.extend(found);
+        }
+        let mut deleted = Vec::with_capacity(doomed.len());
+        for ids in doomed.chunks(IN_CHUNK) {
+            let rows = movie::Entity::delete_many()
+                .filter(Column::Id.is_in(ids.iter().copied()))
+                .exec_with_returning(&txn)
+                .await
+                .map_err(unavailable)?;
+            deleted.extend(rows.into_iter().map(Movie::from));
+        }
+        deleted.sort_by_key(|m| m.id);
+        characters.sort_unstable();
+        let mut events = match deleted.as_slice() {
+            [one] => vec![NewEvent::movie_deleted(one)],
+            many => vec![NewEvent::movies_deleted(&many.iter().map(|m| m.id).collect::<Vec<_>>())],
+        };
+        if !characters.is_empty() {
+            events.push(NewEvent::characters_deleted_with_movies(&characters));
+        }
+        self.db.commit(txn, events).await?;
+        Ok(deleted)
+    }
+}
+
 /// Adds `delta` to the character count of each movie, in id order so that concurrent
 /// transactions on PostgreSQL lock rows in the same order.
+/// Returns the new counts of the movies that changed, for the character's event.
 pub(crate) async fn bump_counts(
     txn: &sea_orm::DatabaseTransaction,
     mut deltas: Vec<(i64, i64)>,
-) -> Result<()> {
+) -> Result<Vec<MovieCount>> {
     deltas.sort_unstable();
-    for (movie_id, delta) in deltas.into_iter().filter(|(_, d)| *d != 0) {
+    deltas.retain(|(_, d)| *d != 0);
+    for (movie_id, delta) in &deltas {
         movie::Entity::update_many()
-            .col_expr(Column::NrCharacters, Expr::col(Column::NrCharacters).add(delta))
-            .filter(Column::Id.eq(movie_id))
+            .col_expr(Column::NrCharacters, Expr::col(Column::NrCharacters).add(*delta))
+            .filter(Column::Id.eq(*movie_id))
             .exec(txn)
             .await
             .map_err(unavailable)?;
     }
-    Ok(())
+    let mut counts = Vec::with_capacity(deltas.len());
+    for chunk in deltas.chunks(IN_CHUNK) {
+        let rows: Vec<(i64, i64)> = movie::Entity::find()
+            .select_only()
+            .columns([Column::Id, Column::NrCharacters])
+            .filter(Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .order_by_asc(Column::Id)
+            .into_tuple()
+            .all(txn)
+            .await
+            .map_err(unavailable)?;
+        counts.extend(rows.into_iter().map(|(id, nr_characters)| MovieCount { id, nr_characters }));
+    }
+    Ok(counts)
 }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use movies_domain::auth::Username;
+use movies_domain::events::NewEvent;
 use movies_domain::users::{Role, User, UserRepository, UserSummary};
 use movies_domain::{Entity, Error, Result};
 use sea_orm::sea_query::Expr;
@@ -141,10 +142,11 @@ impl UserRepository for SeaUserRepository {
 
     async fn delete(&self, id: i64) -> Result<Option<User>> {
         // The foreign keys set the editor of the user's movies and characters to NULL.
-        let deleted = user::Entity::delete_by_id(id)
-            .exec_with_returning(self.db.conn())
-            .await
-            .map_err(unavailable)?;
+        let txn = self.db.write().await?;
+        let deleted =
+            user::Entity::delete_by_id(id).exec_with_returning(&txn).await.map_err(unavailable)?;
+        let events = deleted.iter().map(|u| NewEvent::user_deleted(u.id)).collect();
+        self.db.commit(txn, events).await?;
         Ok(deleted.map(to_domain))
     }
 }

@@ -1,0 +1,222 @@
+//! One listener's session: replay from the log, then live events from the hub, with the
+//! listener's entity filter, backpressure (`lagged`), liveness pings and its own messages.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use movies_domain::events::{Event, EventEntity};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, interval};
+
+use crate::dto::events::{control_json, event_json};
+use crate::state::AppState;
+
+/// The largest message a client may send.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// How often the server pings.
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+/// How long a listener may stay silent (no pong, no message) before it is dropped.
+pub const PONG_WITHIN: Duration = Duration::from_secs(60);
+/// Events read from the log per query while replaying.
+const REPLAY_BATCH: u64 = 500;
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Why a session ends.
+enum End {
+    /// The client left, or the connection failed.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+struct Session {
+    sink: Sink,
+    /// `None`: every entity.
+    entities: Option<BTreeSet<EventEntity>>,
+    /// The newest `seq` handled (sent or filtered out): the seam between replay and live.
+    last_seq: i64,
+}
+
+pub async fn run(socket: WebSocket, state: AppState, since: Option<i64>) {
+    let (sink, stream) = socket.split();
+    // Subscribe before replaying, so nothing committed during the replay is missed; what
+    // arrives twice is skipped by `seq`.
+    let live = state.hub.subscribe();
+    let mut session = Session { sink, entities: None, last_seq: 0 };
+    let end = match session.replay(&state, since).await {
+        Ok(()) => session.serve(live, stream).await,
+        Err(end) => end,
+    };
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let _ = session.sink.send(Message::Close(Some(frame))).await;
+    }
+}
+
+impl Session {
+    async fn send(&mut self, value: &Value) -> Result<(), End> {
+        self.sink.send(Message::Text(value.to_string().into())).await.map_err(|_| End::Gone)
+    }
+
+    async fn deliver(&mut self, event: &Event) -> Result<(), End> {
+        if event.seq <= self.last_seq {
+            return Ok(());
+        }
+        self.last_seq = event.seq;
+        if self.entities.as_ref().is_none_or(|e| e.contains(&event.entity)) {
+            self.send(&event_json(event)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what the listener missed since `since`, or `reset` if that is no longer kept.
+    async fn replay(&mut self, state: &AppState, since: Option<i64>) -> Result<(), End> {
+        let bounds = state
+            .events
+            .bounds()
+            .await
+            .map_err(|_| End::Close(close_code::ERROR, "event log unavailable"))?;
+        let latest = bounds.map(|(_, max)| max).unwrap_or(0);
+        let Some(since) = since else {
+            self.last_seq = latest;
+            return Ok(());
+        };
+        if let Some((oldest, _)) = bounds
+            && since < oldest - 1
+        {
+            self.send(&control_json("reset", json!({ "oldest": oldest }))).await?;
+            self.last_seq = latest;
+            return Ok(());
+        }
+        self.last_seq = since;
+        loop {
+            let batch = state
+                .events
+                .since(self.last_seq, REPLAY_BATCH)
+                .await
+                .map_err(|_| End::Close(close_code::ERROR, "event log unavailable"))?;
+            let done = (batch.len() as u64) < REPLAY_BATCH;
+            for event in &batch {
+                self.deliver(event).await?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        mut live: tokio::sync::broadcast::Receiver<Arc<Event>>,
+        mut stream: SplitStream<WebSocket>,
+    ) -> End {
+        let mut ping = interval(PING_EVERY);
+        ping.reset();
+        let mut heard = Instant::now();
+        loop {
+            let step = tokio::select! {
+                received = live.recv() => match received {
+                    Ok(event) => self.deliver(&event).await,
+                    Err(RecvError::Lagged(_)) => {
+                        let resume = json!({ "resume_from": self.last_seq });
+                        let _ = self.send(&control_json("lagged", resume)).await;
+                        Err(End::Close(close_code::NORMAL, "lagged: reconnect with ?since"))
+                    }
+                    Err(RecvError::Closed) => Err(End::Close(close_code::AWAY, "server stopping")),
+                },
+                incoming = stream.next() => {
+                    heard = Instant::now();
+                    match incoming {
+                        Some(Ok(message)) => self.answer(message).await,
+                        Some(Err(e)) if is_too_big(&e) => Err(End::Close(close_code::SIZE, "message too big")),
+                        Some(Err(_)) | None => Err(End::Gone),
+                    }
+                },
+                _ = ping.tick() => {
+                    if heard.elapsed() > PONG_WITHIN {
+                        Err(End::Gone)
+                    } else {
+                        self.sink.send(Message::Ping(Default::default())).await.map_err(|_| End::Gone)
+                    }
+                },
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// What a client may send: `{"subscribe": [...]}`; anything else gets an `error`.
+    async fn answer(&mut self, message: Message) -> Result<(), End> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(bytes) => {
+                if bytes.len() > MAX_CLIENT_MESSAGE {
+                    return Err(End::Close(close_code::SIZE, "message too big"));
+                }
+                return self.error("binary messages are not supported; send JSON text").await;
+            }
+            Message::Close(_) => return Err(End::Gone),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        if text.len() > MAX_CLIENT_MESSAGE {
+            return Err(End::Close(close_code::SIZE, "message too big"));
+        }
+        match parse_subscribe(&text) {
+            Ok(entities) => {
+                let names: Vec<&str> = entities.iter().map(|e| e.as_str()).collect();
+                let reply = control_json("subscribed", json!({ "entities": names }));
+                self.entities = Some(entities);
+                self.send(&reply).await
+            }
+            Err(detail) => self.error(&detail).await,
+        }
+    }
+
+    async fn error(&mut self, detail: &str) -> Result<(), End> {
+        self.send(&control_json("error", json!({ "detail": detail }))).await
+    }
+}
+
+/// `{"subscribe": ["movie", "character", ...]}` → the entities, or why not.
+fn parse_subscribe(text: &str) -> Result<BTreeSet<EventEntity>, String> {
+    const EXPECTED: &str =
+        r#"expected {"subscribe": [...]} with entities among "movie", "character", "user", "job""#;
+    let value: Value = serde_json::from_str(text).map_err(|_| format!("not JSON: {EXPECTED}"))?;
+    let list =
+        value.get("subscribe").and_then(Value::as_array).ok_or_else(|| EXPECTED.to_owned())?;
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| s.parse::<EventEntity>().ok())
+                .ok_or_else(|| format!("unknown entity {v}: {EXPECTED}"))
+        })
+        .collect()
+}
+
+/// A read that failed because the client's message was over the size limit.
+fn is_too_big(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("too long") || text.contains("Space limit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_takes_known_entities_only() {
+        let set = parse_subscribe(r#"{"subscribe": ["movie", "character"]}"#).unwrap();
+        assert_eq!(set.len(), 2);
+        assert!(parse_subscribe(r#"{"subscribe": []}"#).unwrap().is_empty());
+        assert!(parse_subscribe(r#"{"subscribe": ["film"]}"#).is_err());
+        assert!(parse_subscribe(r#"{"subscribe": "movie"}"#).is_err());
+        assert!(parse_subscribe("hello").is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! Event types and the message each kind of write produces.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::characters::Character;
+use crate::movies::Movie;
+
+/// What kind of record changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventEntity {
+    Movie,
+    Character,
+    User,
+    Job,
+}
+
+/// What happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Add,
+    Update,
+    Delete,
+    AddBulk,
+    DeleteBulk,
+    GenerateProgress,
+    GenerateDone,
+}
+
+macro_rules! names {
+    ($t:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+        }
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($name => Ok(Self::$variant),)* other => Err(format!("unknown {other:?}")) }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names!(EventEntity { Movie => "movie", Character => "character", User => "user", Job => "job" });
+names!(Operation {
+    Add => "add",
+    Update => "update",
+    Delete => "delete",
+    AddBulk => "add_bulk",
+    DeleteBulk => "delete_bulk",
+    GenerateProgress => "generate_progress",
+    GenerateDone => "generate_done",
+});
+
+/// An event about to be written, in the transaction of its change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub entity: EventEntity,
+    pub operation: Operation,
+    pub data: Value,
+}
+
+/// A stored event: `seq` increases with every event, in commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub entity: EventEntity,
+    pub operation: Operation,
+    pub data: Value,
+    /// When it was written, RFC 3339 in UTC.
+    pub at: String,
+}
+
+/// A movie's character count after a character write: character events carry one for each movie
+/// whose count changed, so listeners see `nrCharacters` move without refetching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MovieCount {
+    pub id: i64,
+    pub nr_characters: i64,
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    // Serialising plain derived structs to a JSON value cannot fail.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl NewEvent {
+    fn new(entity: EventEntity, operation: Operation, data: Value) -> Self {
+        Self { entity, operation, data }
+    }
+
+    pub fn movie_added(movie: &Movie) -> Self {
+        Self::new(EventEntity::Movie, Operation::Add, to_value(movie))
+    }
+
+    pub fn movie_updated(movie: &Movie) -> Self {
+        Self::new(EventEntity::Movie, Operation::Update, to_value(movie))
+    }
+
+    pub fn movie_deleted(movie: &Movie) -> Self {
+        Self::new(
+            EventEntity::Movie,
+            Operation::Delete,
+            json!({ "id": movie.id, "name": movie.name }),
+        )
+    }
+
+    pub fn movies_added(ids: &[i64]) -> Self {
+        Self::new(EventEntity::Movie, Operation::AddBulk, json!({ "count": ids.len(), "ids": ids }))
+    }
+
+    pub fn movies_deleted(ids: &[i64]) -> Self {
+        Self::new(EventEntity::Movie, Operation::DeleteBulk, json!({ "deleted": ids }))
+    }
+
+    /// The characters that went with deleted movies.
+    pub fn characters_deleted_with_movies(ids: &[i64]) -> Self {
+        Self::new(EventEntity::Character, Operation::DeleteBulk, json!({ "deleted": ids }))
+    }
+
+    pub fn character_added(character: &Character, movies: &[MovieCount]) -> Self {
+        Self::new(EventEntity::Character, Operation::Add, with_movies(to_value(character), movies))
+    }
+
+    pub fn character_updated(character: &Character, movies: &[MovieCount]) -> Self {
+        let data = with_movies(to_value(character), movies);
+        Self::new(EventEntity::Character, Operation::Update, data)
+    }
+
+    pub fn character_deleted(character: &Character, movies: &[MovieCount]) -> Self {
+        let data = json!({ "id": character.id, "name": character.name });
+        Self::new(EventEntity::Character, Operation::Delete, with_movies(data, movies))
+    }
+
+    pub fn characters_added(ids: &[i64], movies: &[MovieCount]) -> Self {
+        let data = json!({ "count": ids.len(), "ids": ids });
+        Self::new(EventEntity::Character, Operation::AddBulk, with_movies(data, movies))
+    }
+
+    pub fn characters_deleted(ids: &[i64], movies: &[MovieCount]) -> Self {
+        let data = json!({ "deleted": ids });
+        Self::new(EventEntity::Character, Operation::DeleteBulk, with_movies(data, movies))
+    }
+
+    pub fn user_deleted(id: i64) -> Self {
+        Self::new(EventEntity::User, Operation::Delete, json!({ "id": id }))
+    }
+
+    /// Any other event, e.g. a job's progress.
+    pub fn other(entity: EventEntity, operation: Operation, data: Value) -> Self {
+        Self::new(entity, operation, data)
+    }
+}
+
+fn with_movies(mut data: Value, movies: &[MovieCount]) -> Value {
+    if let Value::Object(map) = &mut data {
+        map.insert("movies".into(), to_value(&movies));
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn movie() -> Movie {
+        Movie {
+            id: 4,
+            name: "Alien".into(),
+            year: 1979,
+            duration: String::new(),
+            genre: String::new(),
+            description: String::new(),
+            nr_characters: 2,
+            editor_id: Some(1),
+        }
+    }
+
+    #[test]
+    fn an_added_movie_carries_the_whole_record_with_its_wire_names() {
+        let event = NewEvent::movie_added(&movie());
+        assert_eq!(event.data["nrCharacters"], 2);
+        assert_eq!(event.data["editorId"], 1);
+        assert_eq!((event.entity.as_str(), event.operation.as_str()), ("movie", "add"));
+    }
+
+    #[test]
+    fn a_deleted_movie_carries_its_id_and_name_only() {
+        assert_eq!(NewEvent::movie_deleted(&movie()).data, json!({ "id": 4, "name": "Alien" }));
+    }
+
+    #[test]
+    fn character_events_carry_the_new_counts_of_the_movies_they_touched() {
+        let c = Character {
+            id: 9,
+            name: "Ripley".into(),
+            movie_id: 4,
+            movie_name: "Alien".into(),
+            description: String::new(),
+            editor_id: None,
+        };
+        let event = NewEvent::character_updated(&c, &[MovieCount { id: 4, nr_characters: 3 }]);
+        assert_eq!(event.data["movieName"], "Alien");
+        assert_eq!(event.data["movies"], json!([{ "id": 4, "nrCharacters": 3 }]));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for op in ["add", "update", "delete", "add_bulk", "delete_bulk", "generate_progress"] {
+            assert_eq!(op.parse::<Operation>().unwrap().as_str(), op);
+        }
+        assert_eq!("job".parse::<EventEntity>().unwrap(), EventEntity::Job);
+        assert!("film".parse::<EventEntity>().is_err());
+    }
+}

@@ -1,0 +1,42 @@
+//! Writing events inside the transaction of the change they describe.
+
+use chrono::Utc;
+use movies_domain::Result;
+use movies_domain::events::NewEvent;
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait,
+};
+
+use crate::db::unavailable;
+use crate::entities::event;
+
+/// Any fixed number: the PostgreSQL advisory lock that orders event writers.
+const EVENTS_LOCK: i64 = 0x6d6f76696573;
+
+/// Appends `events` to the log inside `txn`. Call it last, just before commit.
+///
+/// On PostgreSQL it first takes a transaction-scoped advisory lock, so that transactions writing
+/// events commit in the order of their `seq`: a reader that has seen `seq` n can never later
+/// find a smaller one committed. (SQLite writers are serialised by `BEGIN IMMEDIATE` already.)
+/// Taken last, after every row lock, the lock cannot deadlock with them.
+pub(crate) async fn record(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})"))
+            .await
+            .map_err(unavailable)?;
+    }
+    let at_ms = Utc::now().timestamp_millis();
+    let rows = events.into_iter().map(|e| event::ActiveModel {
+        seq: NotSet,
+        entity: Set(e.entity.as_str().to_owned()),
+        operation: Set(e.operation.as_str().to_owned()),
+        data: Set(e.data.to_string()),
+        at_ms: Set(at_ms),
+    });
+    event::Entity::insert_many(rows).exec_without_returning(txn).await.map_err(unavailable)?;
+    Ok(())
+}
