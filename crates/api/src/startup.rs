@@ -28,6 +28,8 @@ pub enum StartupError {
     Admin(#[source] movies_domain::Error),
     #[error("cannot set up password hashing: {0}")]
     Hasher(#[source] movies_domain::Error),
+    #[error("cannot read the event log: {0}")]
+    Events(#[source] movies_domain::Error),
     #[error("cannot open the database: {0}")]
     Database(#[source] movies_infra::db::DbErr),
     #[error("cannot listen on {addr}: {source}")]
@@ -63,7 +65,9 @@ impl Application {
         }
         let db = state.db.clone();
         let background = vec![
-            spawn_dispatcher(db.clone(), Arc::new(state.hub.clone())),
+            spawn_dispatcher(db.clone(), Arc::new(state.hub.clone()))
+                .await
+                .map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
         ];
         let router = routes::app(state, &config.cors_origins);

@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
+use movies_domain::events::{EventLog, EventPublisher};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Entity, Error, Page};
+use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
     connect,
@@ -101,6 +103,9 @@ on_every_backend!(
     user_summaries_count_the_records_each_user_edits,
     deleting_a_user_keeps_its_records_without_an_editor,
     revocations_are_remembered_until_pruned,
+    every_write_records_its_event_and_a_failed_one_none,
+    the_dispatcher_publishes_committed_events_in_order,
+    pruning_keeps_the_newest_events,
 );
 
 fn new_movie(name: &str, year: i64) -> NewMovie {
@@ -332,4 +337,76 @@ async fn revocations_are_remembered_until_pruned(db: Database) {
     assert_eq!(revocations.prune(5_000).await.unwrap(), 1);
     assert!(!revocations.is_revoked("old").await.unwrap());
     assert!(revocations.is_revoked("new").await.unwrap());
+}
+
+async fn log_of(db: &Database) -> Vec<(String, String)> {
+    let events = SeaEventLog::new(db.clone()).since(0, 1000).await.unwrap();
+    events.into_iter().map(|e| (e.entity.to_string(), e.operation.to_string())).collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(e, o)| (e.to_string(), o.to_string())).collect()
+}
+
+async fn every_write_records_its_event_and_a_failed_one_none(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db.clone());
+    let a = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
+    movies.insert(&new_movie("A", 2001), None).await.unwrap_err(); // duplicate: rolled back
+    characters.insert_many(&[record("X", a), record("Y", 999)], None).await.unwrap_err();
+    characters.insert(&record("X", a), None).await.unwrap();
+    movies.insert_many(&[new_movie("B", 2000)], None).await.unwrap();
+    movies.insert_many(&[new_movie("B", 2000)], None).await.unwrap(); // nothing added
+    movies.delete(a).await.unwrap();
+    assert_eq!(
+        log_of(&db).await,
+        pairs(&[
+            ("movie", "add"),
+            ("character", "add"),
+            ("movie", "add_bulk"),
+            ("movie", "delete"),
+            ("character", "delete_bulk"),
+        ])
+    );
+}
+
+async fn the_dispatcher_publishes_committed_events_in_order(db: Database) {
+    let hub = EventHub::new(64);
+    let mut live = hub.subscribe();
+    let publisher: Arc<dyn EventPublisher> = Arc::new(hub.clone());
+    let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
+    let movies = Arc::new(SeaMovieRepository::new(db));
+    let writers: Vec<_> = (0..10)
+        .map(|i| {
+            let movies = movies.clone();
+            tokio::spawn(
+                async move { movies.insert(&new_movie(&format!("M{i}"), 2000), None).await },
+            )
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let mut seqs = Vec::new();
+    for _ in 0..10 {
+        seqs.push(live.recv().await.expect("published").seq);
+    }
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "published in seq order, each once");
+    dispatcher.abort();
+}
+
+async fn pruning_keeps_the_newest_events(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    for i in 0..5 {
+        movies.insert(&new_movie(&format!("M{i}"), 2000), None).await.unwrap();
+    }
+    let log = SeaEventLog::new(db);
+    assert_eq!(log.prune(0, 2).await.unwrap(), 3);
+    let (oldest, latest) = log.bounds().await.unwrap().expect("two left");
+    assert_eq!((oldest, latest), (4, 5));
+    assert_eq!(log.prune(i64::MAX, 1000).await.unwrap(), 2, "all older than now");
+    assert!(log.bounds().await.unwrap().is_none());
 }

@@ -3,12 +3,17 @@
 //! stops the server when dropped. Logs go to stderr only with `TEST_LOG=1`.
 
 use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use movies_domain::auth::Claims;
+use movies_domain::users::Role;
+use movies_infra::auth::{JwtAlgorithm, JwtTokens};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// The keys of a movie, exactly.
 pub const MOVIE_KEYS: [&str; 8] =
@@ -34,9 +39,9 @@ pub struct TestApp {
     /// The admin's token, sent by `request` (and so by every helper) unless changed.
     pub token: Option<String>,
     /// The database file, to start another server over it (a restart).
-    #[allow(dead_code)] // used by the restart tests of later modules
     pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
+    server: Option<Server>,
     // Dropped after the server is told to stop; holds the database file.
     _dir: TempDir,
 }
@@ -151,19 +156,23 @@ pub async fn spawn_anonymous_app() -> TestApp {
     });
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database_url = format!("sqlite://{}/test.db", dir.path().display());
-    let (address, stop) = start_server(&database_url).await;
+    let (address, stop, server) = start_server(&database_url).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
         token: None,
         database_url,
         stop: Some(stop),
+        server: Some(server),
         _dir: dir,
     }
 }
 
-/// Starts a server over `database_url`; returns its address and what stops it.
-pub async fn start_server(database_url: &str) -> (String, oneshot::Sender<()>) {
+/// A running server's task: it ends once the server has stopped and closed its database pool.
+pub type Server = JoinHandle<std::io::Result<()>>;
+
+/// Starts a server over `database_url`; returns its address, what stops it, and its task.
+pub async fn start_server(database_url: &str) -> (String, oneshot::Sender<()>, Server) {
     let config = movies_api::Config::load_from([
         "movies-api",
         "--database-url",
@@ -183,10 +192,10 @@ pub async fn start_server(database_url: &str) -> (String, oneshot::Sender<()>) {
     let app = movies_api::Application::build(&config).await.expect("the application starts");
     let address = format!("http://{}", app.addr());
     let (stop, stop_rx) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
+    let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
     }));
-    (address, stop)
+    (address, stop, server)
 }
 
 impl Drop for TestApp {
@@ -198,6 +207,21 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops the server, waits until it has finished (requests served, pool closed), and starts
+    /// a new one over the same database, at a new address. Tokens stay signed with the same key.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task ends cleanly").expect("the server stops cleanly");
+        }
+        let (address, stop, server) = start_server(&self.database_url).await;
+        self.address = address;
+        self.stop = Some(stop);
+        self.server = Some(server);
+    }
+
     /// A request to `path` (which starts with `/`), to add headers or a raw body to.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.request_as(self.token.as_deref(), method, path)
@@ -240,9 +264,30 @@ impl TestApp {
         self.login(username, &format!("password-of-{username}")).await
     }
 
-    /// Sends a request and reads the whole answer.
+    /// Sends `body` (as JSON, if any) with `token` as the bearer token, or none.
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let request = self.request_as(token, method, path);
+        self.send(match body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
+    /// Sends a request and reads the whole answer. Every answer of an account route (`/auth`,
+    /// `/users`) is checked for password hashes on the way, so each test that calls one checks
+    /// that too.
     pub async fn send(&self, request: RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the server answers");
+        let (client, request) = request.build_split();
+        let request = request.expect("the request is well-formed");
+        let path = request.url().path().to_owned();
+        let response = client.execute(request).await.expect("the server answers");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("the body is readable");
@@ -252,6 +297,9 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
+        if path.starts_with("/auth") || path.starts_with("/users") {
+            assert_no_password_hash(&body);
+        }
         Reply { status, headers, body }
     }
 
@@ -325,4 +373,70 @@ impl TestApp {
         reply.expect(StatusCode::OK);
         (reply.items().clone(), reply.total_count())
     }
+}
+
+/// Panics if `body` holds an argon2 hash anywhere, or a key named like a password.
+#[track_caller]
+pub fn assert_no_password_hash(body: &Value) {
+    let text = body.to_string();
+    assert!(!text.contains("$argon2"), "a password hash in the answer {text}");
+    fn walk(value: &Value, text: &str) {
+        match value {
+            Value::Object(members) => {
+                for (key, member) in members {
+                    let key = key.to_ascii_lowercase();
+                    assert!(
+                        !key.contains("password"),
+                        "a password key {key:?} in the answer {text}"
+                    );
+                    walk(member, text);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, text)),
+            _ => {}
+        }
+    }
+    walk(body, &text);
+}
+
+/// Seconds since the epoch, as token claims count time.
+pub fn now_secs() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970");
+    i64::try_from(since.as_secs()).expect("the time fits")
+}
+
+/// The claims the test server would put in a fresh token for this user: valid for 30 minutes,
+/// with a `jti` of their own.
+pub fn claims_for(uid: i64, username: &str, role: Role) -> Claims {
+    let iat = now_secs();
+    Claims {
+        sub: username.to_owned(),
+        uid,
+        role,
+        iat,
+        exp: iat + 30 * 60,
+        jti: format!("forged-{:032x}", rand::random::<u128>()),
+    }
+}
+
+/// `claims` signed with `key` and `algorithm`: with [`SECRET_KEY`] and HS256, a token the test
+/// server accepts as its own.
+pub fn forge_token(key: &str, algorithm: JwtAlgorithm, claims: &Claims) -> String {
+    JwtTokens::new(key.as_bytes(), algorithm, 30).sign(claims).expect("the claims sign")
+}
+
+/// base64url without padding, as JWT segments are written.
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let group = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        // n bytes carry 8n bits: n + 1 characters of 6 bits.
+        for i in 0..=chunk.len() {
+            let index = (group >> (18 - 6 * i)) & 0b11_1111;
+            out.push(char::from(ALPHABET[index as usize]));
+        }
+    }
+    out
 }

@@ -8,3 +8,4 @@ mod consistency;
 mod errors;
 mod helpers;
 mod movies;
+mod users;

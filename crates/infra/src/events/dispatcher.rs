@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use movies_domain::Result;
 use movies_domain::events::{EventLog, EventPublisher};
 use tokio::task::JoinHandle;
 
@@ -13,18 +14,19 @@ use crate::db::Database;
 
 const BATCH: u64 = 1000;
 
-/// Starts publishing every event committed from now on.
-pub fn spawn_dispatcher(db: Database, publisher: Arc<dyn EventPublisher>) -> JoinHandle<()> {
+/// Starts publishing every event committed after this call returns. The log's current end is
+/// read before returning, so no event committed afterwards can be taken for an old one.
+///
+/// # Errors
+/// `Unavailable` when the log cannot be read.
+pub async fn spawn_dispatcher(
+    db: Database,
+    publisher: Arc<dyn EventPublisher>,
+) -> Result<JoinHandle<()>> {
     let log = SeaEventLog::new(db.clone());
     let committed = db.committed_signal();
-    tokio::spawn(async move {
-        let mut last = match log.bounds().await {
-            Ok(bounds) => bounds.map(|(_, max)| max).unwrap_or(0),
-            Err(e) => {
-                tracing::error!(error = %e, "event dispatcher cannot read the log; no live events");
-                return;
-            }
-        };
+    let mut last = log.bounds().await?.map(|(_, max)| max).unwrap_or(0);
+    Ok(tokio::spawn(async move {
         loop {
             committed.notified().await;
             loop {
@@ -46,5 +48,5 @@ pub fn spawn_dispatcher(db: Database, publisher: Arc<dyn EventPublisher>) -> Joi
                 }
             }
         }
-    })
+    }))
 }
