@@ -1,6 +1,9 @@
 //! `PasswordHasher` with argon2id at OWASP's parameters (19 MiB, 2 iterations, 1 lane). Hashing
 //! costs tens of milliseconds of CPU, so it runs on tokio's blocking pool, never on the async
-//! workers.
+//! workers, and at most (cores - 1) hashes run at once: a login storm queues for its hashes
+//! instead of taking every core (and 19 MiB per hash) from the requests being served.
+
+use std::sync::Arc;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -8,6 +11,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use movies_domain::auth::{Password, PasswordHasher};
 use movies_domain::{Error, Result};
+use tokio::sync::Semaphore;
 
 /// OWASP Password Storage Cheat Sheet, argon2id option 2: m = 19 MiB, t = 2, p = 1.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -17,6 +21,8 @@ const LANES: u32 = 1;
 #[derive(Clone, Debug)]
 pub struct Argon2Hasher {
     params: Params,
+    /// Bounds how many hashes run at once.
+    slots: Arc<Semaphore>,
     /// A hash of a random password, checked when the user is unknown so that answer takes as
     /// long as a wrong password.
     dummy_hash: String,
@@ -33,7 +39,9 @@ impl Argon2Hasher {
             .hash_password(dummy.as_bytes())
             .map_err(|e| Error::unavailable(e.to_string()))?
             .to_string();
-        Ok(Self { params, dummy_hash })
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let slots = Arc::new(Semaphore::new(cores.saturating_sub(1).max(1)));
+        Ok(Self { params, slots, dummy_hash })
     }
 }
 
@@ -41,9 +49,15 @@ fn argon2(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
-/// Runs CPU-heavy work on the blocking pool.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(Error::unavailable)
+impl Argon2Hasher {
+    /// Runs CPU-heavy work on the blocking pool, once a hashing slot is free.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let _slot = self.slots.acquire().await.map_err(Error::unavailable)?;
+        tokio::task::spawn_blocking(work).await.map_err(Error::unavailable)
+    }
 }
 
 #[async_trait]
@@ -51,7 +65,7 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<String> {
         let params = self.params.clone();
         let password = password.expose().to_owned();
-        blocking(move || {
+        self.blocking(move || {
             argon2(&params)
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
@@ -65,7 +79,7 @@ impl PasswordHasher for Argon2Hasher {
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let params = self.params.clone();
         let password = password.expose().to_owned();
-        let matches = blocking(move || {
+        let matches = self.blocking(move || {
             // A stored hash that does not parse cannot match; it is not worth a 503.
             PasswordHash::new(&hash)
                 .map(|parsed| argon2(&params).verify_password(password.as_bytes(), &parsed).is_ok())
