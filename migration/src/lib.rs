@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_users_movies_characters;
 mod m20261125_000002_create_revoked_tokens;
 mod m20261125_000003_create_events;
+mod m20261125_000004_create_jobs;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_users_movies_characters::Migration),
             Box::new(m20261125_000002_create_revoked_tokens::Migration),
             Box::new(m20261125_000003_create_events::Migration),
+            Box::new(m20261125_000004_create_jobs::Migration),
         ]
     }
 }

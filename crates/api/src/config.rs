@@ -78,6 +78,10 @@ pub struct Config {
     #[arg(long, env = "WS_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub ws_queue: u64,
 
+    /// How many generation jobs run at once; the others wait, queued, in order.
+    #[arg(long, env = "JOBS_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs_concurrency: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -92,6 +96,16 @@ pub enum Command {
         /// The admin's username.
         #[arg(long)]
         username: String,
+    },
+    /// Seeds the configured database with generated movies, then characters, with no server
+    /// running, showing progress and the rows per second.
+    Generate {
+        /// How many movies to generate.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+        movies: u64,
+        /// How many characters to generate (attached to random existing movies).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+        characters: u64,
     },
 }
 

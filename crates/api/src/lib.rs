@@ -5,6 +5,7 @@
 //! Depends on `movies-domain` for the rules and on `movies-infra` only to wire the adapters in
 //! [`state::AppState::new`]; handlers never touch SeaORM.
 
+pub mod cli;
 pub mod config;
 pub mod dto;
 pub mod error;

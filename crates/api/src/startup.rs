@@ -11,6 +11,7 @@ use movies_domain::events::EventLog;
 use movies_infra::Database;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
 use movies_infra::events::{EventHub, spawn_dispatcher};
+use movies_infra::jobs::spawn_runner;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -69,6 +70,7 @@ impl Application {
                 .await
                 .map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
+            spawn_runner(state.job_store.clone(), config.jobs_concurrency as usize),
         ];
         let router = routes::app(state, &config.cors_origins);
         let addr = format!("{}:{}", config.host, config.port);

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use movies_domain::auth::AuthService;
 use movies_domain::characters::CharacterService;
 use movies_domain::events::EventLog;
+use movies_domain::jobs::JobService;
 use movies_domain::movies::MovieService;
 use movies_domain::users::UserService;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
 use movies_infra::events::{EventHub, SeaEventLog};
+use movies_infra::jobs::SeaJobStore;
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
 };
@@ -19,6 +21,9 @@ pub struct AppState {
     pub characters: CharacterService,
     pub users: UserService,
     pub auth: AuthService,
+    pub jobs: JobService,
+    /// The job queue, for the runner and the command-line generator.
+    pub job_store: SeaJobStore,
     /// The stored change events, for replay.
     pub events: Arc<dyn EventLog>,
     /// Live change events, for WebSocket listeners.
@@ -34,11 +39,14 @@ impl AppState {
         let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
         let users = Arc::new(SeaUserRepository::new(db.clone()));
         let revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
+        let job_store = SeaJobStore::new(db.clone());
         Self {
             movies: MovieService::new(movies.clone()),
             characters: CharacterService::new(characters, movies),
             users: UserService::new(users.clone()),
             auth: AuthService::new(users, Arc::new(hasher), Arc::new(tokens), revocations),
+            jobs: JobService::new(Arc::new(job_store.clone())),
+            job_store,
             events: Arc::new(SeaEventLog::new(db.clone())),
             hub,
             db,

@@ -10,6 +10,7 @@ pub enum Entity {
     Movie,
     Character,
     User,
+    Job,
 }
 
 impl fmt::Display for Entity {
@@ -18,6 +19,7 @@ impl fmt::Display for Entity {
             Entity::Movie => "Movie",
             Entity::Character => "Character",
             Entity::User => "User",
+            Entity::Job => "Job",
         })
     }
 }

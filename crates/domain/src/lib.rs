@@ -15,6 +15,7 @@ pub mod bulk;
 pub mod characters;
 pub mod error;
 pub mod events;
+pub mod jobs;
 pub mod movies;
 pub mod paging;
 pub mod text;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod db;
 pub mod entities;
 pub mod events;
+pub mod jobs;
 pub mod repositories;
 
 pub use db::{Database, connect};

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod characters;
 pub mod events;
+pub mod jobs;
 pub mod movies;
 pub mod users;
 

@@ -5,6 +5,7 @@ mod auth;
 mod characters;
 mod events;
 mod health;
+mod jobs;
 mod movies;
 mod users;
 
@@ -41,6 +42,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
         .merge(characters::routes())
         .merge(users::routes())
         .merge(events::routes())
+        .merge(jobs::routes())
         .merge(crate::ws::routes())
         .merge(health::routes())
         .fallback(not_found)

@@ -79,13 +79,16 @@ impl PasswordHasher for Argon2Hasher {
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let params = self.params.clone();
         let password = password.expose().to_owned();
-        let matches = self.blocking(move || {
-            // A stored hash that does not parse cannot match; it is not worth a 503.
-            PasswordHash::new(&hash)
-                .map(|parsed| argon2(&params).verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await?;
+        let matches = self
+            .blocking(move || {
+                // A stored hash that does not parse cannot match; it is not worth a 503.
+                PasswordHash::new(&hash)
+                    .map(|parsed| {
+                        argon2(&params).verify_password(password.as_bytes(), &parsed).is_ok()
+                    })
+                    .unwrap_or(false)
+            })
+            .await?;
         Ok(known_user && matches)
     }
 }

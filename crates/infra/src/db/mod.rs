@@ -13,7 +13,7 @@ use sea_orm::{
     ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,6 +25,10 @@ const POSTGRES_POOL_SIZE: u32 = 16;
 #[derive(Clone, Debug)]
 pub struct Database {
     conn: DatabaseConnection,
+    /// SQLite only: one writer at a time, first come first served, so that a long series of
+    /// write transactions (a generation job) lets a waiting single write in between its batches
+    /// instead of winning SQLite's busy-wait race every time.
+    write_gate: Option<Arc<Mutex<()>>>,
     /// Woken after every commit that wrote events, for the event dispatcher.
     committed: Arc<Notify>,
 }
@@ -50,9 +54,11 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
     } else {
         options.max_connections(POSTGRES_POOL_SIZE);
     }
+    let sqlite = url.starts_with("sqlite:");
     let conn = sea_orm::Database::connect(options).await?;
     Migrator::up(&conn, None).await?;
-    Ok(Database { conn, committed: Arc::new(Notify::new()) })
+    let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
+    Ok(Database { conn, write_gate, committed: Arc::new(Notify::new()) })
 }
 
 impl Database {
@@ -68,24 +74,25 @@ impl Database {
     /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits for other writers
     /// instead of failing with "database is locked" when it upgrades.
-    pub async fn write(&self) -> Result<DatabaseTransaction, Error> {
+    pub async fn write(&self) -> Result<WriteTxn, Error> {
+        let turn = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        self.conn.begin_with_options(options).await.map_err(unavailable)
+        let txn = self.conn.begin_with_options(options).await.map_err(unavailable)?;
+        Ok(WriteTxn { txn, _turn: turn })
     }
 
     /// Writes `events` into `txn`, commits, and wakes the event dispatcher: the one way every
     /// repository ends a write.
-    pub(crate) async fn commit(
-        &self,
-        txn: DatabaseTransaction,
-        events: Vec<NewEvent>,
-    ) -> Result<(), Error> {
+    pub(crate) async fn commit(&self, txn: WriteTxn, events: Vec<NewEvent>) -> Result<(), Error> {
         let wrote_events = !events.is_empty();
         crate::events::outbox::record(&txn, events).await?;
-        txn.commit().await.map_err(unavailable)?;
+        txn.txn.commit().await.map_err(unavailable)?;
         if wrote_events {
             self.committed.notify_one();
         }
@@ -100,6 +107,20 @@ impl Database {
     /// Closes the pool, waiting for connections in use to come back.
     pub async fn close(self) -> Result<(), DbErr> {
         self.conn.close().await
+    }
+}
+
+/// A write transaction, holding this process's SQLite write turn until it ends.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
     }
 }
 

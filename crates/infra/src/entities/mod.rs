@@ -2,6 +2,7 @@
 
 pub mod character;
 pub mod event;
+pub mod job;
 pub mod movie;
 pub mod revoked_token;
 pub mod user;

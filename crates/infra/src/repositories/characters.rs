@@ -107,10 +107,10 @@ impl CharacterRepository for SeaCharacterRepository {
         let txn = self.db.write().await?;
         let mut model = active(r);
         model.editor_id = Set(editor_id);
-        let stored = model.insert(&txn).await.map_err(write_error(Entity::Character, &r.name))?;
-        let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
+        let stored = model.insert(&*txn).await.map_err(write_error(Entity::Character, &r.name))?;
+        let counts = bump_counts(&*txn, vec![(r.movie_id, 1)]).await?;
         let character =
-            find_joined(&txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
+            find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
         self.db.commit(txn, vec![NewEvent::character_added(&character, &counts)]).await?;
         Ok(character)
     }
@@ -132,19 +132,19 @@ impl CharacterRepository for SeaCharacterRepository {
                 model
             });
             let rows = character::Entity::insert_many(models)
-                .exec_with_returning(&txn)
+                .exec_with_returning(&*txn)
                 .await
                 .map_err(write_error(Entity::Character, ""))?;
             stored.extend(rows);
         }
-        let counts = bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
+        let counts = bump_counts(&*txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
         let movie_ids: Vec<i64> = counts.iter().map(|c| c.id).collect();
         let names: BTreeMap<i64, String> = movie::Entity::find()
             .select_only()
             .columns([movie::Column::Id, movie::Column::Name])
             .filter(movie::Column::Id.is_in(movie_ids))
             .into_tuple::<(i64, String)>()
-            .all(&txn)
+            .all(&*txn)
             .await
             .map_err(unavailable)?
             .into_iter()
@@ -169,40 +169,40 @@ impl CharacterRepository for SeaCharacterRepository {
         let txn = self.db.write().await?;
         let old = character::Entity::find_by_id(id)
             .lock_exclusive()
-            .one(&txn)
+            .one(&*txn)
             .await
             .map_err(unavailable)?
             .ok_or(Error::NotFound(Entity::Character))?;
         let mut model = active(r);
         model.id = Unchanged(id);
-        match model.update(&txn).await {
+        match model.update(&*txn).await {
             Ok(_) => {}
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Character)),
             Err(e) => return Err(write_error(Entity::Character, &r.name)(e)),
         }
         let counts = if old.movie_id != r.movie_id {
-            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
+            bump_counts(&*txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
         } else {
             Vec::new()
         };
-        let character = find_joined(&txn, id).await?.ok_or(Error::NotFound(Entity::Character))?;
+        let character = find_joined(&*txn, id).await?.ok_or(Error::NotFound(Entity::Character))?;
         self.db.commit(txn, vec![NewEvent::character_updated(&character, &counts)]).await?;
         Ok(character)
     }
 
     async fn delete(&self, id: i64) -> Result<Option<Character>> {
         let txn = self.db.write().await?;
-        let Some(character) = find_joined(&txn, id).await? else {
+        let Some(character) = find_joined(&*txn, id).await? else {
             return Ok(None);
         };
         let deleted = character::Entity::delete_by_id(id)
-            .exec_with_returning(&txn)
+            .exec_with_returning(&*txn)
             .await
             .map_err(unavailable)?;
         let Some(deleted) = deleted else {
             return Ok(None);
         };
-        let counts = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
+        let counts = bump_counts(&*txn, vec![(deleted.movie_id, -1)]).await?;
         self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
         Ok(Some(character))
     }
@@ -212,10 +212,10 @@ impl CharacterRepository for SeaCharacterRepository {
         let deleted = character::Entity::delete_many()
             .filter(Column::Id.gte(start))
             .filter(Column::Id.lt(end))
-            .exec_with_returning(&txn)
+            .exec_with_returning(&*txn)
             .await
             .map_err(unavailable)?;
-        let counts = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
+        let counts = bump_counts(&*txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
         let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
         ids.sort_unstable();
         let events = if ids.is_empty() {

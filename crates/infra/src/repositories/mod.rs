@@ -7,6 +7,7 @@ mod users;
 
 pub use characters::SeaCharacterRepository;
 pub use movies::SeaMovieRepository;
+pub(crate) use movies::bump_counts;
 pub use revocations::SeaTokenRevocations;
 pub use users::SeaUserRepository;
 

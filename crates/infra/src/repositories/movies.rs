@@ -126,7 +126,7 @@ impl MovieRepository for SeaMovieRepository {
         let mut model = active(m);
         model.editor_id = Set(editor_id);
         let stored: Movie =
-            model.insert(&txn).await.map_err(write_error(Entity::Movie, m.name.as_str()))?.into();
+            model.insert(&*txn).await.map_err(write_error(Entity::Movie, m.name.as_str()))?.into();
         self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
         Ok(stored)
     }
@@ -142,7 +142,7 @@ impl MovieRepository for SeaMovieRepository {
             });
             let inserted = movie::Entity::insert_many(models)
                 .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
-                .exec_with_returning(&txn)
+                .exec_with_returning(&*txn)
                 .await;
             match inserted {
                 Ok(rows) => added.extend(rows),
@@ -162,7 +162,7 @@ impl MovieRepository for SeaMovieRepository {
         let txn = self.db.write().await?;
         let mut model = active(m);
         model.id = Unchanged(id);
-        let stored: Movie = match model.update(&txn).await {
+        let stored: Movie = match model.update(&*txn).await {
             Ok(stored) => stored.into(),
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Movie)),
             Err(e) => return Err(write_error(Entity::Movie, m.name.as_str())(e)),
@@ -227,7 +227,7 @@ impl SeaMovieRepository {
             .column(Column::Id)
             .filter(which)
             .into_tuple()
-            .all(&txn)
+            .all(&*txn)
             .await
             .map_err(unavailable)?;
         if doomed.is_empty() {
@@ -240,7 +240,7 @@ impl SeaMovieRepository {
                 .column(character::Column::Id)
                 .filter(character::Column::MovieId.is_in(ids.iter().copied()))
                 .into_tuple()
-                .all(&txn)
+                .all(&*txn)
                 .await
                 .map_err(unavailable)?;
             characters.extend(found);
@@ -249,7 +249,7 @@ impl SeaMovieRepository {
         for ids in doomed.chunks(IN_CHUNK) {
             let rows = movie::Entity::delete_many()
                 .filter(Column::Id.is_in(ids.iter().copied()))
-                .exec_with_returning(&txn)
+                .exec_with_returning(&*txn)
                 .await
                 .map_err(unavailable)?;
             deleted.extend(rows.into_iter().map(Movie::from));

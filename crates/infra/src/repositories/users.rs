@@ -144,7 +144,7 @@ impl UserRepository for SeaUserRepository {
         // The foreign keys set the editor of the user's movies and characters to NULL.
         let txn = self.db.write().await?;
         let deleted =
-            user::Entity::delete_by_id(id).exec_with_returning(&txn).await.map_err(unavailable)?;
+            user::Entity::delete_by_id(id).exec_with_returning(&*txn).await.map_err(unavailable)?;
         let events = deleted.iter().map(|u| NewEvent::user_deleted(u.id)).collect();
         self.db.commit(txn, events).await?;
         Ok(deleted.map(to_domain))

@@ -1,0 +1,76 @@
+//! The subcommands that work on the configured database with no server running:
+//! `create-admin` and `generate`.
+
+use std::io::BufRead;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use movies_domain::jobs::{JobKind, JobStatus, JobStore};
+use movies_infra::jobs::run_job;
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+use crate::startup::open_state;
+
+/// Creates or resets the admin `username`; the password from ADMIN_PASSWORD or standard input.
+pub async fn create_admin(config: &Config, username: &str) -> Result<(), String> {
+    let password = match &config.admin_password {
+        Some(p) => p.expose_secret().to_owned(),
+        None => {
+            eprintln!("Password for {username} (one line on standard input):");
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the password: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let state = open_state(config).await.map_err(|e| e.to_string())?;
+    let admin = state.auth.ensure_admin(username, password).await.map_err(|e| match e {
+        movies_domain::Error::Invalid(errors) => {
+            let reasons: Vec<_> = errors.into_iter().map(|e| e.msg).collect();
+            format!("cannot create the admin: {}", reasons.join("; "))
+        }
+        other => format!("cannot create the admin: {other}"),
+    })?;
+    state.db.close().await.ok();
+    println!("admin {} (id {}) is ready", admin.username, admin.id);
+    Ok(())
+}
+
+/// Generates `movies` then `characters` as jobs run in this process, with a progress bar each.
+pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(), String> {
+    let state = open_state(config).await.map_err(|e| e.to_string())?;
+    let store = state.job_store.clone();
+    for (kind, n) in [(JobKind::Movies, movies), (JobKind::Characters, characters)] {
+        if n == 0 {
+            continue;
+        }
+        let job = store.create(kind, n, None).await.map_err(|e| e.to_string())?;
+        // Claimed at once, so that a server sharing the database does not run it too.
+        let job = store
+            .claim(&job.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the job was taken by a running server; watch it there")?;
+        let bar = ProgressBar::new(n).with_style(
+            ProgressStyle::with_template(
+                "{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+            )
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+        );
+        bar.set_message(kind.to_string());
+        let started = Instant::now();
+        let status = run_job(&store, job, |done| bar.set_position(done)).await;
+        bar.finish();
+        let elapsed = started.elapsed().as_secs_f64();
+        if status != JobStatus::Done {
+            return Err(format!("generating {kind} ended {status}"));
+        }
+        println!("{n} {kind} in {elapsed:.1} s: {:.0} rows/s", n as f64 / elapsed.max(1e-9));
+    }
+    state.db.close().await.ok();
+    Ok(())
+}

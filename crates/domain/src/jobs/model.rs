@@ -1,0 +1,92 @@
+//! A generation job and its states.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// The most rows one job may generate.
+pub const MAX_GENERATE: u64 = 1_000_000;
+
+/// What a job generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Movies,
+    Characters,
+}
+
+/// Where a job is in its life: `queued` → `running` → `done` | `failed` | `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Done | JobStatus::Failed | JobStatus::Cancelled)
+    }
+}
+
+macro_rules! names {
+    ($t:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+        }
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($name => Ok(Self::$variant),)* other => Err(format!("unknown {other:?}")) }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names!(JobKind { Movies => "movies", Characters => "characters" });
+names!(JobStatus {
+    Queued => "queued",
+    Running => "running",
+    Done => "done",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
+/// A generation job. Times are RFC 3339 in UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub requested: u64,
+    /// Rows stored so far; counted in the same transaction as each batch.
+    pub done: u64,
+    /// Who asked for it (`None` for the command-line generator).
+    pub owner_id: Option<i64>,
+    /// Set by a cancel; the runner stops after its current batch.
+    pub cancel_requested: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What storing one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The job's `done` after the batch.
+    pub done: u64,
+    /// Whether a cancel was requested meanwhile.
+    pub cancel_requested: bool,
+}
