@@ -108,7 +108,7 @@ impl CharacterRepository for SeaCharacterRepository {
         let mut model = active(r);
         model.editor_id = Set(editor_id);
         let stored = model.insert(&*txn).await.map_err(write_error(Entity::Character, &r.name))?;
-        let counts = bump_counts(&*txn, vec![(r.movie_id, 1)]).await?;
+        let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
         let character =
             find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
         self.db.commit(txn, vec![NewEvent::character_added(&character, &counts)]).await?;
@@ -137,7 +137,7 @@ impl CharacterRepository for SeaCharacterRepository {
                 .map_err(write_error(Entity::Character, ""))?;
             stored.extend(rows);
         }
-        let counts = bump_counts(&*txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
+        let counts = bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
         let movie_ids: Vec<i64> = counts.iter().map(|c| c.id).collect();
         let names: BTreeMap<i64, String> = movie::Entity::find()
             .select_only()
@@ -181,7 +181,7 @@ impl CharacterRepository for SeaCharacterRepository {
             Err(e) => return Err(write_error(Entity::Character, &r.name)(e)),
         }
         let counts = if old.movie_id != r.movie_id {
-            bump_counts(&*txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
+            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
         } else {
             Vec::new()
         };
@@ -202,7 +202,7 @@ impl CharacterRepository for SeaCharacterRepository {
         let Some(deleted) = deleted else {
             return Ok(None);
         };
-        let counts = bump_counts(&*txn, vec![(deleted.movie_id, -1)]).await?;
+        let counts = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
         self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
         Ok(Some(character))
     }
@@ -215,7 +215,7 @@ impl CharacterRepository for SeaCharacterRepository {
             .exec_with_returning(&*txn)
             .await
             .map_err(unavailable)?;
-        let counts = bump_counts(&*txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
+        let counts = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
         let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
         ids.sort_unstable();
         let events = if ids.is_empty() {
