@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
 use movies_domain::events::{EventLog, EventPublisher};
+use movies_domain::jobs::{JobKind, JobStatus, JobStore};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Entity, Error, Page};
 use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher};
+use movies_infra::jobs::{SeaJobStore, fake_movies, spawn_runner};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
     connect,
@@ -106,6 +108,8 @@ on_every_backend!(
     every_write_records_its_event_and_a_failed_one_none,
     the_dispatcher_publishes_committed_events_in_order,
     pruning_keeps_the_newest_events,
+    a_job_batch_gives_taken_names_a_suffix_and_counts_every_row,
+    an_interrupted_job_resumes_to_exactly_the_requested_total,
 );
 
 fn new_movie(name: &str, year: i64) -> NewMovie {
@@ -409,4 +413,46 @@ async fn pruning_keeps_the_newest_events(db: Database) {
     assert_eq!((oldest, latest), (4, 5));
     assert_eq!(log.prune(i64::MAX, 1000).await.unwrap(), 2, "all older than now");
     assert!(log.bounds().await.unwrap().is_none());
+}
+
+async fn a_job_batch_gives_taken_names_a_suffix_and_counts_every_row(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    movies.insert(&new_movie("Same", 2000), None).await.unwrap();
+    let store = SeaJobStore::new(db);
+    let job = store.create(JobKind::Movies, 5, None).await.unwrap();
+    let batch: Vec<_> = (0..5).map(|_| new_movie("Same", 2001)).collect();
+    let outcome = store.store_movies(&job.id, batch, None).await.unwrap();
+    assert_eq!(outcome.done, 5);
+    let names = movies.names().await.unwrap();
+    assert_eq!(names.len(), 6);
+    let distinct: std::collections::HashSet<_> = names.iter().collect();
+    assert_eq!(distinct.len(), 6, "{names:?}");
+    assert!(names.iter().skip(1).all(|n| n.starts_with("Same (")), "{names:?}");
+}
+
+async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database) {
+    // A job that was running when the server died, 700 rows in.
+    let store = SeaJobStore::new(db.clone());
+    let job = store.create(JobKind::Movies, 2500, None).await.unwrap();
+    let job = store.claim(&job.id).await.unwrap().expect("claimed");
+    store.store_movies(&job.id, fake_movies(700), None).await.unwrap();
+
+    // The next start: dispatcher, then the runner, which requeues and finishes it.
+    let hub = EventHub::new(1024);
+    let mut live = hub.subscribe();
+    let publisher: Arc<dyn EventPublisher> = Arc::new(hub.clone());
+    let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
+    let runner = spawn_runner(store.clone(), 2);
+    loop {
+        let event = live.recv().await.expect("events flow");
+        if event.operation.as_str() == "generate_done" && event.data["jobId"] == job.id.as_str() {
+            assert_eq!(event.data["done"], 2500);
+            break;
+        }
+    }
+    let finished = store.get(&job.id).await.unwrap().expect("job");
+    assert_eq!((finished.status, finished.done), (JobStatus::Done, 2500));
+    assert_eq!(SeaMovieRepository::new(db).count().await.unwrap(), 2500);
+    runner.abort();
+    dispatcher.abort();
 }
