@@ -38,9 +38,13 @@ async fn upgrade(
         s.auth.authenticate(token).await?;
     }
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    // Subscribe and read the log's end before answering the handshake: a change committed once
+    // the client is connected is then either in the log after that end, or on the receiver.
+    let live = s.hub.subscribe();
+    let bounds = s.events.bounds().await?;
     // Frames up to 1 MiB are read (and answered with 1009 over 64 KiB); larger ones fail the
     // read, which also closes with 1009.
     Ok(upgrade
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| session::run(socket, s, params.since)))
+        .on_upgrade(move |socket| session::run(socket, s, live, bounds, params.since)))
 }

@@ -10,6 +10,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use movies_domain::events::{Event, EventEntity};
 use serde_json::{Value, json};
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, interval};
 
@@ -43,13 +44,19 @@ struct Session {
     last_seq: i64,
 }
 
-pub async fn run(socket: WebSocket, state: AppState, since: Option<i64>) {
+/// Serves one listener. `live` was subscribed, and `bounds` read from the log, before the
+/// handshake was answered; the replay starts from there, and what arrives twice (in the log and
+/// on `live`) is skipped by `seq`.
+pub async fn run(
+    socket: WebSocket,
+    state: AppState,
+    live: Receiver<Arc<Event>>,
+    bounds: Option<(i64, i64)>,
+    since: Option<i64>,
+) {
     let (sink, stream) = socket.split();
-    // Subscribe before replaying, so nothing committed during the replay is missed; what
-    // arrives twice is skipped by `seq`.
-    let live = state.hub.subscribe();
     let mut session = Session { sink, entities: None, last_seq: 0 };
-    let end = match session.replay(&state, since).await {
+    let end = match session.replay(&state, bounds, since).await {
         Ok(()) => session.serve(live, stream).await,
         Err(end) => end,
     };
@@ -76,12 +83,12 @@ impl Session {
     }
 
     /// Sends what the listener missed since `since`, or `reset` if that is no longer kept.
-    async fn replay(&mut self, state: &AppState, since: Option<i64>) -> Result<(), End> {
-        let bounds = state
-            .events
-            .bounds()
-            .await
-            .map_err(|_| End::Close(close_code::ERROR, "event log unavailable"))?;
+    async fn replay(
+        &mut self,
+        state: &AppState,
+        bounds: Option<(i64, i64)>,
+        since: Option<i64>,
+    ) -> Result<(), End> {
         let latest = bounds.map(|(_, max)| max).unwrap_or(0);
         let Some(since) = since else {
             self.last_seq = latest;
@@ -113,7 +120,7 @@ impl Session {
 
     async fn serve(
         &mut self,
-        mut live: tokio::sync::broadcast::Receiver<Arc<Event>>,
+        mut live: Receiver<Arc<Event>>,
         mut stream: SplitStream<WebSocket>,
     ) -> End {
         let mut ping = interval(PING_EVERY);

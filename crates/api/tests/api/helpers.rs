@@ -1,10 +1,12 @@
 //! The harness: `spawn_app` starts the real application on `127.0.0.1:0` over a fresh SQLite
 //! file in its own temporary directory, and returns a `TestApp`, a small typed client for it that
-//! stops the server when dropped. Logs go to stderr only with `TEST_LOG=1`.
+//! stops the server when dropped. Logs go to stderr only with `TEST_LOG=1`. `WsClient` is a
+//! WebSocket listener on `/ws`.
 
 use std::sync::Once;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::{SinkExt, StreamExt};
 use movies_domain::auth::Claims;
 use movies_domain::users::Role;
 use movies_infra::auth::{JwtAlgorithm, JwtTokens};
@@ -12,8 +14,12 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The keys of a movie, exactly.
 pub const MOVIE_KEYS: [&str; 8] =
@@ -40,6 +46,8 @@ pub struct TestApp {
     pub token: Option<String>,
     /// The database file, to start another server over it (a restart).
     pub database_url: String,
+    /// Flags added to the test configuration, kept for a restart.
+    extra_args: Vec<String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<Server>,
     // Dropped after the server is told to stop; holds the database file.
@@ -142,13 +150,24 @@ pub fn id_of(value: &Value) -> i64 {
 /// Starts the application on a free port over a new, empty database, with an admin, and returns
 /// a client that sends the admin's token.
 pub async fn spawn_app() -> TestApp {
-    let mut app = spawn_anonymous_app().await;
+    spawn_app_with(&[]).await
+}
+
+/// As [`spawn_app`], with more configuration flags (e.g. `["--ws-queue", "8"]`), which a
+/// [`TestApp::restart`] passes again.
+pub async fn spawn_app_with(extra_args: &[&str]) -> TestApp {
+    let mut app = spawn_anonymous_app_with(extra_args).await;
     app.token = Some(app.login(ADMIN, ADMIN_PASSWORD).await);
     app
 }
 
 /// As [`spawn_app`], but the client sends no token.
 pub async fn spawn_anonymous_app() -> TestApp {
+    spawn_anonymous_app_with(&[]).await
+}
+
+/// As [`spawn_app_with`], but the client sends no token.
+pub async fn spawn_anonymous_app_with(extra_args: &[&str]) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
             movies_api::telemetry::init("debug").expect("the test log filter parses");
@@ -156,12 +175,14 @@ pub async fn spawn_anonymous_app() -> TestApp {
     });
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database_url = format!("sqlite://{}/test.db", dir.path().display());
-    let (address, stop, server) = start_server(&database_url).await;
+    let extra_args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
+    let (address, stop, server) = start_server(&database_url, &extra_args).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
         token: None,
         database_url,
+        extra_args,
         stop: Some(stop),
         server: Some(server),
         _dir: dir,
@@ -171,9 +192,13 @@ pub async fn spawn_anonymous_app() -> TestApp {
 /// A running server's task: it ends once the server has stopped and closed its database pool.
 pub type Server = JoinHandle<std::io::Result<()>>;
 
-/// Starts a server over `database_url`; returns its address, what stops it, and its task.
-pub async fn start_server(database_url: &str) -> (String, oneshot::Sender<()>, Server) {
-    let config = movies_api::Config::load_from([
+/// Starts a server over `database_url`, with the test configuration plus `extra_args`; returns
+/// its address, what stops it, and its task.
+pub async fn start_server(
+    database_url: &str,
+    extra_args: &[String],
+) -> (String, oneshot::Sender<()>, Server) {
+    let base = [
         "movies-api",
         "--database-url",
         database_url,
@@ -187,8 +212,9 @@ pub async fn start_server(database_url: &str) -> (String, oneshot::Sender<()>, S
         ADMIN,
         "--admin-password",
         ADMIN_PASSWORD,
-    ])
-    .expect("the test configuration is valid");
+    ];
+    let args = base.into_iter().chain(extra_args.iter().map(String::as_str));
+    let config = movies_api::Config::load_from(args).expect("the test configuration is valid");
     let app = movies_api::Application::build(&config).await.expect("the application starts");
     let address = format!("http://{}", app.addr());
     let (stop, stop_rx) = oneshot::channel::<()>();
@@ -208,7 +234,8 @@ impl Drop for TestApp {
 
 impl TestApp {
     /// Stops the server, waits until it has finished (requests served, pool closed), and starts
-    /// a new one over the same database, at a new address. Tokens stay signed with the same key.
+    /// a new one over the same database (and the same extra flags), at a new address. Tokens
+    /// stay signed with the same key.
     pub async fn restart(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -216,7 +243,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("the server task ends cleanly").expect("the server stops cleanly");
         }
-        let (address, stop, server) = start_server(&self.database_url).await;
+        let (address, stop, server) = start_server(&self.database_url, &self.extra_args).await;
         self.address = address;
         self.stop = Some(stop);
         self.server = Some(server);
@@ -372,6 +399,120 @@ impl TestApp {
         let reply = self.get(&format!("/movies/{movie_id}/characters")).await;
         reply.expect(StatusCode::OK);
         (reply.items().clone(), reply.total_count())
+    }
+}
+
+/// How long a WebSocket read may wait: only to turn a hang into a failure message, never a
+/// measure of how fast the server is.
+pub const WS_PATIENCE: Duration = Duration::from_secs(10);
+
+impl TestApp {
+    /// `ws://127.0.0.1:PORT/ws`, with `since` and `token` in the query when given.
+    pub fn ws_url(&self, since: Option<i64>, token: Option<&str>) -> String {
+        let host = self.address.trim_start_matches("http://");
+        let mut query = Vec::new();
+        if let Some(since) = since {
+            query.push(format!("since={since}"));
+        }
+        if let Some(token) = token {
+            query.push(format!("token={token}"));
+        }
+        let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+        format!("ws://{host}/ws{query}")
+    }
+
+    /// A listener from now on, anonymous; panics unless it connects.
+    pub async fn listen(&self) -> WsClient {
+        self.try_listen(None, None).await.expect("the listener connects")
+    }
+
+    /// A listener that resumes after `since`; panics unless it connects.
+    pub async fn listen_since(&self, since: i64) -> WsClient {
+        self.try_listen(Some(since), None).await.expect("the listener connects")
+    }
+
+    /// Connects a listener, or returns why the handshake failed (a refused upgrade is
+    /// `tungstenite::Error::Http` with the server's answer).
+    pub async fn try_listen(
+        &self,
+        since: Option<i64>,
+        token: Option<&str>,
+    ) -> Result<WsClient, tungstenite::Error> {
+        let url = self.ws_url(since, token);
+        let connecting = tokio_tungstenite::connect_async(url.as_str());
+        let (stream, _) = tokio::time::timeout(WS_PATIENCE, connecting)
+            .await
+            .unwrap_or_else(|_| panic!("no handshake answer from {url} in {WS_PATIENCE:?}"))?;
+        Ok(WsClient { stream })
+    }
+}
+
+/// A WebSocket connection to `/ws`, read one message at a time.
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// Completes the handshake for `url` over a connection opened by the caller (e.g. with a
+    /// small receive buffer).
+    pub async fn over(url: &str, tcp: TcpStream) -> Result<Self, tungstenite::Error> {
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await?;
+        Ok(Self { stream })
+    }
+
+    /// The next text or close message (pings and pongs are skipped), or `None` once the
+    /// connection has ended; panics after [`WS_PATIENCE`] without one, or on a transport error.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        loop {
+            let next = tokio::time::timeout(WS_PATIENCE, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("no WebSocket message within {WS_PATIENCE:?}"));
+            match next {
+                None => return None,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(message)) => return Some(message),
+                Some(Err(e)) => panic!("the WebSocket connection failed: {e}"),
+            }
+        }
+    }
+
+    /// The next message, which must be a JSON text message.
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_message().await {
+            Some(Message::Text(text)) => serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("a text message that is not JSON ({e}): {text}")),
+            other => panic!("expected a JSON text message, got {other:?}"),
+        }
+    }
+
+    /// The next message, which must be a close frame; returns it.
+    pub async fn next_close(&mut self) -> CloseFrame {
+        match self.next_message().await {
+            Some(Message::Close(Some(frame))) => frame,
+            other => panic!("expected a close frame with a code, got {other:?}"),
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.send(Message::text(text)).await;
+    }
+
+    pub async fn send(&mut self, message: Message) {
+        self.stream.send(message).await.expect("the message is sent");
+    }
+
+    /// Closes the connection from this side and waits until it has ended (however the server
+    /// ends its side).
+    pub async fn close(mut self) {
+        self.stream.close(None).await.expect("the close frame is sent");
+        loop {
+            let next = tokio::time::timeout(WS_PATIENCE, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("the connection is still open after {WS_PATIENCE:?}"));
+            if matches!(next, None | Some(Err(_))) {
+                return;
+            }
+        }
     }
 }
 

@@ -7,5 +7,7 @@ mod characters;
 mod consistency;
 mod errors;
 mod helpers;
+mod jobs;
 mod movies;
 mod users;
+mod websocket;

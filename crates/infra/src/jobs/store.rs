@@ -125,7 +125,8 @@ fn suffixed(title: &str, job_id: &str, row: u64, attempt: usize) -> String {
 impl JobStore for SeaJobStore {
     async fn create(&self, kind: JobKind, requested: u64, owner_id: Option<i64>) -> Result<Job> {
         let row = job::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
+            // Time-ordered (UUID v7), so ordering by (created_at, id) is first come, first served.
+            id: Set(uuid::Uuid::now_v7().to_string()),
             kind: Set(kind.as_str().to_owned()),
             status: Set(JobStatus::Queued.as_str().to_owned()),
             requested: Set(requested as i64),
@@ -151,7 +152,10 @@ impl JobStore for SeaJobStore {
     }
 
     async fn list(&self, owner_id: Option<i64>) -> Result<Vec<Job>> {
-        let mut select = job::Entity::find().order_by_desc(Column::CreatedAtMs).limit(1000);
+        let mut select = job::Entity::find()
+            .order_by_desc(Column::CreatedAtMs)
+            .order_by_desc(Column::Id)
+            .limit(1000);
         if let Some(owner) = owner_id {
             select = select.filter(Column::OwnerId.eq(owner));
         }
