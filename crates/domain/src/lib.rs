@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod movies;
+mod names;
 pub mod paging;
 pub mod text;
 pub mod users;

@@ -1,8 +1,6 @@
 //! Event types and the message each kind of write produces.
 
-use std::fmt;
-use std::str::FromStr;
-
+use crate::names::wire_names;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -32,29 +30,8 @@ pub enum Operation {
     GenerateDone,
 }
 
-macro_rules! names {
-    ($t:ty { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $name),* }
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($name => Ok(Self::$variant),)* other => Err(format!("unknown {other:?}")) }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-names!(EventEntity { Movie => "movie", Character => "character", User => "user", Job => "job" });
-names!(Operation {
+wire_names!(EventEntity { Movie => "movie", Character => "character", User => "user", Job => "job" });
+wire_names!(Operation {
     Add => "add",
     Update => "update",
     Delete => "delete",

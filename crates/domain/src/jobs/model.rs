@@ -1,8 +1,6 @@
 //! A generation job and its states.
 
-use std::fmt;
-use std::str::FromStr;
-
+use crate::names::wire_names;
 use serde::Serialize;
 
 /// The most rows one job may generate.
@@ -33,29 +31,8 @@ impl JobStatus {
     }
 }
 
-macro_rules! names {
-    ($t:ty { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $name),* }
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($name => Ok(Self::$variant),)* other => Err(format!("unknown {other:?}")) }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-names!(JobKind { Movies => "movies", Characters => "characters" });
-names!(JobStatus {
+wire_names!(JobKind { Movies => "movies", Characters => "characters" });
+wire_names!(JobStatus {
     Queued => "queued",
     Running => "running",
     Done => "done",
