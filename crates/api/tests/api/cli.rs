@@ -47,7 +47,7 @@ async fn create_admin_makes_an_admin_that_can_log_in_with_no_server_running() {
     );
     assert!(from_stdin.status.success(), "stderr: {}", text(&from_stdin.stderr));
 
-    let app = spawn_app_over(&url).await;
+    let app = spawn_app_over(&url, &[]).await;
     let old = json!({ "username": "root", "hashedPassword": "root-password-1" });
     app.post_json("/auth/login/", &old).await.expect_error(StatusCode::UNAUTHORIZED);
     let token = app.login("root", "root-password-2").await;
@@ -55,11 +55,31 @@ async fn create_admin_makes_an_admin_that_can_log_in_with_no_server_running() {
     assert_eq!(me.expect(StatusCode::OK)["role"], "admin");
 }
 
+#[tokio::test]
+async fn generate_seeds_movies_then_characters_and_reports_the_rate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/cli.db", dir.path().display());
+    let out = movies_api(
+        &["generate", "--movies", "1500", "--characters", "700"],
+        &[("DATABASE_URL", &url), ("RUST_LOG", "warn")],
+        "",
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(stdout.contains("1500 movies in") && stdout.contains("rows/s"), "{stdout}");
+    assert!(stdout.contains("700 characters in"), "{stdout}");
+
+    let app = spawn_app_over(&url, &[]).await;
+    assert_eq!(app.movie_count().await, 1500);
+    assert_eq!(app.character_count().await, 700);
+}
+
 #[test]
 fn create_admin_refuses_a_short_password_without_touching_anything() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/cli.db", dir.path().display());
-    let out = movies_api(&["create-admin", "--username", "root"], &[("DATABASE_URL", &url)], "short\n");
+    let out =
+        movies_api(&["create-admin", "--username", "root"], &[("DATABASE_URL", &url)], "short\n");
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("8 to 128 characters"), "{}", text(&out.stderr));
 }

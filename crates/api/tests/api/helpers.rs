@@ -50,8 +50,9 @@ pub struct TestApp {
     extra_args: Vec<String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<Server>,
-    // Dropped after the server is told to stop; holds the database file.
-    _dir: TempDir,
+    // Dropped after the server is told to stop; holds the database file (unless the test
+    // brought its own).
+    _dir: Option<TempDir>,
 }
 
 /// One answer, read whole: status, headers, and the body as JSON (`Value::Null` when the body is
@@ -175,17 +176,25 @@ pub async fn spawn_anonymous_app_with(extra_args: &[&str]) -> TestApp {
     });
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database_url = format!("sqlite://{}/test.db", dir.path().display());
+    let mut app = spawn_app_over(&database_url, extra_args).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// Starts the application over `database_url`, which the test provides and keeps; the client
+/// sends no token.
+pub async fn spawn_app_over(database_url: &str, extra_args: &[&str]) -> TestApp {
     let extra_args: Vec<String> = extra_args.iter().map(|a| (*a).to_owned()).collect();
-    let (address, stop, server) = start_server(&database_url, &extra_args).await;
+    let (address, stop, server) = start_server(database_url, &extra_args).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
         token: None,
-        database_url,
+        database_url: database_url.to_owned(),
         extra_args,
         stop: Some(stop),
         server: Some(server),
-        _dir: dir,
+        _dir: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod auth;
 mod characters;
+mod cli;
 mod consistency;
 mod errors;
 mod helpers;
