@@ -82,7 +82,7 @@ impl MovieService {
     ///
     /// # Errors
     /// `Invalid` naming the first bad items by index, or the request as a whole when it has more
-    /// than [`MAX_BULK_ITEMS`].
+    /// than [`crate::bulk::MAX_BULK_ITEMS`].
     pub async fn create_many(&self, inputs: Vec<MovieInput>, by: &Principal) -> Result<BulkMovies> {
         check_bulk_size(inputs.len())?;
         let movies = validate_all(inputs, NewMovie::try_from)?;
