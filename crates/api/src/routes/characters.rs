@@ -1,14 +1,12 @@
 //! `/characters` routes.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use movies_domain::Page;
 use movies_domain::characters::{CharacterFilter, CharacterInput};
 
-use super::{BULK_BODY_LIMIT, listed};
+use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::{CharacterBody, CharacterJson, CharacterParams};
 use crate::dto::{Count, DeletedRangeJson, Message, PageParams};
 use crate::error::ApiError;
@@ -30,7 +28,7 @@ async fn list(
     CurrentUser(_): CurrentUser,
     ApiQuery(params): ApiQuery<CharacterParams>,
 ) -> Result<Response, ApiError> {
-    let page = Page::new(params.skip, params.limit).map_err(|e| ApiError::invalid("query", e))?;
+    let page = page(params.skip, params.limit)?;
     let filter = CharacterFilter {
         q: params.q,
         movie_name: params.movie_name,
@@ -57,7 +55,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let character = s.characters.create(CharacterInput::from(body), &by).await?;
     let location = format!("/characters/{}", character.id);
-    Ok(([(header::LOCATION, location)], Json(CharacterJson::from(character))).into_response())
+    Ok(created(location, CharacterJson::from(character)))
 }
 
 async fn update(
@@ -110,7 +108,7 @@ async fn by_editor(
     ApiPath(username): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    let page = Page::new(params.skip, params.limit).map_err(|e| ApiError::invalid("query", e))?;
+    let page = page(params.skip, params.limit)?;
     let editor = s.users.by_username(&username).await?;
     let filter = CharacterFilter { editor_id: Some(editor.id), ..Default::default() };
     let listing = s.characters.list(&filter, page).await?;

@@ -5,10 +5,10 @@ use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use movies_domain::Page;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::page;
 use crate::dto::events::event_json;
 use crate::error::ApiError;
 use crate::extractors::ApiQuery;
@@ -33,8 +33,7 @@ async fn list(
     State(s): State<AppState>,
     ApiQuery(params): ApiQuery<EventParams>,
 ) -> Result<Response, ApiError> {
-    let page =
-        Page::new(None, params.limit.or(Some(100))).map_err(|e| ApiError::invalid("query", e))?;
+    let page = page(None, params.limit.or(Some(100)))?;
     let events = s.events.since(params.since.unwrap_or(0), page.limit()).await?;
     let body: Vec<Value> = events.iter().map(event_json).collect();
     let mut response = Json(body).into_response();

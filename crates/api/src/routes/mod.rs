@@ -22,6 +22,8 @@ use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use movies_domain::Page;
+
 use crate::config::CorsOrigins;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -57,6 +59,16 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(cors_layer(cors))
+}
+
+/// `skip` and `limit` from the query string, or a 422 naming them.
+pub(crate) fn page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
+    Page::new(skip, limit).map_err(|e| ApiError::invalid("query", e))
+}
+
+/// 200 (as the original answered a create) with the new record and its `Location`.
+pub(crate) fn created<T: Serialize>(location: String, record: T) -> Response {
+    ([(header::LOCATION, location)], Json(record)).into_response()
 }
 
 /// A page of a list, with the number of matches in `X-Total-Count`.

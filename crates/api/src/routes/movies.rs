@@ -1,15 +1,14 @@
 //! `/movies` routes.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieSort};
 use movies_domain::{FieldError, Page};
 use serde_json::json;
 
-use super::{BULK_BODY_LIMIT, listed};
+use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::CharacterJson;
 use crate::dto::movies::{BulkMoviesJson, MovieBody, MovieJson, MovieParams};
 use crate::dto::{Count, DeletedRangeJson, Message, PageParams};
@@ -97,7 +96,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let movie = s.movies.create(MovieInput::from(body), &by).await?;
     let location = format!("/movies/{}", movie.id);
-    Ok(([(header::LOCATION, location)], Json(MovieJson::from(movie))).into_response())
+    Ok(created(location, MovieJson::from(movie)))
 }
 
 async fn update(
@@ -169,7 +168,7 @@ async fn characters_of(
 ) -> Result<Response, ApiError> {
     // A movie's characters come whole unless the client pages them.
     let limit = params.limit.or(Some(movies_domain::paging::MAX_LIMIT as i64));
-    let page = Page::new(params.skip, limit).map_err(|e| ApiError::invalid("query", e))?;
+    let page = page(params.skip, limit)?;
     let listing = s.characters.list_for_movie(id, page).await?;
     Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
 }
@@ -199,7 +198,7 @@ async fn by_editor(
     ApiPath(username): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    let page = Page::new(params.skip, params.limit).map_err(|e| ApiError::invalid("query", e))?;
+    let page = page(params.skip, params.limit)?;
     let editor = s.users.by_username(&username).await?;
     let filter = MovieFilter { editor_id: Some(editor.id), ..Default::default() };
     let listing = s.movies.list(&filter, page).await?;

@@ -98,6 +98,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A principal for unit tests of the rules.
+    #[cfg(test)]
+    pub(crate) fn for_test(user_id: i64, role: Role) -> Self {
+        Self { user_id, username: "u".into(), role, token_id: "j".into(), token_expires_at: 0 }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -127,7 +133,7 @@ mod tests {
     use super::*;
 
     fn principal(user_id: i64, role: Role) -> Principal {
-        Principal { user_id, username: "u".into(), role, token_id: "j".into(), token_expires_at: 0 }
+        Principal::for_test(user_id, role)
     }
 
     #[test]

@@ -70,13 +70,7 @@ mod tests {
     use crate::users::Role;
 
     fn user(id: i64) -> Principal {
-        Principal {
-            user_id: id,
-            username: "u".into(),
-            role: Role::User,
-            token_id: "j".into(),
-            token_expires_at: 0,
-        }
+        Principal::for_test(id, Role::User)
     }
 
     fn job(owner: i64) -> Job {

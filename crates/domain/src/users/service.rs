@@ -54,7 +54,7 @@ mod tests {
     use crate::users::MockUserRepository;
 
     fn principal(user_id: i64, role: Role) -> Principal {
-        Principal { user_id, username: "p".into(), role, token_id: "j".into(), token_expires_at: 0 }
+        Principal::for_test(user_id, role)
     }
 
     #[tokio::test]
