@@ -3,10 +3,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
 use serde::de::DeserializeOwned;
 
-use super::detail_at;
+use super::{detail_at, mime_type};
 use crate::error::ApiError;
 
 pub struct ApiForm<T>(pub T);
@@ -19,13 +18,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-        if !is_form {
+        if mime_type(req.headers()).as_deref() != Some("application/x-www-form-urlencoded") {
             return Err(ApiError::UnsupportedMediaType(
                 "Expected a body with `Content-Type: application/x-www-form-urlencoded`".into(),
             ));

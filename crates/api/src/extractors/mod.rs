@@ -17,6 +17,12 @@ use serde_json::json;
 
 use crate::error::ValidationDetail;
 
+/// The media type of a request body, lower-cased and without parameters (`; charset=...`).
+fn mime_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(axum::http::header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
 /// A serde error at `path` inside `source`, as one 422 entry.
 fn detail_at(
     source: &'static str,
