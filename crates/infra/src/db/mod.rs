@@ -71,9 +71,10 @@ impl Database {
         self.conn.get_database_backend()
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// Starts a transaction that will write. On SQLite it first waits its turn at this process's
+    /// write gate (first come, first served), then takes the write lock at `BEGIN`
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits for other writers
-    /// instead of failing with "database is locked" when it upgrades.
+    /// (another process's too) instead of failing with "database is locked" when it upgrades.
     pub async fn write(&self) -> Result<WriteTxn, Error> {
         let turn = match &self.write_gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
