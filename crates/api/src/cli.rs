@@ -1,5 +1,5 @@
-//! The subcommands that work on the configured database with no server running:
-//! `create-admin` and `generate`.
+//! The subcommands that run instead of the server: `create-admin` and `generate` on the
+//! configured database, `openapi` on nothing.
 
 use std::io::BufRead;
 use std::time::Instant;
@@ -73,4 +73,15 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
     }
     state.db.close().await.ok();
     Ok(())
+}
+
+/// Prints the OpenAPI document, pretty, with a final newline (as docs/openapi.json holds it).
+pub fn openapi() -> Result<(), String> {
+    println!("{}", openapi_json());
+    Ok(())
+}
+
+/// The OpenAPI document as docs/openapi.json holds it.
+pub fn openapi_json() -> String {
+    crate::routes::openapi().to_pretty_json().expect("an OpenAPI document serialises")
 }

@@ -107,6 +107,9 @@ pub enum Command {
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
         characters: u64,
     },
+    /// Prints the OpenAPI document that `/openapi.json` serves (what `cargo xtask openapi` writes
+    /// to docs/openapi.json), touching no database.
+    Openapi,
 }
 
 /// The shortest key accepted in production: 256 bits, the HS256 output size.

@@ -7,14 +7,40 @@ use axum::response::{IntoResponse, Response};
 use movies_domain::{Error, FieldError, Loc};
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, Object, OneOfBuilder, Type};
+
+/// `{"detail": "..."}`: every error but a 422.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({ "detail": "Movie not found" }))]
+pub struct ErrorBody {
+    pub detail: String,
+}
+
+/// `{"detail": [...]}`: a 422, with every broken rule.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub struct HttpValidationError {
+    pub detail: Vec<ValidationDetail>,
+}
 
 /// One entry of a 422 body, as FastAPI writes it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct ValidationDetail {
+    /// Where: `body`, `query` or `path`, then field names and list indexes.
+    #[schema(schema_with = loc_schema, example = json!(["body", 0, "year"]))]
     pub loc: Vec<serde_json::Value>,
     pub msg: String,
     #[serde(rename = "type")]
+    #[schema(example = "value_error")]
     pub kind: String,
+}
+
+fn loc_schema() -> ArrayBuilder {
+    let step = OneOfBuilder::new()
+        .item(Object::with_type(Type::String))
+        .item(Object::with_type(Type::Integer));
+    ArrayBuilder::new().items(step)
 }
 
 impl ValidationDetail {
@@ -115,12 +141,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = match self {
-            ApiError::Validation(details) => json!({ "detail": details }),
+            ApiError::Validation(detail) => json!(HttpValidationError { detail }),
             ApiError::Unavailable(ref source) => {
                 tracing::error!(error = %error_chain(source.as_ref()), "database unavailable");
-                json!({ "detail": "The service is temporarily unavailable; try again shortly" })
+                let detail = "The service is temporarily unavailable; try again shortly".into();
+                json!(ErrorBody { detail })
             }
-            other => json!({ "detail": other.to_string() }),
+            other => json!(ErrorBody { detail: other.to_string() }),
         };
         if status == StatusCode::UNAUTHORIZED {
             return (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();

@@ -10,6 +10,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extractors;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -1,5 +1,5 @@
 //! `movies-api`: starts the server with the configuration from the environment, or runs one of
-//! its subcommands (`create-admin`, `generate`).
+//! its subcommands (`create-admin`, `generate`, `openapi`).
 
 use std::process::ExitCode;
 
@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
         Some(Command::Generate { movies, characters }) => {
             cli::generate(&config, *movies, *characters).await
         }
+        Some(Command::Openapi) => cli::openapi(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

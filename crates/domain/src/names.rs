@@ -4,6 +4,9 @@
 macro_rules! wire_names {
     ($t:ty { $($variant:ident => $name:literal),* $(,)? }) => {
         impl $t {
+            /// Every wire name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $name),* }
             }

@@ -3,14 +3,27 @@
 use movies_domain::auth::Login;
 use movies_domain::users::{Role, User};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::ObjectBuilder;
+
+use super::one_of;
+
+pub(crate) fn role_schema() -> ObjectBuilder {
+    one_of(Role::NAMES)
+}
 
 /// `{"username", "hashedPassword"}` as the original's clients send it (the field carries the
 /// plain password despite its name); `password` is accepted too.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CredentialsBody {
+    /// Required; 3-50 letters, digits, `_`, `.` or `-`.
+    #[schema(example = "alice")]
     pub username: Option<String>,
+    /// The plain password (8-128 characters), hashed by the server; this or `password`.
     #[serde(rename = "hashedPassword")]
+    #[schema(example = "correct-horse-battery")]
     pub hashed_password: Option<String>,
+    /// The same, under its honest name.
     pub password: Option<String>,
 }
 
@@ -26,7 +39,7 @@ impl CredentialsBody {
 }
 
 /// The OAuth2 password flow's form (`POST /auth/token`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
     pub username: Option<String>,
     pub password: Option<String>,
@@ -34,13 +47,17 @@ pub struct TokenForm {
 
 /// The login answer: the original's `token`, `token_type` and `user_id`, plus `access_token`
 /// for OAuth2 clients, `username` and `role`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LoginJson {
+    /// A JWT to send as `Authorization: Bearer <token>`.
     pub token: String,
+    /// The same token, for OAuth2 clients.
     pub access_token: String,
+    #[schema(example = "bearer")]
     pub token_type: &'static str,
     pub user_id: i64,
     pub username: String,
+    #[schema(schema_with = role_schema)]
     pub role: Role,
 }
 
@@ -58,10 +75,11 @@ impl From<Login> for LoginJson {
 }
 
 /// `{id, username, role}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MeJson {
     pub id: i64,
     pub username: String,
+    #[schema(schema_with = role_schema)]
     pub role: Role,
 }
 

@@ -2,14 +2,22 @@
 
 use movies_domain::characters::{Character, CharacterInput};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// A character as clients send it: the movie by `movieName` or `movieId` (or both, agreeing).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CharacterBody {
+    /// Required; 1-200 characters.
+    #[schema(example = "Ellen Ripley")]
     pub name: Option<String>,
+    /// The movie's name; this or `movieId` is required.
+    #[schema(example = "Alien")]
     pub movie_name: Option<String>,
+    /// The movie's id; this or `movieName` is required.
     pub movie_id: Option<i64>,
+    /// Required.
+    #[schema(example = "Warrant officer of the Nostromo")]
     pub description: Option<String>,
 }
 
@@ -25,14 +33,19 @@ impl From<CharacterBody> for CharacterInput {
 }
 
 /// A stored character.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Character, example = json!({
+    "id": 1, "name": "Ellen Ripley", "movieId": 1, "movieName": "Alien",
+    "description": "Warrant officer of the Nostromo", "editorId": 1
+}))]
 pub struct CharacterJson {
     pub id: i64,
     pub name: String,
     pub movie_id: i64,
     pub movie_name: String,
     pub description: String,
+    /// The user who created it; null once that user is deleted.
     pub editor_id: Option<i64>,
 }
 
@@ -50,12 +63,18 @@ impl From<Character> for CharacterJson {
 }
 
 /// The filters of `GET /characters`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct CharacterParams {
+    /// How many matches to pass over (at least 0; default 0).
     pub skip: Option<i64>,
+    /// How many to return (1-1000; default 50).
     pub limit: Option<i64>,
+    /// Words to find in the name or description, ignoring case.
     pub q: Option<String>,
+    /// The movie's name, ignoring case.
     pub movie_name: Option<String>,
+    /// The movie's id.
     pub movie_id: Option<i64>,
 }

@@ -2,13 +2,28 @@
 
 use movies_domain::jobs::{Job, JobKind, JobStatus};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::ObjectBuilder;
+
+use super::one_of;
+
+fn kind_schema() -> ObjectBuilder {
+    one_of(JobKind::NAMES)
+}
+
+fn status_schema() -> ObjectBuilder {
+    one_of(JobStatus::NAMES)
+}
 
 /// `{"id", "kind", "status", "requested", "done", "createdAt", "startedAt", "finishedAt", "error"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Job)]
 pub struct JobJson {
     pub id: String,
+    #[schema(schema_with = kind_schema)]
     pub kind: JobKind,
+    #[schema(schema_with = status_schema)]
     pub status: JobStatus,
     pub requested: u64,
     pub done: u64,
@@ -35,7 +50,7 @@ impl From<Job> for JobJson {
 }
 
 /// The 202 answer to a generate request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobAccepted {
     pub message: String,
     #[serde(rename = "jobId")]

@@ -10,21 +10,24 @@ pub mod users;
 
 use movies_domain::DeletedRange;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 
 /// `{"message": "..."}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Message {
     pub message: &'static str,
 }
 
 /// `{"count": n}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({ "count": 42 }))]
 pub struct Count {
     pub count: u64,
 }
 
 /// `{"deleted": [...], "not_found": [...]}` for a range delete.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeletedRangeJson {
     pub deleted: Vec<i64>,
     pub not_found: Vec<i64>,
@@ -37,8 +40,17 @@ impl From<DeletedRange> for DeletedRangeJson {
 }
 
 /// `skip` and `limit` of a list route.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// How many to pass over (at least 0; default 0).
     pub skip: Option<i64>,
+    /// How many to return (1-1000).
     pub limit: Option<i64>,
+}
+
+/// A string schema allowing one of `names`: the domain's enums name themselves
+/// (`wire_names!`) and know nothing of OpenAPI.
+pub(crate) fn one_of(names: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names.iter().copied()))
 }

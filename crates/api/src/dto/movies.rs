@@ -2,15 +2,26 @@
 
 use movies_domain::movies::{Movie, MovieInput, NewMovie};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// A movie as clients send it. Fields the server owns (`id`, `nrCharacters`, `editorId`), which
 /// old clients still send, are ignored like any unknown field.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct MovieBody {
+    /// Required; 1-200 characters, unique ignoring case.
+    #[schema(example = "Alien")]
     pub name: Option<String>,
+    /// Required; 1878-2100.
+    #[schema(example = 1979)]
     pub year: Option<i64>,
+    /// Required; free text.
+    #[schema(example = "1h 57m")]
     pub duration: Option<String>,
+    /// Required.
+    #[schema(example = "Science fiction")]
     pub genre: Option<String>,
+    /// Required.
+    #[schema(example = "The crew of a commercial space tug meets a deadly lifeform.")]
     pub description: Option<String>,
 }
 
@@ -27,8 +38,13 @@ impl From<MovieBody> for MovieInput {
 }
 
 /// A stored movie.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Movie, example = json!({
+    "id": 1, "name": "Alien", "year": 1979, "duration": "1h 57m", "genre": "Science fiction",
+    "description": "The crew of a commercial space tug meets a deadly lifeform.",
+    "nrCharacters": 2, "editorId": 1
+}))]
 pub struct MovieJson {
     pub id: i64,
     pub name: String,
@@ -36,7 +52,9 @@ pub struct MovieJson {
     pub duration: String,
     pub genre: String,
     pub description: String,
+    /// How many characters the movie has.
     pub nr_characters: i64,
+    /// The user who created it; null once that user is deleted.
     pub editor_id: Option<i64>,
 }
 
@@ -56,7 +74,7 @@ impl From<Movie> for MovieJson {
 }
 
 /// A movie a bulk request did not store, as it was sent (after trimming).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NotAddedMovie {
     pub name: String,
     pub year: i32,
@@ -78,21 +96,36 @@ impl From<NewMovie> for NotAddedMovie {
 }
 
 /// `{"added_movies": [...], "not_added_movies": [...]}`, the original's bulk answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BulkMoviesJson {
     pub added_movies: Vec<MovieJson>,
     pub not_added_movies: Vec<NotAddedMovie>,
 }
 
+/// `{"deleted_movies": [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedMoviesJson {
+    pub deleted_movies: Vec<MovieJson>,
+}
+
 /// The filters and order of `GET /movies`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MovieParams {
+    /// How many matches to pass over (at least 0; default 0).
     pub skip: Option<i64>,
+    /// How many to return (1-1000; default 50).
     pub limit: Option<i64>,
+    /// Words to find in the name or description, ignoring case.
     pub q: Option<String>,
+    /// The genre, ignoring case.
     pub genre: Option<String>,
     pub year: Option<i64>,
+    /// The earliest year, included.
     pub year_from: Option<i64>,
+    /// The latest year, included.
     pub year_to: Option<i64>,
+    /// `id`, `name` or `year`, with `-` first for descending; default `id`.
+    #[param(example = "-year")]
     pub sort: Option<String>,
 }

@@ -1,28 +1,37 @@
 //! `/characters` routes.
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use movies_domain::characters::{CharacterFilter, CharacterInput};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::{CharacterBody, CharacterJson, CharacterParams};
 use crate::dto::{Count, DeletedRangeJson, Message, PageParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/characters", get(list).post(create))
-        .route("/characters/count", get(count))
-        .route("/characters/bulk", post(create_many).layer(DefaultBodyLimit::max(BULK_BODY_LIMIT)))
-        .route("/characters/bulk/{start_id}/{end_id}", delete(delete_range))
-        .route("/characters/{id}", get(get_one).put(update).delete(delete_one))
-        .route("/characters/username/{username}", get(by_editor))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(count))
+        .routes(routes!(create_many).layer(DefaultBodyLimit::max(BULK_BODY_LIMIT)))
+        .routes(routes!(delete_range))
+        .routes(routes!(get_one, update, delete_one))
+        .routes(routes!(by_editor))
 }
 
+/// List characters
+///
+/// Filtered and paged; the number of matches is in `X-Total-Count`.
+#[utoipa::path(get, path = "/characters", tag = "characters", security(("bearer" = [])),
+    params(CharacterParams),
+    responses((status = 200, description = "A page of characters", body = [CharacterJson],
+        headers(("X-Total-Count" = u64, description = "Characters matching, in all pages")))),
+)]
 async fn list(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -39,6 +48,13 @@ async fn list(
     Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
 }
 
+/// Get a character
+#[utoipa::path(get, path = "/characters/{id}", tag = "characters", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Character id")),
+    responses(
+        (status = 200, description = "The character", body = CharacterJson),
+        (status = 404, description = "No such character", body = ErrorBody),
+))]
 async fn get_one(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -47,7 +63,15 @@ async fn get_one(
     Ok(Json(s.characters.get(id).await?.into()))
 }
 
-/// 200 (as the original answered) with a `Location` header.
+/// Create a character
+///
+/// 200 (as the original answered) with the character and its `Location`; the caller is its
+/// editor. The movie is named by `movieName` or `movieId`; an unknown movie is a 422.
+#[utoipa::path(post, path = "/characters", tag = "characters", security(("bearer" = [])),
+    request_body = CharacterBody,
+    responses((status = 200, description = "The character as stored", body = CharacterJson,
+        headers(("Location" = String, description = "`/characters/{id}`")))),
+)]
 async fn create(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -58,6 +82,17 @@ async fn create(
     Ok(created(location, CharacterJson::from(character)))
 }
 
+/// Replace a character
+///
+/// Its editor or an admin.
+#[utoipa::path(put, path = "/characters/{id}", tag = "characters", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Character id")),
+    request_body = CharacterBody,
+    responses(
+        (status = 200, description = "The character as stored", body = CharacterJson),
+        (status = 403, description = "Not the character's editor nor an admin", body = ErrorBody),
+        (status = 404, description = "No such character", body = ErrorBody),
+))]
 async fn update(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -67,6 +102,17 @@ async fn update(
     Ok(Json(s.characters.update(id, body.into(), &by).await?.into()))
 }
 
+/// Delete a character
+///
+/// Its editor or an admin.
+#[utoipa::path(delete, path = "/characters/{id}", tag = "characters", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Character id")),
+    responses(
+        (status = 200, description = "Deleted", body = Message,
+            example = json!({ "message": "Character deleted successfully" })),
+        (status = 403, description = "Not the character's editor nor an admin", body = ErrorBody),
+        (status = 404, description = "No such character", body = ErrorBody),
+))]
 async fn delete_one(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -76,7 +122,14 @@ async fn delete_one(
     Ok(Json(Message { message: "Character deleted successfully" }))
 }
 
-/// All or nothing; 200 with the characters added, as the original answered.
+/// Create many characters
+///
+/// Up to 10,000 in one request (16 MiB), all or nothing: any invalid item rejects the whole
+/// request with a 422 naming its index.
+#[utoipa::path(post, path = "/characters/bulk", tag = "characters", security(("bearer" = [])),
+    request_body = Vec<CharacterBody>,
+    responses((status = 200, description = "The characters as stored", body = [CharacterJson])),
+)]
 async fn create_many(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -87,6 +140,19 @@ async fn create_many(
     Ok(Json(added.into_iter().map(Into::into).collect()))
 }
 
+/// Delete a range of characters
+///
+/// Admins only. At most 100,000 ids from `start_id` to `end_id` inclusive.
+#[utoipa::path(delete, path = "/characters/bulk/{start_id}/{end_id}", tag = "characters",
+    security(("bearer" = [])),
+    params(
+        ("start_id" = i64, Path, description = "First id"),
+        ("end_id" = i64, Path, description = "Last id, included"),
+    ),
+    responses(
+        (status = 200, description = "What was deleted and what was not there", body = DeletedRangeJson),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+))]
 async fn delete_range(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -97,11 +163,25 @@ async fn delete_range(
     Ok(Json(outcome.into()))
 }
 
+/// Count characters
+///
+/// Public.
+#[utoipa::path(get, path = "/characters/count", tag = "characters",
+    responses((status = 200, description = "How many characters are stored", body = Count)),
+)]
 async fn count(State(s): State<AppState>) -> Result<Json<Count>, ApiError> {
     Ok(Json(Count { count: s.characters.count().await? }))
 }
 
-/// The characters a user created.
+/// List the characters a user created
+#[utoipa::path(get, path = "/characters/username/{username}", tag = "characters",
+    security(("bearer" = [])),
+    params(("username" = String, Path, description = "The editor's username"), PageParams),
+    responses(
+        (status = 200, description = "A page of that user's characters", body = [CharacterJson],
+            headers(("X-Total-Count" = u64, description = "That user's characters, in all pages"))),
+        (status = 404, description = "No such user", body = ErrorBody),
+))]
 async fn by_editor(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,

@@ -1,15 +1,17 @@
 //! `GET /events?since=SEQ&limit=N`: the change events after `since`, as `/ws` sends them.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::page;
-use crate::dto::events::event_json;
+use crate::dto::events::{EventJson, event_json};
 use crate::error::ApiError;
 use crate::extractors::ApiQuery;
 use crate::state::AppState;
@@ -17,18 +19,30 @@ use crate::state::AppState;
 const X_OLDEST_SEQ: HeaderName = HeaderName::from_static("x-oldest-seq");
 const X_LATEST_SEQ: HeaderName = HeaderName::from_static("x-latest-seq");
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/events", get(list))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventParams {
+    /// The last `seq` the client has; default 0 (from the oldest kept).
     since: Option<i64>,
+    /// How many to return (1-1000; default 100).
     limit: Option<i64>,
 }
 
+/// List the change events after `since`
+///
 /// Public, like `/ws`. `X-Oldest-Seq` and `X-Latest-Seq` say what the log still holds: a
 /// `since` below `X-Oldest-Seq - 1` means events were pruned and the client should reload.
+#[utoipa::path(get, path = "/events", tag = "events", params(EventParams), responses(
+    (status = 200, description = "The events after `since`, oldest first", body = [EventJson],
+        headers(
+            ("X-Oldest-Seq" = i64, description = "The oldest event kept (absent when none)"),
+            ("X-Latest-Seq" = i64, description = "The latest event (absent when none)"),
+        )),
+))]
 async fn list(
     State(s): State<AppState>,
     ApiQuery(params): ApiQuery<EventParams>,

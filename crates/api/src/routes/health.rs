@@ -1,26 +1,43 @@
 //! `GET /health`: the process is up and the database answers.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
-async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+/// `{"status", "database"}`: each `ok` or `unavailable`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+    #[schema(example = "ok")]
+    database: &'static str,
+}
+
+/// Check health
+///
+/// For load balancers and orchestrators: 200 when the database answers, 503 when it does not.
+#[utoipa::path(get, path = "/health", tag = "health", responses(
+    (status = 200, description = "Up, and the database answers", body = Health),
+    (status = 503, description = "The database does not answer", body = Health,
+        example = json!({ "status": "unavailable", "database": "unavailable" })),
+))]
+async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
     match s.db.conn().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database: "ok" })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unavailable" })),
-            )
+            let body = Health { status: "unavailable", database: "unavailable" };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
 }

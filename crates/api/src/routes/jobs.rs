@@ -1,23 +1,24 @@
 //! Generation jobs: `POST /movies/generate/{number}`, `POST /characters/generate/{number}`,
 //! `GET /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use movies_domain::jobs::JobKind;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::dto::jobs::{JobAccepted, JobJson};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiPath, CurrentUser};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/movies/generate/{number}", post(generate_movies))
-        .route("/characters/generate/{number}", post(generate_characters))
-        .route("/jobs", get(list))
-        .route("/jobs/{id}", get(get_one).delete(cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(generate_movies))
+        .routes(routes!(generate_characters))
+        .routes(routes!(list))
+        .routes(routes!(get_one, cancel))
 }
 
 async fn generate(
@@ -30,6 +31,13 @@ async fn generate(
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }
 
+/// Generate movies in the background
+///
+/// 1 to 1,000,000 fake movies, stored in batches by a job; watch it at `/jobs/{id}` or on `/ws`.
+#[utoipa::path(post, path = "/movies/generate/{number}", tag = "jobs", security(("bearer" = [])),
+    params(("number" = i64, Path, description = "How many, 1-1,000,000")),
+    responses((status = 202, description = "The job is queued", body = JobAccepted)),
+)]
 async fn generate_movies(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -38,6 +46,14 @@ async fn generate_movies(
     generate(&s, JobKind::Movies, number, &by).await
 }
 
+/// Generate characters in the background
+///
+/// 1 to 1,000,000 fake characters of existing movies, stored in batches by a job.
+#[utoipa::path(post, path = "/characters/generate/{number}", tag = "jobs",
+    security(("bearer" = [])),
+    params(("number" = i64, Path, description = "How many, 1-1,000,000")),
+    responses((status = 202, description = "The job is queued", body = JobAccepted)),
+)]
 async fn generate_characters(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -46,7 +62,12 @@ async fn generate_characters(
     generate(&s, JobKind::Characters, number, &by).await
 }
 
+/// List jobs
+///
 /// The caller's jobs, newest first; an admin sees everyone's.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", security(("bearer" = [])),
+    responses((status = 200, description = "The jobs", body = [JobJson])),
+)]
 async fn list(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -54,6 +75,13 @@ async fn list(
     Ok(Json(s.jobs.list(&by).await?.into_iter().map(JobJson::from).collect()))
 }
 
+/// Get a job
+#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobJson),
+        (status = 404, description = "No such job of the caller's", body = ErrorBody),
+))]
 async fn get_one(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -62,7 +90,15 @@ async fn get_one(
     Ok(Json(s.jobs.get(&id, &by).await?.into()))
 }
 
-/// Cancels: a queued job at once, a running one after its current batch (what it stored stays).
+/// Cancel a job
+///
+/// A queued job at once, a running one after its current batch (what it stored stays).
+#[utoipa::path(delete, path = "/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job, cancelled or already finished", body = JobJson),
+        (status = 404, description = "No such job of the caller's", body = ErrorBody),
+))]
 async fn cancel(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,

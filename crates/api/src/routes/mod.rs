@@ -3,6 +3,7 @@
 
 mod auth;
 mod characters;
+mod docs;
 mod events;
 mod health;
 mod jobs;
@@ -21,11 +22,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use movies_domain::Page;
 
 use crate::config::CorsOrigins;
 use crate::error::ApiError;
+use crate::openapi;
 use crate::state::AppState;
 
 /// Body limit of every route but the bulk ones.
@@ -36,23 +39,35 @@ pub const BULK_BODY_LIMIT: usize = 16 * 1024 * 1024;
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application: every route, answering with or without a trailing slash.
-pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
-    let api = Router::new()
+/// The REST routes, each with its OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(auth::routes())
         .merge(movies::routes())
         .merge(characters::routes())
         .merge(users::routes())
         .merge(events::routes())
         .merge(jobs::routes())
-        .merge(crate::ws::routes())
         .merge(health::routes())
+}
+
+/// The OpenAPI document of every REST route, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(api_routes().into_openapi())
+}
+
+/// The whole application: every route, answering with or without a trailing slash.
+pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
+    let (api, doc) = api_routes().split_for_parts();
+    let api = api
+        .merge(crate::ws::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     // Trailing slashes are trimmed before routing, so `/movies/` and `/movies` are one route.
     Router::new()
+        .merge(docs::routes(openapi::finish(doc)))
         .fallback_service(NormalizePath::trim_trailing_slash(api))
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(TraceLayer::new_for_http())

@@ -1,34 +1,34 @@
 //! `/movies` routes.
 
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieSort};
 use movies_domain::{FieldError, Page};
-use serde_json::json;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::CharacterJson;
-use crate::dto::movies::{BulkMoviesJson, MovieBody, MovieJson, MovieParams};
+use crate::dto::movies::{BulkMoviesJson, DeletedMoviesJson, MovieBody, MovieJson, MovieParams};
 use crate::dto::{Count, DeletedRangeJson, Message, PageParams};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/movies", get(list).post(create))
-        .route("/movies/names", get(names))
-        .route("/movies/count", get(count))
-        .route("/movies/bulk", post(create_many).layer(DefaultBodyLimit::max(BULK_BODY_LIMIT)))
-        .route("/movies/bulk/{start_id}/{end_id}", delete(delete_range))
-        .route("/movies/by_name/{name}", delete(delete_by_name))
-        .route("/movies/update_nr_characters", put(recount_characters))
-        .route("/movies/delete_duplicates", delete(delete_duplicates))
-        .route("/movies/{id}", get(get_one).put(update).delete(delete_one))
-        .route("/movies/{id}/characters", get(characters_of))
-        .route("/movies/username/{username}", get(by_editor))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(names))
+        .routes(routes!(count))
+        .routes(routes!(create_many).layer(DefaultBodyLimit::max(BULK_BODY_LIMIT)))
+        .routes(routes!(delete_range))
+        .routes(routes!(delete_by_name))
+        .routes(routes!(recount_characters))
+        .routes(routes!(delete_duplicates))
+        .routes(routes!(get_one, update, delete_one))
+        .routes(routes!(characters_of))
+        .routes(routes!(by_editor))
 }
 
 impl MovieParams {
@@ -71,6 +71,13 @@ impl MovieParams {
     }
 }
 
+/// List movies
+///
+/// Public. Filtered, sorted and paged; the number of matches is in `X-Total-Count`.
+#[utoipa::path(get, path = "/movies", tag = "movies", params(MovieParams), responses(
+    (status = 200, description = "A page of movies", body = [MovieJson],
+        headers(("X-Total-Count" = u64, description = "Movies matching, in all pages"))),
+))]
 async fn list(
     State(s): State<AppState>,
     ApiQuery(params): ApiQuery<MovieParams>,
@@ -80,6 +87,13 @@ async fn list(
     Ok(listed(listing.total, listing.items.into_iter().map(MovieJson::from).collect()))
 }
 
+/// Get a movie
+#[utoipa::path(get, path = "/movies/{id}", tag = "movies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Movie id")),
+    responses(
+        (status = 200, description = "The movie", body = MovieJson),
+        (status = 404, description = "No such movie", body = ErrorBody),
+))]
 async fn get_one(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -88,7 +102,16 @@ async fn get_one(
     Ok(Json(s.movies.get(id).await?.into()))
 }
 
-/// 200 (as the original answered) with a `Location` header.
+/// Create a movie
+///
+/// 200 (as the original answered) with the movie and its `Location`; the caller is its editor.
+#[utoipa::path(post, path = "/movies", tag = "movies", security(("bearer" = [])),
+    request_body = MovieBody,
+    responses(
+        (status = 200, description = "The movie as stored", body = MovieJson,
+            headers(("Location" = String, description = "`/movies/{id}`"))),
+        (status = 409, description = "A movie of that name exists", body = ErrorBody),
+))]
 async fn create(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -99,6 +122,18 @@ async fn create(
     Ok(created(location, MovieJson::from(movie)))
 }
 
+/// Replace a movie
+///
+/// Its editor or an admin.
+#[utoipa::path(put, path = "/movies/{id}", tag = "movies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Movie id")),
+    request_body = MovieBody,
+    responses(
+        (status = 200, description = "The movie as stored", body = MovieJson),
+        (status = 403, description = "Not the movie's editor nor an admin", body = ErrorBody),
+        (status = 404, description = "No such movie", body = ErrorBody),
+        (status = 409, description = "Another movie has that name", body = ErrorBody),
+))]
 async fn update(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -108,6 +143,17 @@ async fn update(
     Ok(Json(s.movies.update(id, body.into(), &by).await?.into()))
 }
 
+/// Delete a movie
+///
+/// Its editor or an admin; its characters go with it.
+#[utoipa::path(delete, path = "/movies/{id}", tag = "movies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Movie id")),
+    responses(
+        (status = 200, description = "Deleted", body = Message,
+            example = json!({ "message": "Movie deleted successfully" })),
+        (status = 403, description = "Not the movie's editor nor an admin", body = ErrorBody),
+        (status = 404, description = "No such movie", body = ErrorBody),
+))]
 async fn delete_one(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -117,6 +163,17 @@ async fn delete_one(
     Ok(Json(Message { message: "Movie deleted successfully" }))
 }
 
+/// Delete a movie by name
+///
+/// Its editor or an admin; the name is compared ignoring case.
+#[utoipa::path(delete, path = "/movies/by_name/{name}", tag = "movies", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Movie name")),
+    responses(
+        (status = 200, description = "Deleted", body = Message,
+            example = json!({ "message": "Movie deleted successfully" })),
+        (status = 403, description = "Not the movie's editor nor an admin", body = ErrorBody),
+        (status = 404, description = "No such movie", body = ErrorBody),
+))]
 async fn delete_by_name(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -126,6 +183,15 @@ async fn delete_by_name(
     Ok(Json(Message { message: "Movie deleted successfully" }))
 }
 
+/// Create many movies
+///
+/// Up to 10,000 in one request (16 MiB), stored in one transaction: the movies whose name is
+/// taken come back in `not_added_movies`; any invalid item rejects the whole request with a 422
+/// naming its index.
+#[utoipa::path(post, path = "/movies/bulk", tag = "movies", security(("bearer" = [])),
+    request_body = Vec<MovieBody>,
+    responses((status = 200, description = "What was stored and what was not", body = BulkMoviesJson)),
+)]
 async fn create_many(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -139,6 +205,19 @@ async fn create_many(
     }))
 }
 
+/// Delete a range of movies
+///
+/// Admins only. At most 100,000 ids from `start_id` to `end_id` inclusive.
+#[utoipa::path(delete, path = "/movies/bulk/{start_id}/{end_id}", tag = "movies",
+    security(("bearer" = [])),
+    params(
+        ("start_id" = i64, Path, description = "First id"),
+        ("end_id" = i64, Path, description = "Last id, included"),
+    ),
+    responses(
+        (status = 200, description = "What was deleted and what was not there", body = DeletedRangeJson),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+))]
 async fn delete_range(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -149,6 +228,11 @@ async fn delete_range(
     Ok(Json(outcome.into()))
 }
 
+/// List every movie name
+#[utoipa::path(get, path = "/movies/names", tag = "movies", security(("bearer" = [])),
+    responses((status = 200, description = "Every name, sorted", body = [String],
+        example = json!(["Alien", "Heat"]))),
+)]
 async fn names(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -156,10 +240,26 @@ async fn names(
     Ok(Json(s.movies.names().await?))
 }
 
+/// Count movies
+///
+/// Public.
+#[utoipa::path(get, path = "/movies/count", tag = "movies",
+    responses((status = 200, description = "How many movies are stored", body = Count)),
+)]
 async fn count(State(s): State<AppState>) -> Result<Json<Count>, ApiError> {
     Ok(Json(Count { count: s.movies.count().await? }))
 }
 
+/// List a movie's characters
+///
+/// All of them (up to 1,000) unless the client pages them; the total is in `X-Total-Count`.
+#[utoipa::path(get, path = "/movies/{id}/characters", tag = "movies", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Movie id"), PageParams),
+    responses(
+        (status = 200, description = "The movie's characters", body = [CharacterJson],
+            headers(("X-Total-Count" = u64, description = "The movie's characters, in all pages"))),
+        (status = 404, description = "No such movie", body = ErrorBody),
+))]
 async fn characters_of(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -173,6 +273,16 @@ async fn characters_of(
     Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
 }
 
+/// Recount every movie's characters
+///
+/// Admins only. `nrCharacters` is kept up to date on every write; this recounts from scratch.
+#[utoipa::path(put, path = "/movies/update_nr_characters", tag = "movies",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recounted", body = Message,
+            example = json!({ "message": "Aggregated column updated successfully" })),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+))]
 async fn recount_characters(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
@@ -181,17 +291,32 @@ async fn recount_characters(
     Ok(Json(Message { message: "Aggregated column updated successfully" }))
 }
 
-/// Names are unique, so there is never a duplicate to delete; kept for old clients.
+/// Delete duplicate movies
+///
+/// Admins only. Names are unique, so there is never a duplicate to delete; kept for old clients.
+#[utoipa::path(delete, path = "/movies/delete_duplicates", tag = "movies",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Always an empty list", body = DeletedMoviesJson),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+))]
 async fn delete_duplicates(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let deleted: Vec<MovieJson> =
-        s.movies.delete_duplicates(&by)?.into_iter().map(MovieJson::from).collect();
-    Ok(Json(json!({ "deleted_movies": deleted })))
+) -> Result<Json<DeletedMoviesJson>, ApiError> {
+    let deleted = s.movies.delete_duplicates(&by)?.into_iter().map(MovieJson::from).collect();
+    Ok(Json(DeletedMoviesJson { deleted_movies: deleted }))
 }
 
-/// The movies a user created.
+/// List the movies a user created
+#[utoipa::path(get, path = "/movies/username/{username}", tag = "movies",
+    security(("bearer" = [])),
+    params(("username" = String, Path, description = "The editor's username"), PageParams),
+    responses(
+        (status = 200, description = "A page of that user's movies", body = [MovieJson],
+            headers(("X-Total-Count" = u64, description = "That user's movies, in all pages"))),
+        (status = 404, description = "No such user", body = ErrorBody),
+))]
 async fn by_editor(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,

@@ -1,28 +1,36 @@
 //! `/users` routes: the admins' view of accounts.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::dto::Message;
 use crate::dto::users::UserJson;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AdminUser, ApiPath, CurrentUser};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users/nonAdmin", get(non_admins))
-        .route("/users/basicUsers", get(basic_users))
-        .route("/users/userId/{id}", get(get_one))
-        .route("/users/{id}", delete(delete_one))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(non_admins))
+        .routes(routes!(basic_users))
+        .routes(routes!(get_one))
+        .routes(routes!(delete_one))
 }
 
 async fn list(s: &AppState) -> Result<Json<Vec<UserJson>>, ApiError> {
     Ok(Json(s.users.non_admins().await?.into_iter().map(UserJson::from).collect()))
 }
 
-/// Admin only.
+/// List the users who are not admins
+///
+/// Admins only.
+#[utoipa::path(get, path = "/users/nonAdmin", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every non-admin user", body = [UserJson]),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+))]
 async fn non_admins(
     State(s): State<AppState>,
     AdminUser(_): AdminUser,
@@ -30,7 +38,10 @@ async fn non_admins(
     list(&s).await
 }
 
-/// The same list, for any signed-in user.
+/// List the users who are not admins, for any signed-in user
+#[utoipa::path(get, path = "/users/basicUsers", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "Every non-admin user", body = [UserJson])),
+)]
 async fn basic_users(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -38,6 +49,13 @@ async fn basic_users(
     list(&s).await
 }
 
+/// Get a user
+#[utoipa::path(get, path = "/users/userId/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserJson),
+        (status = 404, description = "No such user", body = ErrorBody),
+))]
 async fn get_one(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -46,6 +64,17 @@ async fn get_one(
     Ok(Json(s.users.get(id).await?.into()))
 }
 
+/// Delete a user
+///
+/// Admins only, and not themselves. The user's movies and characters stay, with `editorId` null.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Deleted", body = Message,
+            example = json!({ "message": "User deleted successfully" })),
+        (status = 403, description = "Not an admin, or the caller itself", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+))]
 async fn delete_one(
     State(s): State<AppState>,
     CurrentUser(p): CurrentUser,

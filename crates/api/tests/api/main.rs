@@ -10,5 +10,6 @@ mod errors;
 mod helpers;
 mod jobs;
 mod movies;
+mod openapi;
 mod users;
 mod websocket;
