@@ -3,6 +3,7 @@
 //! build as one test binary (and `helpers` is one module, not a copy per file).
 
 mod auth;
+mod browser;
 mod characters;
 mod cli;
 mod consistency;
