@@ -16,14 +16,14 @@ pub(crate) fn role_schema() -> ObjectBuilder {
 /// plain password despite its name); `password` is accepted too.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CredentialsBody {
-    /// Required; 3-50 letters, digits, `_`, `.` or `-`.
-    #[schema(example = "alice")]
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9_.-]{3,50}$", example = "alice")]
     pub username: Option<String>,
-    /// The plain password (8-128 characters), hashed by the server; this or `password`.
+    /// The plain password, hashed by the server; this or `password` is required.
     #[serde(rename = "hashedPassword")]
-    #[schema(example = "correct-horse-battery")]
+    #[schema(min_length = 8, max_length = 128, example = "correct-horse-battery")]
     pub hashed_password: Option<String>,
     /// The same, under its honest name.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 

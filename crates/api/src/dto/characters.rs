@@ -8,16 +8,16 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CharacterBody {
-    /// Required; 1-200 characters.
-    #[schema(example = "Ellen Ripley")]
+    /// Trimmed.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "Ellen Ripley")]
     pub name: Option<String>,
-    /// The movie's name; this or `movieId` is required.
+    /// The movie's name; this or `movieId` is required (an unknown movie is a 422).
     #[schema(example = "Alien")]
     pub movie_name: Option<String>,
     /// The movie's id; this or `movieName` is required.
     pub movie_id: Option<i64>,
-    /// Required.
-    #[schema(example = "Warrant officer of the Nostromo")]
+    /// Empty when left out.
+    #[schema(max_length = 5000, example = "Warrant officer of the Nostromo")]
     pub description: Option<String>,
 }
 
@@ -67,9 +67,11 @@ impl From<Character> for CharacterJson {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct CharacterParams {
-    /// How many matches to pass over (at least 0; default 0).
+    /// How many matches to pass over; default 0.
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
-    /// How many to return (1-1000; default 50).
+    /// How many to return; default 50.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Words to find in the name or description, ignoring case.
     pub q: Option<String>,

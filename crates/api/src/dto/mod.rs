@@ -43,9 +43,11 @@ impl From<DeletedRange> for DeletedRangeJson {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// How many to pass over (at least 0; default 0).
+    /// How many to pass over; default 0.
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
-    /// How many to return (1-1000).
+    /// How many to return.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

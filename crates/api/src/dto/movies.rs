@@ -8,20 +8,22 @@ use utoipa::{IntoParams, ToSchema};
 /// old clients still send, are ignored like any unknown field.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct MovieBody {
-    /// Required; 1-200 characters, unique ignoring case.
-    #[schema(example = "Alien")]
+    /// Unique ignoring case; trimmed.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "Alien")]
     pub name: Option<String>,
-    /// Required; 1878-2100.
-    #[schema(example = 1979)]
+    #[schema(value_type = i64, required = true, minimum = 1878, maximum = 2100, example = 1979)]
     pub year: Option<i64>,
-    /// Required; free text.
-    #[schema(example = "1h 57m")]
+    /// Free text; empty when left out.
+    #[schema(max_length = 50, example = "1h 57m")]
     pub duration: Option<String>,
-    /// Required.
-    #[schema(example = "Science fiction")]
+    /// Empty when left out.
+    #[schema(max_length = 100, example = "Science fiction")]
     pub genre: Option<String>,
-    /// Required.
-    #[schema(example = "The crew of a commercial space tug meets a deadly lifeform.")]
+    /// Empty when left out.
+    #[schema(
+        max_length = 5000,
+        example = "The crew of a commercial space tug meets a deadly lifeform."
+    )]
     pub description: Option<String>,
 }
 
@@ -112,9 +114,11 @@ pub struct DeletedMoviesJson {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MovieParams {
-    /// How many matches to pass over (at least 0; default 0).
+    /// How many matches to pass over; default 0.
+    #[param(minimum = 0)]
     pub skip: Option<i64>,
-    /// How many to return (1-1000; default 50).
+    /// How many to return; default 50.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Words to find in the name or description, ignoring case.
     pub q: Option<String>,
@@ -126,6 +130,6 @@ pub struct MovieParams {
     /// The latest year, included.
     pub year_to: Option<i64>,
     /// `id`, `name` or `year`, with `-` first for descending; default `id`.
-    #[param(example = "-year")]
+    #[param(pattern = "^-?(id|name|year)$", example = "-year")]
     pub sort: Option<String>,
 }

@@ -26,7 +26,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 ///
 /// 200 `true`, or 200 `false` when the name is taken in any case, as the original answered.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = CredentialsBody,
-    responses((status = 200, description = "Whether the account was created", body = bool)),
+    responses((status = 200, description = "Whether the account was created", body = bool,
+        content_type = "application/json")),
 )]
 async fn register(
     State(s): State<AppState>,

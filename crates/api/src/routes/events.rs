@@ -28,7 +28,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 struct EventParams {
     /// The last `seq` the client has; default 0 (from the oldest kept).
     since: Option<i64>,
-    /// How many to return (1-1000; default 100).
+    /// How many to return; default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 

@@ -35,7 +35,7 @@ async fn generate(
 ///
 /// 1 to 1,000,000 fake movies, stored in batches by a job; watch it at `/jobs/{id}` or on `/ws`.
 #[utoipa::path(post, path = "/movies/generate/{number}", tag = "jobs", security(("bearer" = [])),
-    params(("number" = i64, Path, description = "How many, 1-1,000,000")),
+    params(("number" = i64, Path, minimum = 1, maximum = 1_000_000, description = "How many")),
     responses((status = 202, description = "The job is queued", body = JobAccepted)),
 )]
 async fn generate_movies(
@@ -51,7 +51,7 @@ async fn generate_movies(
 /// 1 to 1,000,000 fake characters of existing movies, stored in batches by a job.
 #[utoipa::path(post, path = "/characters/generate/{number}", tag = "jobs",
     security(("bearer" = [])),
-    params(("number" = i64, Path, description = "How many, 1-1,000,000")),
+    params(("number" = i64, Path, minimum = 1, maximum = 1_000_000, description = "How many")),
     responses((status = 202, description = "The job is queued", body = JobAccepted)),
 )]
 async fn generate_characters(
