@@ -3,8 +3,16 @@
 //!
 //! Std only, so it compiles fast. Cargo is invoked through the `CARGO`
 //! environment variable (fallback `cargo`) and always from the workspace root.
-//! To add a subcommand (e.g. `bench`, `openapi`), write a `fn() -> Result<(), String>`
-//! and add one line to [`TASKS`].
+//! `fuzz` and `screenshots` run the server through [`server::Server`], which
+//! also stops it. To add a subcommand (e.g. `bench`), write a
+//! `fn(&[String]) -> Result<(), String>` and add one entry to [`TASKS`].
+
+mod fuzz;
+mod http;
+mod openapi;
+mod sample;
+mod screenshots;
+mod server;
 
 use std::env;
 use std::ffi::OsString;
@@ -14,8 +22,10 @@ use std::process::{Command, ExitCode};
 /// One subcommand: its name, a one-line description and the function running it.
 struct Task {
     name: &'static str,
+    /// What it takes after its name, as shown in the usage (e.g. `[ARGS]`); `None`: nothing.
+    args: Option<&'static str>,
     about: &'static str,
-    run: fn() -> Result<(), String>,
+    run: fn(&[String]) -> Result<(), String>,
 }
 
 impl std::fmt::Debug for Task {
@@ -28,14 +38,39 @@ impl std::fmt::Debug for Task {
 const TASKS: &[Task] = &[
     Task {
         name: "ci",
+        args: None,
         about: "run fmt --check, clippy -D warnings and the workspace tests, stopping at the first failure",
         run: ci,
     },
-    Task { name: "fmt", about: "format the whole workspace (cargo fmt --all)", run: fmt },
-    Task { name: "help", about: "print this usage text", run: help },
+    Task {
+        name: "fmt",
+        args: None,
+        about: "format the whole workspace (cargo fmt --all)",
+        run: fmt,
+    },
+    Task {
+        name: "openapi",
+        args: None,
+        about: "write the server's OpenAPI document to docs/openapi.json (movies-api openapi)",
+        run: openapi::openapi,
+    },
+    Task {
+        name: "fuzz",
+        args: Some("[ARGS]"),
+        about: "contract-fuzz a throwaway server with schemathesis; ARGS go to `schemathesis run`",
+        run: fuzz::fuzz,
+    },
+    Task {
+        name: "screenshots",
+        args: None,
+        about: "save /docs, /redoc and / of a throwaway server to docs/img/*.png with headless chromium",
+        run: screenshots::screenshots,
+    },
+    Task { name: "help", args: None, about: "print this usage text", run: help },
 ];
 
-/// The checks `cargo xtask ci` runs, in order, as arguments to cargo.
+/// The checks `cargo xtask ci` runs, in order, as arguments to cargo. Quick and offline, for
+/// before a push; `.ci/run` runs these and then the slower ones (`fuzz`, domain docs).
 const CI_STEPS: &[&[&str]] = &[
     &["fmt", "--all", "--", "--check"],
     &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
@@ -45,8 +80,8 @@ const CI_STEPS: &[&[&str]] = &[
 /// What the command line asked for.
 #[derive(Debug)]
 enum Parsed {
-    /// Run this task.
-    Task(&'static Task),
+    /// Run this task with these arguments.
+    Task(&'static Task, Vec<String>),
     /// Refused: print this message and the usage to stderr, exit 2.
     Error(String),
 }
@@ -54,7 +89,7 @@ enum Parsed {
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     match parse(&args) {
-        Parsed::Task(task) => match (task.run)() {
+        Parsed::Task(task, args) => match (task.run)(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
                 eprintln!("xtask {}: {message}", task.name);
@@ -70,10 +105,10 @@ fn main() -> ExitCode {
 }
 
 /// Maps the arguments after `cargo xtask` to a task. No argument, `-h` and
-/// `--help` mean `help`; subcommands take no further arguments.
+/// `--help` mean `help`; only tasks that declare `args` take further arguments.
 fn parse(args: &[String]) -> Parsed {
     let Some(first) = args.first() else {
-        return Parsed::Task(find("help").expect("help task exists"));
+        return Parsed::Task(find("help").expect("help task exists"), Vec::new());
     };
     let name = match first.as_str() {
         "-h" | "--help" => "help",
@@ -82,14 +117,14 @@ fn parse(args: &[String]) -> Parsed {
     let Some(task) = find(name) else {
         return Parsed::Error(format!("unknown command `{first}`"));
     };
-    if args.len() > 1 {
+    if args.len() > 1 && task.args.is_none() {
         return Parsed::Error(format!(
             "`{}` takes no arguments, got `{}`",
             task.name,
             args[1..].join(" ")
         ));
     }
-    Parsed::Task(task)
+    Parsed::Task(task, args[1..].to_vec())
 }
 
 fn find(name: &str) -> Option<&'static Task> {
@@ -98,20 +133,24 @@ fn find(name: &str) -> Option<&'static Task> {
 
 /// The usage text: one line per subcommand.
 fn usage() -> String {
-    let width = TASKS.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let synopsis = |task: &Task| match task.args {
+        Some(args) => format!("{} {args}", task.name),
+        None => task.name.to_owned(),
+    };
+    let width = TASKS.iter().map(|t| synopsis(t).len()).max().unwrap_or(0);
     let mut text = String::from("Usage: cargo xtask <command>\n\nCommands:\n");
     for task in TASKS {
-        text.push_str(&format!("  {:width$}  {}\n", task.name, task.about));
+        text.push_str(&format!("  {:width$}  {}\n", synopsis(task), task.about));
     }
     text
 }
 
-fn help() -> Result<(), String> {
+fn help(_: &[String]) -> Result<(), String> {
     print!("{}", usage());
     Ok(())
 }
 
-fn ci() -> Result<(), String> {
+fn ci(_: &[String]) -> Result<(), String> {
     let total = CI_STEPS.len();
     for (i, step) in CI_STEPS.iter().enumerate() {
         let mut cmd = cargo();
@@ -123,7 +162,7 @@ fn ci() -> Result<(), String> {
     Ok(())
 }
 
-fn fmt() -> Result<(), String> {
+fn fmt(_: &[String]) -> Result<(), String> {
     let mut cmd = cargo();
     cmd.args(["fmt", "--all"]);
     run(&mut cmd)
@@ -134,7 +173,31 @@ fn cargo() -> Command {
     let program = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(program);
     cmd.current_dir(workspace_root());
+    // `cargo run` describes xtask's own package in the environment. Build scripts that declare
+    // `rerun-if-env-changed` on those names (ring does, for CARGO_PKG_NAME) would then rerun and
+    // rebuild half the tree, here and again at the next plain `cargo build`.
+    for (name, _) in env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_run) {
+            cmd.env_remove(name);
+        }
+    }
     cmd
+}
+
+/// Whether `cargo run` sets this variable for the package it runs (as opposed to settings the
+/// user gave cargo, such as `CARGO_TARGET_DIR` or `CARGO_HOME`, which must pass through).
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_RUSTC_CURRENT_DIR"
+        )
 }
 
 /// The workspace root: the parent of this crate's directory.
@@ -143,6 +206,14 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives in a subdirectory of the workspace")
         .to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `target` in the workspace root.
+fn target_dir() -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
 }
 
 /// Runs `cmd` with inherited stdio; `Err` names the command if it cannot be
@@ -177,7 +248,7 @@ mod tests {
 
     fn task_name(parsed: Parsed) -> &'static str {
         match parsed {
-            Parsed::Task(task) => task.name,
+            Parsed::Task(task, _) => task.name,
             Parsed::Error(message) => panic!("expected a task, got error: {message}"),
         }
     }
@@ -198,19 +269,36 @@ mod tests {
     fn known_commands_are_found() {
         assert_eq!(task_name(parse(&args(&["ci"]))), "ci");
         assert_eq!(task_name(parse(&args(&["fmt"]))), "fmt");
+        assert_eq!(task_name(parse(&args(&["openapi"]))), "openapi");
+        assert_eq!(task_name(parse(&args(&["fuzz"]))), "fuzz");
+        assert_eq!(task_name(parse(&args(&["screenshots"]))), "screenshots");
     }
 
     #[test]
     fn unknown_command_is_refused() {
         match parse(&args(&["deploy"])) {
             Parsed::Error(message) => assert!(message.contains("deploy"), "{message}"),
-            Parsed::Task(task) => panic!("`deploy` was accepted as {}", task.name),
+            Parsed::Task(task, _) => panic!("`deploy` was accepted as {}", task.name),
         }
     }
 
     #[test]
     fn extra_arguments_are_refused() {
-        assert!(matches!(parse(&args(&["ci", "--fast"])), Parsed::Error(_)));
+        for task in ["ci", "openapi", "screenshots"] {
+            assert!(matches!(parse(&args(&[task, "--fast"])), Parsed::Error(_)), "{task}");
+        }
+    }
+
+    #[test]
+    fn fuzz_passes_its_arguments_on() {
+        match parse(&args(&["fuzz", "--max-examples", "200"])) {
+            Parsed::Task(task, rest) => {
+                assert_eq!(task.name, "fuzz");
+                assert_eq!(rest, ["--max-examples", "200"]);
+            }
+            Parsed::Error(message) => panic!("{message}"),
+        }
+        assert!(matches!(parse(&args(&["fuzz"])), Parsed::Task(_, rest) if rest.is_empty()));
     }
 
     #[test]
@@ -223,6 +311,9 @@ mod tests {
                 task.name
             );
             assert!(text.contains(&format!("  {}", task.name)), "{}", task.name);
+            if let Some(args) = task.args {
+                assert!(text.contains(&format!("  {} {args}", task.name)), "{}", task.name);
+            }
             assert!(text.contains(task.about));
         }
     }
@@ -251,5 +342,24 @@ mod tests {
     fn workspace_root_holds_the_workspace_manifest() {
         assert!(workspace_root().join("Cargo.toml").is_file());
         assert!(workspace_root().join("xtask").is_dir());
+    }
+
+    #[test]
+    fn the_package_cargo_run_describes_is_not_passed_on_but_cargo_settings_are() {
+        for name in
+            ["CARGO_PKG_NAME", "CARGO_PKG_VERSION_MAJOR", "CARGO_MANIFEST_DIR", "CARGO_CRATE_NAME"]
+        {
+            assert!(set_by_cargo_run(name), "{name}");
+        }
+        for name in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_JOBS", "PATH"] {
+            assert!(!set_by_cargo_run(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn usage_lines_stay_readable() {
+        for line in usage().lines() {
+            assert!(line.chars().count() <= 120, "too long: {line}");
+        }
     }
 }

@@ -1,0 +1,244 @@
+//! A throwaway `movies-api` for the tasks that need one running (`fuzz`, `screenshots`): the
+//! debug binary on a free port, a fresh SQLite file in a temporary directory, one admin. The
+//! process is killed and the directory removed when the [`Server`] is dropped, on success,
+//! error or panic alike.
+
+use std::fs::{self, File};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use std::{env, thread};
+
+use crate::http::{self, json_string};
+
+/// How long a fresh server may take to migrate its database and answer `GET /health`.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many lines of the server's log an error shows.
+const LOG_TAIL_LINES: usize = 40;
+
+/// The admin the server creates at start.
+pub struct Admin {
+    pub username: String,
+    pub password: String,
+}
+
+/// A running server; dropping it stops it.
+pub struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+    pub admin: Admin,
+}
+
+/// Builds the server (`cargo build -p movies-api`, debug) and returns the binary's path.
+pub fn build() -> Result<PathBuf, String> {
+    let mut cmd = crate::cargo();
+    cmd.args(["build", "-p", "movies-api"]);
+    crate::run(&mut cmd)?;
+    Ok(crate::target_dir().join("debug").join("movies-api"))
+}
+
+impl Server {
+    /// Starts `binary` on a free port and a fresh database in a new temporary directory named
+    /// after `purpose`, and waits until `GET /health` answers 200.
+    pub fn start(binary: &Path, purpose: &str) -> Result<Server, String> {
+        let dir = env::temp_dir().join(format!(
+            "movies-xtask-{purpose}-{}-{}",
+            std::process::id(),
+            random_hex(8)
+        ));
+        fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let log = dir.join("server.log");
+        let log_file =
+            File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
+        let port = free_port()?;
+        let admin = Admin { username: "admin".into(), password: random_hex(24) };
+        let mut cmd = Command::new(binary);
+        // Only our settings: a DATABASE_URL or APP_ENV in the caller's shell must not leak in.
+        cmd.env_clear();
+        for name in ["PATH", "HOME", "TMPDIR", "RUST_BACKTRACE"] {
+            if let Some(value) = env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
+        cmd.envs(server_env(&dir, port, &admin, &random_hex(64)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", binary.display()))?;
+        let mut server = Server { child, port, dir, log, admin };
+        server.wait_until_healthy()?;
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The temporary directory, removed with the server: for other scratch files of the task.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Logs the admin in (`POST /auth/login/`) and returns its access token.
+    pub fn login(&mut self) -> Result<String, String> {
+        let body = format!(
+            "{{\"username\": {}, \"hashedPassword\": {}}}",
+            json_string(&self.admin.username),
+            json_string(&self.admin.password)
+        );
+        let response = http::request(self.port, "POST", "/auth/login/", None, Some(&body))
+            .map_err(|e| self.failure(&e))?;
+        match (response.status, http::json_string_field(&response.body, "token")) {
+            (200, Some(token)) => Ok(token),
+            (status, _) => Err(self.failure(&format!(
+                "POST /auth/login/ answered {status} {}, expected 200 with a token",
+                response.body
+            ))),
+        }
+    }
+
+    /// `message`, followed by the end of the server's log and, if it stopped, how.
+    pub fn failure(&mut self, message: &str) -> String {
+        let exited = match self.child.try_wait() {
+            Ok(Some(status)) => format!(" (the server has exited: {status})"),
+            _ => String::new(),
+        };
+        format!("{message}{exited}{}", self.log_tail())
+    }
+
+    /// Fails when the server is no longer running.
+    pub fn check_running(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            _ => Err(self.failure("the server stopped during the run")),
+        }
+    }
+
+    fn wait_until_healthy(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            // The server was started by us but announces readiness only through its port: poll.
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Err(self.failure("the server stopped before answering GET /health"));
+            }
+            match http::request(self.port, "GET", "/health", None, None) {
+                Ok(response) if response.status == 200 => return Ok(()),
+                _ if Instant::now() > deadline => {
+                    let waited = START_TIMEOUT.as_secs();
+                    return Err(
+                        self.failure(&format!("GET /health did not answer 200 in {waited} s"))
+                    );
+                }
+                _ => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+        if tail.is_empty() {
+            return "\n(the server wrote nothing to stderr)".into();
+        }
+        format!(
+            "\n--- the server's stderr, last {} lines ---\n{}\n--- end of the server's stderr ---",
+            tail.len(),
+            tail.join("\n")
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The server's whole configuration (names from crates/api/src/config.rs).
+fn server_env(
+    dir: &Path,
+    port: u16,
+    admin: &Admin,
+    secret_key: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", format!("sqlite://{}", dir.join("server.db").display())),
+        ("HOST", "127.0.0.1".into()),
+        ("PORT", port.to_string()),
+        ("SECRET_KEY", secret_key.into()),
+        ("ADMIN_USERNAME", admin.username.clone()),
+        ("ADMIN_PASSWORD", admin.password.clone()),
+        ("RUST_LOG", "warn".into()),
+        ("APP_ENV", "development".into()),
+        // Long enough for any run: the fuzzer's token must not expire halfway.
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "1440".into()),
+        // One generation job at a time: a throwaway server on a shared machine.
+        ("JOBS_CONCURRENCY", "1".into()),
+    ]
+}
+
+/// A port free right now: bind port 0, read the port, let it go. Another process could take it
+/// before the server binds it; unlikely enough on a developer machine or a CI runner.
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| format!("finding a free port: {e}"))
+}
+
+/// `len` hex digits from std's randomly keyed hasher: unguessable enough for the secrets of a
+/// server that lives for one task on 127.0.0.1, without a dependency.
+fn random_hex(len: usize) -> String {
+    let mut out = String::with_capacity(len + 16);
+    while out.len() < len {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_usize(out.len());
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out.truncate(len);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_gets_a_fresh_sqlite_file_a_strong_key_and_an_admin() {
+        let admin = Admin { username: "admin".into(), password: "pw".into() };
+        let env = server_env(Path::new("/tmp/x"), 4321, &admin, &random_hex(64));
+        let get = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("DATABASE_URL"), Some("sqlite:///tmp/x/server.db"));
+        assert_eq!(get("PORT"), Some("4321"));
+        assert_eq!(get("ADMIN_USERNAME"), Some("admin"));
+        assert_eq!(get("ADMIN_PASSWORD"), Some("pw"));
+        assert!(get("SECRET_KEY").is_some_and(|key| key.len() >= 40));
+        assert!(get("JOBS_CONCURRENCY").is_some_and(|n| (1..=64).contains(&n.parse().unwrap())));
+    }
+
+    #[test]
+    fn random_hex_has_the_asked_length_and_differs_each_time() {
+        let (a, b) = (random_hex(40), random_hex(40));
+        assert_eq!(a.len(), 40);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_free_port_can_be_bound() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+}
