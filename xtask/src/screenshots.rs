@@ -73,6 +73,8 @@ fn chromium_args(profile: &Path, picture: &Path, url: &str) -> Vec<String> {
         "--disable-sync".into(),
         "--no-first-run".into(),
         "--disable-quic".into(),
+        // Offline, as the pages must work: every host but the server's fails to resolve.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
         format!("--user-data-dir={}", profile.display()),
         "--hide-scrollbars".into(),
         "--window-size=1280,900".into(),

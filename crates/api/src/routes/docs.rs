@@ -2,6 +2,8 @@
 //! `/redoc` and the live page at `/`. Everything they load is compiled into the binary, so they
 //! work with no internet access.
 
+use std::sync::LazyLock;
+
 use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -13,13 +15,23 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 const LIVE_PAGE: &str = include_str!("../../assets/index.html");
 const REDOC_PAGE: &str = include_str!("../../assets/redoc/index.html");
 const REDOC_SCRIPT: &str = include_str!("../../assets/redoc/redoc.standalone.js");
+/// The one thing the ReDoc bundle fetches from elsewhere: the Redocly logo in its menu, an image
+/// that removes itself when it fails to load. Served with an empty address, it fails at once.
+const REDOC_LOGO: &str = "https://cdn.redoc.ly/redoc/logo-mini.svg";
+static REDOC_OFFLINE: LazyLock<String> = LazyLock::new(|| REDOC_SCRIPT.replace(REDOC_LOGO, ""));
 
 /// Routes outside the trailing-slash normalisation: Swagger UI lives at `/docs/` and redirects
 /// `/docs` there, which a trimmed path would turn into a loop.
 pub fn routes<S: Clone + Send + Sync + 'static>(doc: OpenApi) -> Router<S> {
     let swagger = SwaggerUi::new("/docs")
         .url("/openapi.json", doc.clone())
-        .config(Config::default().persist_authorization(true).try_it_out_enabled(true));
+        // No validator badge: it would fetch from validator.swagger.io.
+        .config(
+            Config::default()
+                .persist_authorization(true)
+                .try_it_out_enabled(true)
+                .validator_url("none"),
+        );
     Router::new()
         .merge(swagger)
         .merge(Redoc::with_url("/redoc", doc).custom_html(REDOC_PAGE))
@@ -31,6 +43,6 @@ async fn redoc_script() -> impl IntoResponse {
     let cache = "public, max-age=86400";
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, cache)],
-        REDOC_SCRIPT,
+        REDOC_OFFLINE.as_str(),
     )
 }

@@ -63,6 +63,7 @@ async fn swagger_ui_lists_the_operations() {
         .evaluate("document.querySelector('button.btn.authorize')?.textContent.trim() ?? null")
         .await;
     assert_eq!(authorize, json!("Authorize"), "no Authorize button in Swagger UI");
+    browser.assert_all_requests_stayed_on_the_server().await;
 }
 
 #[tokio::test]
@@ -143,6 +144,7 @@ async fn redoc_lists_the_operations() {
             "ReDoc does not list {expected}; it lists {operations:?}"
         );
     }
+    browser.assert_all_requests_stayed_on_the_server().await;
 }
 
 #[tokio::test]
@@ -179,6 +181,7 @@ async fn live_page_shows_a_new_movie() {
         )
         .await;
     assert!(event.as_str().is_some_and(|e| e.contains(&name)), "unexpected event item {event}");
+    browser.assert_all_requests_stayed_on_the_server().await;
 }
 
 /// Waits until Swagger UI shows its operations (opening any collapsed tag) and returns each as
@@ -232,6 +235,17 @@ struct Browser {
 }
 
 impl Browser {
+    /// Fails if the page fetched anything (script, style, font, image) from another origin.
+    async fn assert_all_requests_stayed_on_the_server(&mut self) {
+        let elsewhere = self
+            .evaluate(
+                "performance.getEntriesByType('resource').map(e => e.name)
+                    .filter(url => !url.startsWith(location.origin) && !url.startsWith('data:'))",
+            )
+            .await;
+        assert_eq!(elsewhere, json!([]), "the page loaded resources from elsewhere");
+    }
+
     /// Starts Chromium on `about:blank` and connects to its page; `None` (after saying why on
     /// stderr) when there is no Chromium and `REQUIRE_CHROMIUM` is unset.
     async fn launch() -> Option<Self> {
@@ -258,6 +272,9 @@ impl Browser {
                 "--no-first-run",
                 "--disable-quic",
                 "--remote-debugging-port=0",
+                // As on a machine with no internet: every host but the test server's fails to
+                // resolve, so a page that needed a CDN would not render.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
