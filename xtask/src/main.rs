@@ -1,7 +1,8 @@
 //! Developer tooling for the Movies & Characters workspace, in the style of
 //! matklad's cargo-xtask: `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! Std only, so it compiles fast. Cargo is invoked through the `CARGO`
+//! Few dependencies (serde_json, and ureq without TLS to talk to the server it
+//! starts), so it compiles fast. Cargo is invoked through the `CARGO`
 //! environment variable (fallback `cargo`) and always from the workspace root.
 //! `fuzz` and `screenshots` run the server through [`server::Server`], which
 //! also stops it. To add a subcommand (e.g. `bench`), write a

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use crate::http::{self, json_string};
+use serde_json::{Value, json};
+
+use crate::http;
 use crate::server::Server;
 
 /// Movies, created first: (name, year, genre, duration, description).
@@ -40,13 +42,10 @@ const LATE_PAUSE: Duration = Duration::from_millis(60);
 pub fn add(server: &mut Server, token: &str) -> Result<(), String> {
     let mut bodies = Vec::new();
     for (name, year, genre, duration, description) in MOVIES {
-        let body = format!(
-            "{{\"name\": {}, \"year\": {year}, \"genre\": {}, \"duration\": {}, \"description\": {}}}",
-            json_string(name),
-            json_string(genre),
-            json_string(duration),
-            json_string(description)
-        );
+        let body = json!({
+            "name": name, "year": year, "genre": genre, "duration": duration,
+            "description": description,
+        });
         bodies.push(("/movies", body));
     }
     for (name, movie, description) in CHARACTERS {
@@ -70,17 +69,12 @@ pub fn add_while_watched(port: u16, token: &str, stop: &AtomicBool) -> Result<()
     Ok(())
 }
 
-fn character(name: &str, movie: &str, description: &str) -> String {
-    format!(
-        "{{\"name\": {}, \"movieName\": {}, \"description\": {}}}",
-        json_string(name),
-        json_string(movie),
-        json_string(description)
-    )
+fn character(name: &str, movie: &str, description: &str) -> Value {
+    json!({ "name": name, "movieName": movie, "description": description })
 }
 
-fn post(port: u16, token: &str, path: &str, body: &str) -> Result<(), String> {
-    let response = http::request(port, "POST", path, Some(token), Some(body))?;
+fn post(port: u16, token: &str, path: &str, body: &Value) -> Result<(), String> {
+    let response = http::post_json(port, path, Some(token), body)?;
     if response.status != 200 {
         return Err(format!("POST {path} {body} answered {} {}", response.status, response.body));
     }

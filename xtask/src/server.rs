@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use std::{env, thread};
 
-use crate::http::{self, json_string};
+use serde_json::json;
+
+use crate::http;
 
 /// How long a fresh server may take to migrate its database and answer `GET /health`.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -90,14 +92,11 @@ impl Server {
 
     /// Logs the admin in (`POST /auth/login/`) and returns its access token.
     pub fn login(&mut self) -> Result<String, String> {
-        let body = format!(
-            "{{\"username\": {}, \"hashedPassword\": {}}}",
-            json_string(&self.admin.username),
-            json_string(&self.admin.password)
-        );
-        let response = http::request(self.port, "POST", "/auth/login/", None, Some(&body))
+        let body =
+            json!({ "username": self.admin.username, "hashedPassword": self.admin.password });
+        let response = http::post_json(self.port, "/auth/login/", None, &body)
             .map_err(|e| self.failure(&e))?;
-        match (response.status, http::json_string_field(&response.body, "token")) {
+        match (response.status, response.string_field("token")) {
             (200, Some(token)) => Ok(token),
             (status, _) => Err(self.failure(&format!(
                 "POST /auth/login/ answered {status} {}, expected 200 with a token",
@@ -130,7 +129,7 @@ impl Server {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return Err(self.failure("the server stopped before answering GET /health"));
             }
-            match http::request(self.port, "GET", "/health", None, None) {
+            match http::get(self.port, "/health") {
                 Ok(response) if response.status == 200 => return Ok(()),
                 _ if Instant::now() > deadline => {
                     let waited = START_TIMEOUT.as_secs();
