@@ -39,6 +39,16 @@ impl From<DeletedRange> for DeletedRangeJson {
     }
 }
 
+/// The ids of a range delete, `/{start_id}/{end_id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdRange {
+    /// The first id.
+    pub start_id: i64,
+    /// The last id, included.
+    pub end_id: i64,
+}
+
 /// `skip` and `limit` of a list route.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

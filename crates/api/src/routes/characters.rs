@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::{CharacterBody, CharacterJson, CharacterParams};
-use crate::dto::{Count, DeletedRangeJson, Message, PageParams};
+use crate::dto::{Count, DeletedRangeJson, IdRange, Message, PageParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
@@ -145,10 +145,7 @@ async fn create_many(
 /// Admins only. At most 100,000 ids from `start_id` to `end_id` inclusive.
 #[utoipa::path(delete, path = "/characters/bulk/{start_id}/{end_id}", tag = "characters",
     security(("bearer" = [])),
-    params(
-        ("start_id" = i64, Path, description = "First id"),
-        ("end_id" = i64, Path, description = "Last id, included"),
-    ),
+    params(IdRange),
     responses(
         (status = 200, description = "What was deleted and what was not there", body = DeletedRangeJson),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -156,10 +153,13 @@ async fn create_many(
 async fn delete_range(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath((start, end)): ApiPath<(i64, i64)>,
+    ApiPath(range): ApiPath<IdRange>,
 ) -> Result<Json<DeletedRangeJson>, ApiError> {
-    let outcome =
-        s.characters.delete_range(start, end, &by).await.map_err(ApiError::from_domain("path"))?;
+    let outcome = s
+        .characters
+        .delete_range(range.start_id, range.end_id, &by)
+        .await
+        .map_err(ApiError::from_domain("path"))?;
     Ok(Json(outcome.into()))
 }
 

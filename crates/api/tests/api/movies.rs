@@ -663,6 +663,8 @@ async fn a_range_delete_that_is_empty_reversed_or_too_wide_is_unprocessable() {
     {
         app.delete(path).await.expect_invalid();
     }
+    let reply = app.delete("/movies/bulk/1/abc").await;
+    assert_eq!(reply.expect_invalid(), [json!(["path", "end_id"])], "the parameter is named");
     assert_eq!(app.movie_count().await, 1);
 
     let reply = app.delete(&format!("/movies/bulk/{id}/{}", id + 100_000)).await;
