@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::get;
 use utoipa::openapi::OpenApi;
 use utoipa_redoc::{Redoc, Servable};
@@ -35,6 +35,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(doc: OpenApi) -> Router<S> {
     Router::new()
         .merge(swagger)
         .merge(Redoc::with_url("/redoc", doc).custom_html(REDOC_PAGE))
+        .route("/redoc/", get(|| async { Redirect::permanent("/redoc") }))
         .route("/redoc/redoc.standalone.js", get(redoc_script))
         .route("/", get(|| async { Html(LIVE_PAGE) }))
 }

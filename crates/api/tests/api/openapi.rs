@@ -56,6 +56,8 @@ async fn the_doc_pages_load_nothing_from_elsewhere() {
     let script = script.send().await.unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(script.text().await.unwrap().len() > 100_000, "the ReDoc bundle is served whole");
+    let slashed = app.client.get(format!("{}/redoc/", app.address)).send().await.unwrap();
+    assert_eq!((slashed.status(), slashed.url().path()), (StatusCode::OK, "/redoc"));
     let swagger = app.client.get(format!("{}/docs/swagger-ui-bundle.js", app.address));
     assert_eq!(swagger.send().await.unwrap().status(), StatusCode::OK);
 }
