@@ -66,7 +66,7 @@ fn schemathesis_args(base_url: &str, extra: &[String]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "run".into(),
         format!("{base_url}/openapi.json"),
-        // The document's `servers` entry is relative (`/`): requests need the absolute base.
+        // The document names no server: requests need the absolute base.
         "--url".into(),
         base_url.into(),
         "--checks".into(),

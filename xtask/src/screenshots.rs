@@ -32,7 +32,9 @@ pub fn screenshots(_: &[String]) -> Result<(), String> {
         let shot = server.dir().join(file);
         let profile = server.dir().join(format!("chromium-profile-{file}"));
         let log = server.dir().join("chromium.log");
-        let mut cmd = Command::new("chromium");
+        // `$CHROMIUM` as for the browser tests, else Debian's `chromium`.
+        let mut cmd =
+            Command::new(std::env::var_os("CHROMIUM").unwrap_or_else(|| "chromium".into()));
         cmd.args(chromium_args(&profile, &shot, &server.url(path)));
         if *path == "/" {
             // The live page lists the changes made while it is open: make some.

@@ -3,7 +3,7 @@
 //! the pieces are put together and finished with what every operation shares: the error answers
 //! of the extractors and middleware, the security schemes, and the original's paths.
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::security::{
@@ -14,6 +14,7 @@ use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::error::{ErrorBody, HttpValidationError};
+use crate::extractors::BODY_TOO_LARGE;
 
 /// The scheme protected operations name in their `security(...)`: a JWT as a bearer token.
 pub const BEARER: &str = "bearer";
@@ -85,7 +86,7 @@ pub fn finish(mut doc: Document) -> Document {
     }
 
     for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete] {
+        for op in operations_mut(item) {
             if let Some(op) = op.as_mut() {
                 add_shared_answers(op);
                 name_uniquely(op);
@@ -99,6 +100,19 @@ pub fn finish(mut doc: Document) -> Document {
     }
     doc.paths.paths.sort_keys();
     doc
+}
+
+fn operations_mut(item: &mut PathItem) -> [&mut Option<Operation>; 8] {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
 }
 
 /// `movies_update` rather than the handler's bare `update`, which several modules share:
@@ -171,7 +185,7 @@ fn shared_responses() -> [(&'static str, Response); 6] {
                 .schema(Some(Ref::from_schema_name(HttpValidationError::name())))
                 .example(Some(serde_json::json!({ "detail": [{
                     "loc": ["body", "year"],
-                    "msg": "Year must be between 1888 and 2100",
+                    "msg": "Year must be between 1878 and 2100",
                     "type": "value_error"
                 }]})))
                 .build(),
@@ -179,11 +193,23 @@ fn shared_responses() -> [(&'static str, Response); 6] {
         .build();
     [
         ("Unauthorized", unauthorized),
-        ("BadRequest", detail("The body is not well-formed JSON", "Malformed JSON body")),
-        ("PayloadTooLarge", detail("The body is over the route's limit", "Body too large")),
+        (
+            "BadRequest",
+            detail(
+                "The body is not well-formed, or was cut short",
+                "Malformed JSON: EOF while parsing an object at line 1 column 9",
+            ),
+        ),
+        (
+            "PayloadTooLarge",
+            detail("The body is over the route's limit (1 MiB; 16 MiB in bulk)", BODY_TOO_LARGE),
+        ),
         (
             "UnsupportedMediaType",
-            detail("The body is not of the declared media type", "Expected application/json"),
+            detail(
+                "The body is not declared as the media type the route reads",
+                "Expected a body with `Content-Type: application/json`",
+            ),
         ),
         ("ValidationError", validation),
         (
@@ -204,8 +230,8 @@ mod tests {
     fn operation_ids_are_unique_and_every_operation_is_tagged() {
         let doc = crate::routes::openapi();
         let mut ids = std::collections::HashSet::new();
-        for (path, item) in &doc.paths.paths {
-            for op in [&item.get, &item.put, &item.post, &item.delete].into_iter().flatten() {
+        for (path, item) in &mut doc.paths.paths.clone() {
+            for op in operations_mut(item).into_iter().flatten() {
                 assert!(op.tags.as_ref().is_some_and(|t| t.len() == 1), "{path}: one tag");
                 let id = op.operation_id.clone().expect("an operation id");
                 assert!(ids.insert(id.clone()), "{path}: {id} is used twice");

@@ -15,6 +15,7 @@ pub(crate) fn role_schema() -> ObjectBuilder {
 /// `{"username", "hashedPassword"}` as the original's clients send it (the field carries the
 /// plain password despite its name); `password` is accepted too.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = Credentials)]
 pub struct CredentialsBody {
     #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9_.-]{3,50}$", example = "alice")]
     pub username: Option<String>,
@@ -41,13 +42,16 @@ impl CredentialsBody {
 /// The OAuth2 password flow's form (`POST /auth/token`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
+    #[schema(value_type = String, required = true)]
     pub username: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
 /// The login answer: the original's `token`, `token_type` and `user_id`, plus `access_token`
 /// for OAuth2 clients, `username` and `role`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Login)]
 pub struct LoginJson {
     /// A JWT to send as `Authorization: Bearer <token>`.
     pub token: String,
@@ -76,6 +80,7 @@ impl From<Login> for LoginJson {
 
 /// `{id, username, role}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Me)]
 pub struct MeJson {
     pub id: i64,
     pub username: String,

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 /// A character as clients send it: the movie by `movieName` or `movieId` (or both, agreeing).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CharacterInput)]
 pub struct CharacterBody {
     /// Trimmed.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "Ellen Ripley")]
@@ -46,6 +47,7 @@ pub struct CharacterJson {
     pub movie_name: String,
     pub description: String,
     /// The user who created it; null once that user is deleted.
+    #[schema(required = true)]
     pub editor_id: Option<i64>,
 }
 
@@ -73,9 +75,9 @@ pub struct CharacterParams {
     /// How many to return; default 50.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// Words to find in the name or description, ignoring case.
+    /// A part of the name, ignoring case.
     pub q: Option<String>,
-    /// The movie's name, ignoring case.
+    /// The movie's name, exactly.
     pub movie_name: Option<String>,
     /// The movie's id.
     pub movie_id: Option<i64>,

@@ -28,8 +28,11 @@ pub struct JobJson {
     pub requested: u64,
     pub done: u64,
     pub created_at: String,
+    #[schema(required = true)]
     pub started_at: Option<String>,
+    #[schema(required = true)]
     pub finished_at: Option<String>,
+    #[schema(required = true)]
     pub error: Option<String>,
 }
 

@@ -28,6 +28,7 @@ pub struct Count {
 
 /// `{"deleted": [...], "not_found": [...]}` for a range delete.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletedRange)]
 pub struct DeletedRangeJson {
     pub deleted: Vec<i64>,
     pub not_found: Vec<i64>,
@@ -43,9 +44,9 @@ impl From<DeletedRange> for DeletedRangeJson {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct IdRange {
-    /// The first id.
+    /// The first id deleted.
     pub start_id: i64,
-    /// The last id, included.
+    /// The first id not deleted; greater than `start_id`.
     pub end_id: i64,
 }
 

@@ -7,8 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 /// A movie as clients send it. Fields the server owns (`id`, `nrCharacters`, `editorId`), which
 /// old clients still send, are ignored like any unknown field.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[schema(as = MovieInput)]
 pub struct MovieBody {
-    /// Unique ignoring case; trimmed.
+    /// Unique; trimmed.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "Alien")]
     pub name: Option<String>,
     #[schema(value_type = i64, required = true, minimum = 1878, maximum = 2100, example = 1979)]
@@ -57,6 +58,7 @@ pub struct MovieJson {
     /// How many characters the movie has.
     pub nr_characters: i64,
     /// The user who created it; null once that user is deleted.
+    #[schema(required = true)]
     pub editor_id: Option<i64>,
 }
 
@@ -99,6 +101,7 @@ impl From<NewMovie> for NotAddedMovie {
 
 /// `{"added_movies": [...], "not_added_movies": [...]}`, the original's bulk answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BulkMoviesResult)]
 pub struct BulkMoviesJson {
     pub added_movies: Vec<MovieJson>,
     pub not_added_movies: Vec<NotAddedMovie>,
@@ -106,6 +109,7 @@ pub struct BulkMoviesJson {
 
 /// `{"deleted_movies": [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletedMovies)]
 pub struct DeletedMoviesJson {
     pub deleted_movies: Vec<MovieJson>,
 }
@@ -120,9 +124,9 @@ pub struct MovieParams {
     /// How many to return; default 50.
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// Words to find in the name or description, ignoring case.
+    /// A part of the name, ignoring case.
     pub q: Option<String>,
-    /// The genre, ignoring case.
+    /// The genre, exactly.
     pub genre: Option<String>,
     pub year: Option<i64>,
     /// The earliest year, included.

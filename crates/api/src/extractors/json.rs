@@ -1,12 +1,10 @@
 //! `ApiJson<T>`: a JSON body. Wrong content type 415, body over the route's limit 413, malformed
 //! JSON 400, well-formed JSON of the wrong shape 422 naming the offending field.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::{detail_at, mime_type};
+use super::{detail_at, mime_type, read_body, unsupported};
 use crate::error::ApiError;
 
 pub struct ApiJson<T>(pub T);
@@ -20,17 +18,9 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !mime_type(req.headers()).as_deref().is_some_and(is_json) {
-            return Err(ApiError::UnsupportedMediaType(
-                "Expected a body with `Content-Type: application/json`".into(),
-            ));
+            return Err(unsupported("application/json"));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("The request body is too large for this route".into())
-            } else {
-                ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().clone();

@@ -13,9 +13,31 @@ pub use json::ApiJson;
 pub use path::ApiPath;
 pub use query::ApiQuery;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::error::ValidationDetail;
+use crate::error::{ApiError, ValidationDetail};
+
+/// The 413's message, also the OpenAPI document's example.
+pub const BODY_TOO_LARGE: &str = "The request body is too large for this route";
+
+/// The 415's message for a body that is not of `media_type`.
+pub fn unsupported(media_type: &str) -> ApiError {
+    ApiError::UnsupportedMediaType(format!("Expected a body with `Content-Type: {media_type}`"))
+}
+
+/// The whole body: over the route's limit a 413, cut short a 400.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(BODY_TOO_LARGE.into())
+        } else {
+            ApiError::BadRequest(format!("Could not read the request body: {rejection}"))
+        }
+    })
+}
 
 /// The media type of a request body, lower-cased and without parameters (`; charset=...`).
 fn mime_type(headers: &axum::http::HeaderMap) -> Option<String> {

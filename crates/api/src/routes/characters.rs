@@ -142,7 +142,7 @@ async fn create_many(
 
 /// Delete a range of characters
 ///
-/// Admins only. At most 100,000 ids from `start_id` to `end_id` inclusive.
+/// Admins only. The ids from `start_id` up to, not including, `end_id` (at most 100,000).
 #[utoipa::path(delete, path = "/characters/bulk/{start_id}/{end_id}", tag = "characters",
     security(("bearer" = [])),
     params(IdRange),

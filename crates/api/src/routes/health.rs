@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::ObjectBuilder;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,10 +18,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// `{"status", "database"}`: each `ok` or `unavailable`.
 #[derive(Debug, Serialize, ToSchema)]
 struct Health {
-    #[schema(example = "ok")]
+    #[schema(schema_with = state_schema, example = "ok")]
     status: &'static str,
-    #[schema(example = "ok")]
+    #[schema(schema_with = state_schema, example = "ok")]
     database: &'static str,
+}
+
+fn state_schema() -> ObjectBuilder {
+    crate::dto::one_of(&["ok", "unavailable"])
 }
 
 /// Check health

@@ -68,6 +68,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
     // Trailing slashes are trimmed before routing, so `/movies/` and `/movies` are one route.
     Router::new()
         .merge(docs::routes(openapi::finish(doc)))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback_service(NormalizePath::trim_trailing_slash(api))
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(TraceLayer::new_for_http())

@@ -165,7 +165,7 @@ async fn delete_one(
 
 /// Delete a movie by name
 ///
-/// Its editor or an admin; the name is compared ignoring case.
+/// Its editor or an admin; the name is compared exactly.
 #[utoipa::path(delete, path = "/movies/by_name/{name}", tag = "movies", security(("bearer" = [])),
     params(("name" = String, Path, description = "Movie name")),
     responses(
@@ -207,7 +207,7 @@ async fn create_many(
 
 /// Delete a range of movies
 ///
-/// Admins only. At most 100,000 ids from `start_id` to `end_id` inclusive.
+/// Admins only. The ids from `start_id` up to, not including, `end_id` (at most 100,000).
 #[utoipa::path(delete, path = "/movies/bulk/{start_id}/{end_id}", tag = "movies",
     security(("bearer" = [])),
     params(IdRange),
@@ -230,7 +230,7 @@ async fn delete_range(
 
 /// List every movie name
 #[utoipa::path(get, path = "/movies/names", tag = "movies", security(("bearer" = [])),
-    responses((status = 200, description = "Every name, sorted", body = [String],
+    responses((status = 200, description = "Every name, by id", body = [String],
         example = json!(["Alien", "Heat"]))),
 )]
 async fn names(

@@ -325,6 +325,12 @@ impl Browser {
         if let Some(error) = result.get("errorText") {
             panic!("navigating to {url} failed: {error}");
         }
+        // The reply can come before the new document runs: wait until it is the one shown.
+        self.wait_for(
+            "the new document",
+            "() => location.href !== 'about:blank' && document.readyState !== 'loading'",
+        )
+        .await;
     }
 
     /// The value of a JavaScript expression in the page (a promise is awaited); panics, showing
@@ -343,7 +349,20 @@ impl Browser {
             "awaitPromise": true,
             "returnByValue": true,
         });
-        let mut result = self.page.call("Runtime.evaluate", params).await;
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let mut result = loop {
+            match self.page.try_call("Runtime.evaluate", params.clone()).await {
+                Ok(result) => break result,
+                // A navigation replaced the document the expression ran in (or its replacement
+                // has no context yet): run it again in the new one.
+                Err(error)
+                    if is_navigation_error(&error) && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(error) => panic!("Runtime.evaluate failed: {error}"),
+            }
+        };
         match result.get("exceptionDetails") {
             Some(details) => Err(details["exception"]["description"]
                 .as_str()
@@ -384,6 +403,14 @@ impl Browser {
         );
         self.try_evaluate(&expression).await.unwrap_or_else(|error| panic!("{error}"))
     }
+}
+
+/// The errors of an evaluation that a navigation cut short.
+fn is_navigation_error(error: &Value) -> bool {
+    let message = error["message"].as_str().unwrap_or_default();
+    ["Execution context was destroyed", "Cannot find default execution context", "navigated"]
+        .iter()
+        .any(|m| message.contains(m))
 }
 
 /// A child process, killed (and reaped) on drop.
@@ -458,6 +485,13 @@ impl Cdp {
     /// Sends `method` with `params` and returns the `result` of the reply with the same id;
     /// panics on a protocol error.
     async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params)
+            .await
+            .unwrap_or_else(|error| panic!("{method} failed: {error}"))
+    }
+
+    /// Like [`Cdp::call`], but a protocol error (`{"code", "message"}`) is returned.
+    async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.last_id += 1;
         let id = self.last_id;
         let request = json!({ "id": id, "method": method, "params": params });
@@ -481,10 +515,10 @@ impl Cdp {
             if reply["id"] != id {
                 continue;
             }
-            if let Some(error) = reply.get("error") {
-                panic!("{method} failed: {error}");
+            if let Some(error) = reply.get_mut("error") {
+                return Err(error.take());
             }
-            return reply["result"].take();
+            return Ok(reply["result"].take());
         }
     }
 }

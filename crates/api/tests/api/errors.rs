@@ -80,6 +80,16 @@ async fn a_body_over_one_mebibyte_on_a_single_movie_is_too_large() {
 }
 
 #[tokio::test]
+async fn a_login_form_over_one_mebibyte_is_too_large() {
+    let app = spawn_app().await;
+    let form = [("username", "admin".to_owned()), ("password", "x".repeat(1024 * 1024))];
+
+    let reply = app.send(app.request(Method::POST, "/auth/token").form(&form)).await;
+
+    reply.expect_error(StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
 async fn a_bulk_body_of_two_mebibytes_is_accepted() {
     let app = spawn_app().await;
     let movies: Vec<Value> = (0..2_000)

@@ -56,6 +56,9 @@ async fn the_doc_pages_load_nothing_from_elsewhere() {
     let script = script.send().await.unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(script.text().await.unwrap().len() > 100_000, "the ReDoc bundle is served whole");
+    let post = app.client.post(format!("{}/openapi.json", app.address)).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.json::<Value>().await.unwrap()["detail"], "Method Not Allowed");
     let slashed = app.client.get(format!("{}/redoc/", app.address)).send().await.unwrap();
     assert_eq!((slashed.status(), slashed.url().path()), (StatusCode::OK, "/redoc"));
     let swagger = app.client.get(format!("{}/docs/swagger-ui-bundle.js", app.address));
