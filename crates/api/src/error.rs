@@ -78,6 +78,9 @@ pub enum ApiError {
     /// 413: the body is over the route's limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 429: a quota of the caller's is used up.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 415: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -101,6 +104,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -131,6 +135,7 @@ impl From<Error> for ApiError {
                 "A {} named {name:?} already exists",
                 entity.to_string().to_lowercase()
             )),
+            Error::LimitReached(why) => ApiError::TooManyRequests(why),
             Error::Invalid(_) => ApiError::from_domain("body")(e),
             Error::Unavailable(source) => ApiError::Unavailable(source),
         }

@@ -84,6 +84,9 @@ pub enum Error {
     /// The input breaks a rule; every broken rule is listed.
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
+    /// The caller has used up a quota (e.g. its active jobs); it may try again later.
+    #[error("{0}")]
+    LimitReached(String),
     /// The store could not do its work (down, busy, or a bug in an adapter); the source says why.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

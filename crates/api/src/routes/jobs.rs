@@ -36,7 +36,11 @@ async fn generate(
 /// 1 to 1,000,000 fake movies, stored in batches by a job; watch it at `/jobs/{id}` or on `/ws`.
 #[utoipa::path(post, path = "/movies/generate/{number}", tag = "jobs", security(("bearer" = [])),
     params(("number" = i64, Path, minimum = 1, maximum = 1_000_000, description = "How many")),
-    responses((status = 202, description = "The job is queued", body = JobAccepted)),
+    responses(
+        (status = 202, description = "The job is queued", body = JobAccepted),
+        (status = 429, description = "The caller already has 4 jobs queued or running",
+            body = ErrorBody),
+    ),
 )]
 async fn generate_movies(
     State(s): State<AppState>,
@@ -52,7 +56,11 @@ async fn generate_movies(
 #[utoipa::path(post, path = "/characters/generate/{number}", tag = "jobs",
     security(("bearer" = [])),
     params(("number" = i64, Path, minimum = 1, maximum = 1_000_000, description = "How many")),
-    responses((status = 202, description = "The job is queued", body = JobAccepted)),
+    responses(
+        (status = 202, description = "The job is queued", body = JobAccepted),
+        (status = 429, description = "The caller already has 4 jobs queued or running",
+            body = ErrorBody),
+    ),
 )]
 async fn generate_characters(
     State(s): State<AppState>,

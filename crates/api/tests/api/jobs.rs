@@ -531,6 +531,29 @@ async fn jobs_beyond_the_concurrency_wait_their_turn_and_all_finish() {
 }
 
 #[tokio::test]
+async fn a_user_with_four_jobs_queued_or_running_must_wait_or_cancel_one() {
+    let app = spawn_app_with(&["--jobs-concurrency", "1"]).await;
+    let ana = app.user_token("ana").await;
+    // A million rows take far longer than these requests: the jobs stay queued or running.
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(submit(&app, &ana, "movies", 1_000_000).await);
+    }
+
+    let refused = generate(&app, Some(&ana), "movies", "1").await;
+    let detail = refused.expect_error(StatusCode::TOO_MANY_REQUESTS);
+    assert!(detail.as_str().is_some_and(|d| d.contains("4 jobs")), "{detail}");
+    // The quota is the user's: another user may still submit.
+    generate(&app, Some(admin(&app)), "movies", "1").await.expect(StatusCode::ACCEPTED);
+
+    cancel(&app, &ana, &ids[3]).await.expect(StatusCode::OK);
+    generate(&app, Some(&ana), "movies", "1").await.expect(StatusCode::ACCEPTED);
+    for id in &ids[..3] {
+        cancel(&app, &ana, id).await.expect(StatusCode::OK);
+    }
+}
+
+#[tokio::test]
 async fn generating_a_number_outside_one_to_a_million_is_unprocessable() {
     let app = spawn_app().await;
     for kind in ["movies", "characters"] {

@@ -5,7 +5,7 @@ mod model;
 mod port;
 mod service;
 
-pub use model::{BatchOutcome, Job, JobKind, JobStatus, MAX_GENERATE};
+pub use model::{BatchOutcome, Job, JobKind, JobStatus, MAX_ACTIVE_PER_USER, MAX_GENERATE};
 pub use port::JobStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use port::MockJobStore;

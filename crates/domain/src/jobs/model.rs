@@ -5,6 +5,9 @@ use serde::Serialize;
 
 /// The most rows one job may generate.
 pub const MAX_GENERATE: u64 = 1_000_000;
+/// How many jobs one user may have queued or running at once, so that no account can keep the
+/// workers (and the database) busy with an endless queue.
+pub const MAX_ACTIVE_PER_USER: usize = 4;
 
 /// What a job generates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

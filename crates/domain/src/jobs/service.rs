@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Job, JobKind, JobStore, MAX_GENERATE};
+use super::{Job, JobKind, JobStore, MAX_ACTIVE_PER_USER, MAX_GENERATE};
 use crate::auth::Principal;
 use crate::error::{Entity, Error, FieldError, Result};
 
@@ -19,7 +19,9 @@ impl JobService {
     /// Queues a job making `number` rows of `kind` for `by`.
     ///
     /// # Errors
-    /// `Invalid` for a number outside 1..=1,000,000, or characters when there is no movie.
+    /// `Invalid` for a number outside 1..=1,000,000, or characters when there is no movie;
+    /// `LimitReached` when `by` already has [`MAX_ACTIVE_PER_USER`] jobs queued or running (a
+    /// check, not a lock: two requests at the same instant may both pass it).
     pub async fn submit(&self, kind: JobKind, number: i64, by: &Principal) -> Result<Job> {
         if !(1..=MAX_GENERATE as i64).contains(&number) {
             return Err(FieldError::new(
@@ -28,6 +30,13 @@ impl JobService {
                 format!("number must be between 1 and {MAX_GENERATE}"),
             )
             .into());
+        }
+        let jobs = self.store.list(Some(by.user_id)).await?;
+        if jobs.iter().filter(|j| !j.status.is_finished()).count() >= MAX_ACTIVE_PER_USER {
+            return Err(Error::LimitReached(format!(
+                "You already have {MAX_ACTIVE_PER_USER} jobs queued or running; \
+                 wait for one to end or cancel one"
+            )));
         }
         if kind == JobKind::Characters && self.store.random_movie_ids(1).await?.is_empty() {
             return Err(FieldError::whole(
@@ -101,8 +110,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_user_may_have_only_so_many_jobs_queued_or_running() {
+        let active = vec![job(1); MAX_ACTIVE_PER_USER];
+        let mut store = MockJobStore::new();
+        store.expect_list().returning(move |_| Ok(active.clone()));
+        let service = JobService::new(Arc::new(store));
+        assert!(matches!(
+            service.submit(JobKind::Movies, 5, &user(1)).await,
+            Err(Error::LimitReached(_))
+        ));
+
+        let mut ended = vec![job(1); MAX_ACTIVE_PER_USER];
+        ended[0].status = JobStatus::Done;
+        let mut store = MockJobStore::new();
+        store.expect_list().withf(|owner| *owner == Some(1)).returning(move |_| Ok(ended.clone()));
+        store.expect_create().returning(|_, _, _| Ok(job(1)));
+        let service = JobService::new(Arc::new(store));
+        assert!(service.submit(JobKind::Movies, 5, &user(1)).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn characters_need_a_movie() {
         let mut store = MockJobStore::new();
+        store.expect_list().returning(|_| Ok(vec![]));
         store.expect_random_movie_ids().returning(|_| Ok(vec![]));
         let service = JobService::new(Arc::new(store));
         assert!(matches!(
