@@ -18,12 +18,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{ADMIN, ADMIN_PASSWORD, spawn_app};
+use crate::helpers::{ADMIN, ADMIN_PASSWORD, WsStream, open_ws, spawn_app};
 
 /// How long a condition may take to hold in the page: only to turn a hang into a failure, never
 /// a measure of how fast the page is.
@@ -468,16 +466,14 @@ async fn page_target(browser_url: &str) -> String {
 
 /// A Chrome DevTools Protocol connection to one target: one call at a time, events ignored.
 struct Cdp {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: WsStream,
     last_id: u64,
 }
 
 impl Cdp {
     async fn connect(url: &str) -> Self {
-        let connecting = tokio_tungstenite::connect_async(url);
-        let (socket, _) = tokio::time::timeout(CDP_PATIENCE, connecting)
+        let socket = open_ws(url, CDP_PATIENCE)
             .await
-            .unwrap_or_else(|_| panic!("no DevTools handshake from {url} in {CDP_PATIENCE:?}"))
             .unwrap_or_else(|e| panic!("connecting to DevTools at {url}: {e}"));
         Self { socket, last_id: 0 }
     }

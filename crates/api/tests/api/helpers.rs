@@ -448,17 +448,25 @@ impl TestApp {
         token: Option<&str>,
     ) -> Result<WsClient, tungstenite::Error> {
         let url = self.ws_url(since, token);
-        let connecting = tokio_tungstenite::connect_async(url.as_str());
-        let (stream, _) = tokio::time::timeout(WS_PATIENCE, connecting)
-            .await
-            .unwrap_or_else(|_| panic!("no handshake answer from {url} in {WS_PATIENCE:?}"))?;
-        Ok(WsClient { stream })
+        Ok(WsClient { stream: open_ws(&url, WS_PATIENCE).await? })
     }
+}
+
+pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens a WebSocket to `url` (`/ws`, or a browser's DevTools), or returns why the handshake
+/// failed; `patience` only turns a hung handshake into a failure.
+pub async fn open_ws(url: &str, patience: Duration) -> Result<WsStream, tungstenite::Error> {
+    let connecting = tokio_tungstenite::connect_async(url);
+    let (stream, _) = tokio::time::timeout(patience, connecting)
+        .await
+        .unwrap_or_else(|_| panic!("no handshake answer from {url} in {patience:?}"))?;
+    Ok(stream)
 }
 
 /// A WebSocket connection to `/ws`, read one message at a time.
 pub struct WsClient {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    stream: WsStream,
 }
 
 impl WsClient {

@@ -12,12 +12,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{
-    CHARACTER_KEYS, MOVIE_KEYS, Reply, TestApp, assert_keys, id_of, spawn_app, spawn_app_with,
+    CHARACTER_KEYS, MOVIE_KEYS, Reply, TestApp, WsStream, assert_keys, id_of, open_ws, spawn_app,
+    spawn_app_with,
 };
 
 /// The keys of a job, exactly.
@@ -28,15 +27,8 @@ const JOB_KEYS: [&str; 9] =
 /// never a measure of how fast the server is.
 const PATIENCE: Duration = Duration::from_secs(300);
 
-type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 async fn open(url: &str) -> WsStream {
-    let connecting = tokio_tungstenite::connect_async(url);
-    let (stream, _) = tokio::time::timeout(PATIENCE, connecting)
-        .await
-        .unwrap_or_else(|_| panic!("no handshake answer from {url} in {PATIENCE:?}"))
-        .unwrap_or_else(|e| panic!("could not listen on {url}: {e}"));
-    stream
+    open_ws(url, PATIENCE).await.unwrap_or_else(|e| panic!("could not listen on {url}: {e}"))
 }
 
 /// A listener on `/ws`, connected before the jobs it watches are submitted.
