@@ -14,7 +14,7 @@ use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::error::{ErrorBody, HttpValidationError};
-use crate::extractors::BODY_TOO_LARGE;
+use crate::extractors::{BODY_TOO_LARGE, unsupported};
 
 /// The scheme protected operations name in their `security(...)`: a JWT as a bearer token.
 pub const BEARER: &str = "bearer";
@@ -208,7 +208,7 @@ fn shared_responses() -> [(&'static str, Response); 6] {
             "UnsupportedMediaType",
             detail(
                 "The body is not declared as the media type the route reads",
-                "Expected a body with `Content-Type: application/json`",
+                &unsupported("application/json").to_string(),
             ),
         ),
         ("ValidationError", validation),
