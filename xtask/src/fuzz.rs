@@ -1,10 +1,11 @@
 //! `cargo xtask fuzz`: the contract fuzzer. Schemathesis, pinned with everything it needs in
 //! `xtask/fuzz/requirements.txt` and installed into `target/fuzz-venv`, reads `/openapi.json`
-//! from a throwaway server and sends generated requests, valid and invalid, to every operation.
-//! It fails on a 5xx, on a status, content type or body the document does not declare, on a
-//! valid token refused, and on an operation never called. `xtask/fuzz/hooks.py` gives every
-//! request the admin's token and says how logout and generation jobs are kept from spoiling
-//! the run.
+//! from a throwaway server (whose TMDB is a fake on 127.0.0.1, so the `/moviesTMDB` routes
+//! answer as with TMDB rather than 503) and sends generated requests, valid and invalid, to
+//! every operation. It fails on a 5xx, on a status, content type or body the document does not
+//! declare, on a valid token refused, and on an operation never called. `xtask/fuzz/hooks.py`
+//! gives every request the admin's token and says how logout and generation jobs are kept from
+//! spoiling the run.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -7,13 +7,18 @@
 //! `fuzz` and `screenshots` run the server through [`server::Server`], which
 //! also stops it. To add a subcommand (e.g. `bench`), write a
 //! `fn(&[String]) -> Result<(), String>` and add one entry to [`TASKS`].
+//!
+//! `tidy.rs` is not a task but the house rules as tests (every file opens with `//!`, no
+//! `unwrap()` outside tests, ...), which `cargo test --workspace` runs.
 
+mod fake_tmdb;
 mod fuzz;
 mod http;
 mod openapi;
 mod sample;
 mod screenshots;
 mod server;
+mod tidy;
 
 use std::env;
 use std::ffi::OsString;
@@ -40,7 +45,7 @@ const TASKS: &[Task] = &[
     Task {
         name: "ci",
         args: None,
-        about: "run fmt --check, clippy -D warnings and the workspace tests, stopping at the first failure",
+        about: "run fmt --check, clippy -D warnings, the workspace tests and the domain example; stop at a failure",
         run: ci,
     },
     Task {
@@ -71,11 +76,14 @@ const TASKS: &[Task] = &[
 ];
 
 /// The checks `cargo xtask ci` runs, in order, as arguments to cargo. Quick and offline, for
-/// before a push; `.ci/run` runs these and then the slower ones (`fuzz`, domain docs).
+/// before a push; `.ci/run` runs these, in this order, and the steps it marks `# CI only:` (the
+/// domain docs, `cargo package`, `fuzz`). A test in `tidy.rs` holds the two lists together.
 const CI_STEPS: &[&[&str]] = &[
     &["fmt", "--all", "--", "--check"],
     &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
     &["test", "--workspace"],
+    // The domain crate as a downstream crate uses it, with no web framework or database.
+    &["run", "-p", "movies-domain", "--example", "in_memory"],
 ];
 
 /// What the command line asked for.
@@ -320,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn ci_steps_are_fmt_clippy_test_in_order() {
+    fn ci_steps_are_fmt_clippy_test_then_the_domain_example() {
         let lines: Vec<String> = CI_STEPS.iter().map(|step| step.join(" ")).collect();
         assert_eq!(
             lines,
@@ -328,6 +336,7 @@ mod tests {
                 "fmt --all -- --check",
                 "clippy --workspace --all-targets -- -D warnings",
                 "test --workspace",
+                "run -p movies-domain --example in_memory",
             ]
         );
     }

@@ -1,7 +1,8 @@
 //! A throwaway `movies-api` for the tasks that need one running (`fuzz`, `screenshots`): the
-//! debug binary on a free port, a fresh SQLite file in a temporary directory, one admin. The
-//! process is killed and the directory removed when the [`Server`] is dropped, on success,
-//! error or panic alike.
+//! debug binary on a free port, a fresh SQLite file in a temporary directory, one admin, and a
+//! fake TMDB on 127.0.0.1 (`fake_tmdb.rs`) for the `/moviesTMDB` routes. The process is killed,
+//! the fake stopped and the directory removed when the [`Server`] is dropped, on success, error
+//! or panic alike.
 
 use std::fs::{self, File};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -13,6 +14,7 @@ use std::{env, thread};
 
 use serde_json::json;
 
+use crate::fake_tmdb::FakeTmdb;
 use crate::http;
 
 /// How long a fresh server may take to migrate its database and answer `GET /health`.
@@ -33,6 +35,8 @@ pub struct Server {
     dir: PathBuf,
     log: PathBuf,
     pub admin: Admin,
+    /// Dropped after the server is killed (`Drop` runs before the fields are dropped).
+    _tmdb: FakeTmdb,
 }
 
 /// Builds the server (debug) and returns the binary's path. Built as `cargo test --workspace`
@@ -60,6 +64,7 @@ impl Server {
             File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
         let port = free_port()?;
         let admin = Admin { username: "admin".into(), password: random_hex(24) };
+        let tmdb = FakeTmdb::start()?;
         let mut cmd = Command::new(binary);
         // Only our settings: a DATABASE_URL or APP_ENV in the caller's shell must not leak in.
         cmd.env_clear();
@@ -69,11 +74,12 @@ impl Server {
             }
         }
         cmd.envs(server_env(&dir, port, &admin, &random_hex(64)))
+            .envs(tmdb.env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
         let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let mut server = Server { child, port, dir, log, admin };
+        let mut server = Server { child, port, dir, log, admin, _tmdb: tmdb };
         server.wait_until_healthy()?;
         Ok(server)
     }

@@ -77,11 +77,13 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
 
 /// Prints the OpenAPI document, pretty, with a final newline (as docs/openapi.json holds it).
 pub fn openapi() -> Result<(), String> {
-    println!("{}", openapi_json());
+    println!("{}", openapi_json()?);
     Ok(())
 }
 
 /// The OpenAPI document as docs/openapi.json holds it.
-pub fn openapi_json() -> String {
-    crate::routes::openapi().to_pretty_json().expect("an OpenAPI document serialises")
+pub fn openapi_json() -> Result<String, String> {
+    crate::routes::openapi()
+        .to_pretty_json()
+        .map_err(|e| format!("cannot write the OpenAPI document: {e}"))
 }

@@ -24,13 +24,10 @@ pub struct Config {
     pub port: u16,
 
     /// Origins allowed by CORS, comma-separated, or `*` for any origin (then without credentials).
-    #[arg(
-        long,
-        env = "CORS_ORIGINS",
-        default_value = "http://localhost:5173,http://127.0.0.1:5173",
-        value_parser = parse_cors_origins
-    )]
-    pub cors_origins: CorsOrigins,
+    /// Outside production, `http://localhost:<port>` and `http://127.0.0.1:<port>` are allowed
+    /// besides; in production only these.
+    #[arg(long, env = "CORS_ORIGINS", value_parser = parse_cors_origins)]
+    pub cors_origins: Option<CorsOrigins>,
 
     /// Log filter, e.g. `info` or `movies_api=debug,tower_http=debug`.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
@@ -82,6 +79,30 @@ pub struct Config {
     #[arg(long, env = "JOBS_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub jobs_concurrency: u64,
 
+    /// The Movie Database's v3 API key, for the `/moviesTMDB` routes; without it (or
+    /// TMDB_ACCESS_TOKEN) they answer 503.
+    #[arg(long, env = "TMDB_API_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub tmdb_api_key: Option<SecretString>,
+
+    /// The Movie Database's v4 read access token, sent as a bearer header; used rather than
+    /// TMDB_API_KEY when both are set, as it never appears in a URL.
+    #[arg(long, env = "TMDB_ACCESS_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub tmdb_access_token: Option<SecretString>,
+
+    /// Base URL of The Movie Database's API (tests point it at a fake).
+    #[arg(
+        long,
+        env = "TMDB_BASE_URL",
+        default_value = "https://api.themoviedb.org/3",
+        value_parser = parse_base_url
+    )]
+    pub tmdb_base_url: String,
+
+    /// How long one call to TMDB may take before the route answers 502 (e.g. `5s`, `500ms`;
+    /// at most 60s).
+    #[arg(long, env = "TMDB_TIMEOUT", default_value = "5s", value_parser = parse_tmdb_timeout)]
+    pub tmdb_timeout: std::time::Duration,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -122,6 +143,14 @@ pub enum CorsOrigins {
     List(Vec<HeaderValue>),
 }
 
+/// The browser origins the server answers: those listed, and outside production any local dev
+/// server's (Vite moves to another port when its own is taken).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorsPolicy {
+    pub origins: CorsOrigins,
+    pub any_loopback_port: bool,
+}
+
 impl Config {
     /// Reads the configuration, or returns the one-line message that names the bad variable.
     /// `--help` and `--version` print and exit here.
@@ -129,12 +158,25 @@ impl Config {
         Self::load_from(std::env::args_os())
     }
 
+    /// `APP_ENV=production`.
+    pub fn is_production(&self) -> bool {
+        self.app_env.eq_ignore_ascii_case("production")
+    }
+
+    /// Which origins CORS lets in: see [`CorsPolicy`].
+    pub fn cors_policy(&self) -> CorsPolicy {
+        CorsPolicy {
+            origins: self.cors_origins.clone().unwrap_or(CorsOrigins::List(Vec::new())),
+            any_loopback_port: !self.is_production(),
+        }
+    }
+
     /// The signing key: the configured one, or a random one (with a warning) outside production.
     ///
     /// # Errors
     /// A one-line message when production runs without a strong key.
     pub fn signing_key(&self) -> Result<Vec<u8>, String> {
-        let production = self.app_env.eq_ignore_ascii_case("production");
+        let production = self.is_production();
         match &self.secret_key {
             Some(key) if production && key.expose_secret().len() < MIN_SECRET_KEY_BYTES => {
                 Err(format!(
@@ -201,6 +243,27 @@ fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 7d, 12h or 30m)"))
 }
 
+/// A timeout between 1 ms and a minute: zero would fail every call, and a longer one would hold
+/// the client's request as good as forever.
+fn parse_tmdb_timeout(raw: &str) -> Result<std::time::Duration, String> {
+    let timeout =
+        humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 5s or 500ms)"))?;
+    if timeout.is_zero() || timeout > std::time::Duration::from_secs(60) {
+        return Err("must be more than 0 and at most 60s".into());
+    }
+    Ok(timeout)
+}
+
+/// An `http://` or `https://` URL; a trailing slash is dropped.
+fn parse_base_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(rest) if !rest.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_owned()),
+        _ => Err("expected a URL like https://api.themoviedb.org/3".into()),
+    }
+}
+
 fn parse_secret(raw: &str) -> Result<SecretString, String> {
     if raw.is_empty() {
         return Err("must not be empty".into());
@@ -248,7 +311,9 @@ mod tests {
         let config = Config::load_from(["movies-api"]).unwrap();
         assert_eq!(config.port, 8000);
         assert_eq!(config.host, "127.0.0.1");
-        assert!(matches!(config.cors_origins, CorsOrigins::List(ref l) if l.len() == 2));
+        let cors = config.cors_policy();
+        assert_eq!(cors.origins, CorsOrigins::List(Vec::new()));
+        assert!(cors.any_loopback_port);
     }
 
     #[test]
@@ -297,11 +362,47 @@ mod tests {
     }
 
     #[test]
+    fn production_allows_only_the_listed_origins() {
+        let config = Config::load_from(["movies-api", "--app-env", "production"]).unwrap();
+        assert!(!config.cors_policy().any_loopback_port);
+    }
+
+    #[test]
     fn cors_origins_are_checked() {
         assert_eq!(parse_cors_origins("*").unwrap(), CorsOrigins::Any);
         assert!(parse_cors_origins("http://a:1,https://b").is_ok());
         assert!(parse_cors_origins("a.com").is_err());
         assert!(parse_cors_origins("http://a,*").is_err());
+    }
+
+    #[test]
+    fn tmdb_is_off_by_default_and_its_secrets_never_show_in_debug_output() {
+        let config = Config::load_from(["movies-api"]).unwrap();
+        assert!(config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none());
+        assert_eq!(config.tmdb_base_url, "https://api.themoviedb.org/3");
+        assert_eq!(config.tmdb_timeout, std::time::Duration::from_secs(5));
+        let config = Config::load_from([
+            "movies-api",
+            "--tmdb-api-key",
+            "tmdbkeyvalue",
+            "--tmdb-access-token",
+            "tmdbtokenvalue",
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("tmdbkeyvalue") && !debug.contains("tmdbtokenvalue"), "{debug}");
+    }
+
+    #[test]
+    fn tmdb_settings_are_checked() {
+        assert_eq!(parse_base_url("http://127.0.0.1:9/3/").unwrap(), "http://127.0.0.1:9/3");
+        assert!(parse_base_url("api.themoviedb.org").is_err());
+        assert!(parse_base_url("https://").is_err());
+        assert_eq!(parse_tmdb_timeout("250ms").unwrap(), std::time::Duration::from_millis(250));
+        assert!(parse_tmdb_timeout("0s").is_err());
+        assert!(parse_tmdb_timeout("2m").is_err());
+        let message = Config::load_from(["movies-api", "--tmdb-timeout", "soon"]).unwrap_err();
+        assert!(message.starts_with("configuration error: TMDB_TIMEOUT"), "{message}");
     }
 
     #[test]

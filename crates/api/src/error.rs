@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use movies_domain::{Error, FieldError, Loc};
+use movies_domain::{Error, FieldError, Loc, UpstreamError};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -87,10 +87,40 @@ pub enum ApiError {
     /// 422: the input breaks a rule; every broken rule is listed.
     #[error("validation failed")]
     Validation(Vec<ValidationDetail>),
-    /// 503: the database failed; logged here with its cause, hidden from the client.
+    /// 503 with `Retry-After`: the database is down, busy or too slow; logged here with its
+    /// cause, hidden from the client.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 500: a bug or a broken invariant; logged here with its cause and the request id (through
+    /// the request's span), hidden from the client.
+    #[error("{INTERNAL_ERROR}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 503 with a message for the client: TMDB is not configured, or is rate-limiting us (then
+    /// with `Retry-After`).
+    #[error("{detail}")]
+    UpstreamUnavailable { detail: String, retry_after_secs: Option<u64> },
+    /// 502: TMDB failed, answered an error or was too slow; logged here with its cause, hidden
+    /// from the client.
+    #[error("TMDB failed")]
+    BadGateway(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// The 503's message when neither TMDB_API_KEY nor TMDB_ACCESS_TOKEN is set.
+pub const TMDB_NOT_CONFIGURED: &str = "TMDB is not configured: set TMDB_API_KEY";
+/// The 503's message while TMDB is rate-limiting us.
+pub const TMDB_RATE_LIMITED: &str =
+    "TMDB's rate limit is reached; try again after Retry-After seconds";
+/// The 502's message.
+pub const TMDB_FAILED: &str = "TMDB did not answer properly; try again shortly";
+/// `Retry-After` when TMDB's 429 did not say how long to wait.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 10;
+/// `Retry-After` of every other 503: long enough for a busy database or a restarting one to
+/// recover, short enough that a client's retry is not felt as an outage of its own.
+pub const RETRY_AFTER_SECS: u64 = 5;
+/// The body of every 500, a bug's and a panic's alike.
+pub const INTERNAL_ERROR: &str = "Internal server error";
+/// The body of a 503 for the database.
+pub const UNAVAILABLE: &str = "The service is temporarily unavailable; try again shortly";
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -106,6 +136,9 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -138,6 +171,27 @@ impl From<Error> for ApiError {
             Error::LimitReached(why) => ApiError::TooManyRequests(why),
             Error::Invalid(_) => ApiError::from_domain("body")(e),
             Error::Unavailable(source) => ApiError::Unavailable(source),
+            Error::Internal(source) => ApiError::Internal(source),
+            Error::Upstream(e) => e.into(),
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::NotConfigured => ApiError::UpstreamUnavailable {
+                detail: TMDB_NOT_CONFIGURED.into(),
+                retry_after_secs: None,
+            },
+            UpstreamError::NotFound(item) => {
+                ApiError::NotFound(format!("{item} not found on TMDB"))
+            }
+            UpstreamError::RateLimited { retry_after_secs } => ApiError::UpstreamUnavailable {
+                detail: TMDB_RATE_LIMITED.into(),
+                retry_after_secs: Some(retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS)),
+            },
+            UpstreamError::Failed(source) => ApiError::BadGateway(source),
         }
     }
 }
@@ -145,19 +199,39 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        // The one log line of a failure the client cannot see the cause of; it carries the
+        // request id through the request's span (`routes::app`).
         let body = match self {
             ApiError::Validation(detail) => json!(HttpValidationError { detail }),
             ApiError::Unavailable(ref source) => {
                 tracing::error!(error = %error_chain(source.as_ref()), "database unavailable");
-                let detail = "The service is temporarily unavailable; try again shortly".into();
-                json!(ErrorBody { detail })
+                json!(ErrorBody { detail: UNAVAILABLE.into() })
+            }
+            ApiError::Internal(ref source) => {
+                tracing::error!(error = %error_chain(source.as_ref()), "internal error");
+                json!(ErrorBody { detail: INTERNAL_ERROR.into() })
+            }
+            ApiError::BadGateway(ref source) => {
+                tracing::error!(error = %error_chain(source.as_ref()), "TMDB failed");
+                json!(ErrorBody { detail: TMDB_FAILED.into() })
+            }
+            ApiError::UpstreamUnavailable { retry_after_secs: Some(secs), ref detail } => {
+                let body = Json(json!(ErrorBody { detail: detail.clone() }));
+                return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
             }
             other => json!(ErrorBody { detail: other.to_string() }),
         };
-        if status == StatusCode::UNAUTHORIZED {
-            return (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response();
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response()
+            }
+            // Every 503 says when to try again; TMDB's rate limit said it above.
+            StatusCode::SERVICE_UNAVAILABLE => {
+                (status, [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())], Json(body))
+                    .into_response()
+            }
+            _ => (status, Json(body)).into_response(),
         }
-        (status, Json(body)).into_response()
     }
 }
 
@@ -181,7 +255,7 @@ mod tests {
 
     #[test]
     fn domain_errors_get_their_status() {
-        let cases: [(Error, StatusCode); 4] = [
+        let cases: [(Error, StatusCode); 5] = [
             (Error::NotFound(Entity::Movie), StatusCode::NOT_FOUND),
             (
                 Error::DuplicateName { entity: Entity::Movie, name: "A".into() },
@@ -189,6 +263,7 @@ mod tests {
             ),
             (Error::Invalid(vec![]), StatusCode::UNPROCESSABLE_ENTITY),
             (Error::unavailable("disk full"), StatusCode::SERVICE_UNAVAILABLE),
+            (Error::internal("job 7 has an unknown status"), StatusCode::INTERNAL_SERVER_ERROR),
         ];
         for (domain, status) in cases {
             assert_eq!(ApiError::from(domain).status(), status);
@@ -200,6 +275,79 @@ mod tests {
         let e = FieldError::new("year", "value_error", "bad").at_index(3);
         let detail = ValidationDetail::from_field("body", e);
         assert_eq!(detail.loc, vec![json!("body"), json!(3), json!("year")]);
+    }
+
+    #[test]
+    fn tmdb_errors_get_their_status_and_message() {
+        use movies_domain::OutsideItem;
+        let cases: [(UpstreamError, StatusCode, &str); 4] = [
+            (UpstreamError::NotConfigured, StatusCode::SERVICE_UNAVAILABLE, TMDB_NOT_CONFIGURED),
+            (
+                UpstreamError::NotFound(OutsideItem::Movie),
+                StatusCode::NOT_FOUND,
+                "Movie not found on TMDB",
+            ),
+            (
+                UpstreamError::NotFound(OutsideItem::Genre),
+                StatusCode::NOT_FOUND,
+                "Genre not found on TMDB",
+            ),
+            (
+                UpstreamError::RateLimited { retry_after_secs: None },
+                StatusCode::SERVICE_UNAVAILABLE,
+                TMDB_RATE_LIMITED,
+            ),
+        ];
+        for (upstream, status, detail) in cases {
+            let e = ApiError::from(Error::Upstream(upstream));
+            assert_eq!((e.status(), e.to_string().as_str()), (status, detail));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tmdb_rate_limit_passes_its_retry_after_on_or_a_default() {
+        let response = |secs| {
+            ApiError::from(UpstreamError::RateLimited { retry_after_secs: secs }).into_response()
+        };
+        let retry_after =
+            |r: &Response| r.headers()[header::RETRY_AFTER].to_str().unwrap().to_owned();
+        assert_eq!(retry_after(&response(Some(42))), "42");
+        assert_eq!(retry_after(&response(None)), DEFAULT_RETRY_AFTER_SECS.to_string());
+        // Not configured: no TMDB figure to pass on, so the 503 gets the server's own.
+        let not_configured = ApiError::from(UpstreamError::NotConfigured).into_response();
+        assert_eq!(retry_after(&not_configured), RETRY_AFTER_SECS.to_string());
+    }
+
+    #[tokio::test]
+    async fn a_tmdb_failure_is_a_502_whose_body_hides_the_cause() {
+        let response =
+            ApiError::from(UpstreamError::failed("connection refused to 10.0.0.1")).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body, json!({ "detail": TMDB_FAILED }));
+    }
+
+    async fn body_of(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_a_500_whose_body_hides_the_cause() {
+        let response =
+            ApiError::from(Error::internal("event 3 has an unknown entity")).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        assert_eq!(body_of(response).await, json!({ "detail": "Internal server error" }));
+    }
+
+    #[tokio::test]
+    async fn a_database_outage_is_a_503_that_says_when_to_retry() {
+        let response = ApiError::from(Error::unavailable("pool timed out")).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_AFTER_SECS.to_string());
+        assert_eq!(body_of(response).await, json!({ "detail": UNAVAILABLE }));
     }
 
     #[test]

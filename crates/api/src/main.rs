@@ -12,7 +12,8 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(message) => return fail(&message),
     };
-    if let Err(message) = telemetry::init(&config.rust_log) {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if let Err(message) = telemetry::init(&config.rust_log, std::io::stderr, ansi) {
         return fail(&message);
     }
     let result = match &config.command {

@@ -13,7 +13,10 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{Content, Header, OpenApi as Document, Ref, RefOr};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::error::{ErrorBody, HttpValidationError};
+use crate::error::{
+    ErrorBody, HttpValidationError, INTERNAL_ERROR, RETRY_AFTER_SECS, TMDB_FAILED,
+    TMDB_NOT_CONFIGURED, UNAVAILABLE,
+};
 use crate::extractors::{BODY_TOO_LARGE, unsupported};
 
 /// The scheme protected operations name in their `security(...)`: a JWT as a bearer token.
@@ -36,7 +39,12 @@ const SLASHED: &[&str] = &[
     "/characters/count",
     "/users/basicUsers",
     "/users/nonAdmin",
+    "/moviesTMDB",
 ];
+
+/// The tag of the operations that call TMDB: they also answer 502, and their 503 may be TMDB's
+/// (with TMDB's own `Retry-After`).
+pub const TMDB_TAG: &str = "tmdb";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,6 +62,7 @@ const SLASHED: &[&str] = &[
         (name = "users", description = "Accounts as admins see them"),
         (name = "jobs", description = "Data generated in the background"),
         (name = "events", description = "The change log that `/ws` streams"),
+        (name = "tmdb", description = "Movies of The Movie Database, and imports from it"),
         (name = "health", description = "Liveness of the process and its database"),
     ),
     components(schemas(ErrorBody, HttpValidationError))
@@ -137,6 +146,7 @@ fn add_shared_answers(op: &mut Operation) {
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let body = op.request_body.is_some();
     let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let calls_tmdb = op.tags.as_ref().is_some_and(|t| t.iter().any(|t| t == TMDB_TAG));
     if secured {
         add("401", "Unauthorized");
     }
@@ -148,14 +158,19 @@ fn add_shared_answers(op: &mut Operation) {
     if body || has_params {
         add("422", "ValidationError");
     }
+    if calls_tmdb {
+        add("502", "BadGateway");
+        add("503", "TmdbUnavailable");
+    }
     add("503", "Unavailable");
+    add("500", "InternalError");
     if secured {
         let requirements = op.security.get_or_insert_with(Vec::new);
         requirements.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
     }
 }
 
-fn shared_responses() -> [(&'static str, Response); 6] {
+fn shared_responses() -> [(&'static str, Response); 9] {
     let detail = |description: &str, example: &str| {
         ResponseBuilder::new()
             .description(description)
@@ -174,6 +189,30 @@ fn shared_responses() -> [(&'static str, Response); 6] {
         Header::builder()
             .schema(Some(Object::with_type(Type::String)))
             .description(Some("`Bearer`"))
+            .build()
+            .into(),
+    );
+    let mut tmdb_unavailable = detail(
+        "TMDB is not configured (no TMDB_API_KEY), or is rate-limiting this server, or the \
+         database failed; `Retry-After` says when to try again",
+        TMDB_NOT_CONFIGURED,
+    );
+    tmdb_unavailable.headers.insert(
+        "Retry-After".to_owned(),
+        Header::builder()
+            .schema(Some(Object::with_type(Type::Integer)))
+            .description(Some(format!(
+                "Seconds to wait: TMDB's own when it is rate-limiting, else {RETRY_AFTER_SECS}"
+            )))
+            .build()
+            .into(),
+    );
+    let mut unavailable = detail("The database is down or busy; try again shortly", UNAVAILABLE);
+    unavailable.headers.insert(
+        "Retry-After".to_owned(),
+        Header::builder()
+            .schema(Some(Object::with_type(Type::Integer)))
+            .description(Some(format!("Seconds to wait before trying again ({RETRY_AFTER_SECS})")))
             .build()
             .into(),
     );
@@ -212,13 +251,19 @@ fn shared_responses() -> [(&'static str, Response); 6] {
             ),
         ),
         ("ValidationError", validation),
+        ("Unavailable", unavailable),
         (
-            "Unavailable",
+            "InternalError",
+            detail("A bug: the cause is logged with the request id, never sent", INTERNAL_ERROR),
+        ),
+        (
+            "BadGateway",
             detail(
-                "The database failed; try again shortly",
-                "The service is temporarily unavailable; try again shortly",
+                "TMDB is down, answered an error, or did not answer within TMDB_TIMEOUT",
+                TMDB_FAILED,
             ),
         ),
+        ("TmdbUnavailable", tmdb_unavailable),
     ]
 }
 

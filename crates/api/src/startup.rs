@@ -10,6 +10,7 @@ use axum::Router;
 use movies_domain::events::EventLog;
 use movies_infra::Database;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
+use movies_infra::catalogue::{TmdbCatalogue, TmdbCredentials, TmdbSettings};
 use movies_infra::events::{EventHub, spawn_dispatcher};
 use movies_infra::jobs::spawn_runner;
 use secrecy::ExposeSecret;
@@ -31,6 +32,8 @@ pub enum StartupError {
     Hasher(#[source] movies_domain::Error),
     #[error("cannot read the event log: {0}")]
     Events(#[source] movies_domain::Error),
+    #[error("cannot set up the TMDB client: {0}")]
+    Tmdb(#[source] movies_domain::Error),
     #[error("cannot open the database: {0}")]
     Database(#[source] movies_infra::db::DbErr),
     #[error("cannot listen on {addr}: {source}")]
@@ -53,6 +56,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let state = open_state(config).await?;
+        if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
+            tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
+        }
         if let Some(password) = &config.admin_password {
             let admin = state
                 .auth
@@ -72,7 +78,7 @@ impl Application {
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
             spawn_runner(state.job_store.clone(), config.jobs_concurrency as usize),
         ];
-        let router = routes::app(state, &config.cors_origins);
+        let router = routes::app(state, &config.cors_policy());
         let addr = format!("{}:{}", config.host, config.port);
         let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
@@ -120,7 +126,23 @@ pub async fn open_state(config: &Config) -> Result<AppState, StartupError> {
     let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
     let hub = EventHub::new(config.ws_queue as usize);
-    Ok(AppState::new(db, tokens, hasher, hub))
+    let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
+    Ok(AppState::new(db, tokens, hasher, hub, Arc::new(catalogue)))
+}
+
+/// The TMDB adapter's settings; the access token wins over the API key, as it never appears in a
+/// URL.
+fn tmdb_settings(config: &Config) -> TmdbSettings {
+    let credentials = match (&config.tmdb_access_token, &config.tmdb_api_key) {
+        (Some(token), _) => Some(TmdbCredentials::AccessToken(token.clone())),
+        (None, Some(key)) => Some(TmdbCredentials::ApiKey(key.clone())),
+        (None, None) => None,
+    };
+    TmdbSettings {
+        base_url: config.tmdb_base_url.clone(),
+        credentials,
+        timeout: config.tmdb_timeout,
+    }
 }
 
 /// How often old events are pruned.
@@ -132,11 +154,8 @@ fn spawn_pruner(events: Arc<dyn EventLog>, retention: Duration, max: u64) -> Joi
         let mut tick = tokio::time::interval(PRUNE_EVERY);
         loop {
             tick.tick().await;
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
-            let before = now_ms.saturating_sub(retention.as_millis() as i64);
+            let before =
+                movies_domain::clock::now_ms().saturating_sub(retention.as_millis() as i64);
             match events.prune(before, max).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(pruned = n, "old change events pruned"),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use movies_domain::auth::AuthService;
+use movies_domain::catalogue::{CatalogueService, MovieCatalogue};
 use movies_domain::characters::CharacterService;
 use movies_domain::events::EventLog;
 use movies_domain::jobs::JobService;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub users: UserService,
     pub auth: AuthService,
     pub jobs: JobService,
+    /// The outside movie catalogue (TMDB), and imports from it.
+    pub catalogue: CatalogueService,
     /// The job queue, for the runner and the command-line generator.
     pub job_store: SeaJobStore,
     /// The stored change events, for replay.
@@ -33,16 +36,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Wires the SeaORM, argon2 and JWT adapters into the services.
-    pub fn new(db: Database, tokens: JwtTokens, hasher: Argon2Hasher, hub: EventHub) -> Self {
+    /// Wires the SeaORM, argon2 and JWT adapters, and the outside `catalogue`, into the services.
+    pub fn new(
+        db: Database,
+        tokens: JwtTokens,
+        hasher: Argon2Hasher,
+        hub: EventHub,
+        catalogue: Arc<dyn MovieCatalogue>,
+    ) -> Self {
         let movies = Arc::new(SeaMovieRepository::new(db.clone()));
         let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
         let users = Arc::new(SeaUserRepository::new(db.clone()));
         let revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
         let job_store = SeaJobStore::new(db.clone());
+        let movie_service = MovieService::new(movies.clone()).with_users(users.clone());
         Self {
-            movies: MovieService::new(movies.clone()),
-            characters: CharacterService::new(characters, movies),
+            catalogue: CatalogueService::new(catalogue, movie_service.clone()),
+            movies: movie_service,
+            characters: CharacterService::new(characters, movies, users.clone()),
             users: UserService::new(users.clone()),
             auth: AuthService::new(users, Arc::new(hasher), Arc::new(tokens), revocations),
             jobs: JobService::new(Arc::new(job_store.clone())),

@@ -1,16 +1,21 @@
-//! Logging: tracing to stderr, filtered by `RUST_LOG`.
+//! Logging: tracing filtered by `RUST_LOG`, to the writer the caller gives (stderr for the
+//! server; tests pass their own so they can keep quiet or capture it).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the global subscriber. Fails on a filter that does not parse; a second call (tests
-/// start several apps in one process) keeps the first subscriber.
-pub fn init(filter: &str) -> Result<(), String> {
+/// Installs the global subscriber writing to `writer`, with colours when `ansi`. Fails on a
+/// filter that does not parse; a second call (tests start several apps in one process) keeps the
+/// first subscriber.
+pub fn init<W>(filter: &str, writer: W, ansi: bool) -> Result<(), String>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| format!("configuration error: RUST_LOG: {filter:?} is not valid: {e}"))?;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(ansi)
         .try_init();
     Ok(())

@@ -87,15 +87,71 @@ pub enum Error {
     /// The caller has used up a quota (e.g. its active jobs); it may try again later.
     #[error("{0}")]
     LimitReached(String),
-    /// The store could not do its work (down, busy, or a bug in an adapter); the source says why.
+    /// The store could not do its work for now: down, unreachable, busy, out of connections or
+    /// too slow. Transient: the same request may succeed later. The source says why.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A bug or a broken invariant: a stored row the code cannot read, a state that should not
+    /// exist, a query the store refused for a reason the code did not expect. Not the client's
+    /// fault, and not transient: the same request will fail again. The source says why.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The outside movie catalogue (TMDB) could not give what was asked; the variant says why.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+/// What an outside catalogue holds and can fail to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideItem {
+    Movie,
+    Genre,
+}
+
+impl fmt::Display for OutsideItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OutsideItem::Movie => "Movie",
+            OutsideItem::Genre => "Genre",
+        })
+    }
+}
+
+/// Why the outside movie catalogue did not answer with what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No credentials were configured, so the catalogue is never called.
+    #[error("the outside catalogue is not configured")]
+    NotConfigured,
+    /// The catalogue has no such movie, or no genre of that name.
+    #[error("{0} not found in the outside catalogue")]
+    NotFound(OutsideItem),
+    /// The catalogue refuses more calls for now; it may say after how many seconds to retry.
+    #[error("the outside catalogue is rate-limiting us")]
+    RateLimited { retry_after_secs: Option<u64> },
+    /// The catalogue is down, failed, was too slow, or answered something unreadable; the source
+    /// says which (and never holds a credential).
+    #[error("the outside catalogue failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl UpstreamError {
+    /// Wraps any adapter error that is not one of the cases a client can act on.
+    pub fn failed(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        UpstreamError::Failed(source.into())
+    }
 }
 
 impl Error {
-    /// Wraps any adapter error that is not one of the cases a client can act on.
+    /// Wraps an adapter error that means the store is down or busy for now (see
+    /// [`Error::Unavailable`]).
     pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Error::Unavailable(source.into())
+    }
+
+    /// Wraps the cause of a bug or broken invariant (see [`Error::Internal`]).
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(source.into())
     }
 }
 

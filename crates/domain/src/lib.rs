@@ -1,18 +1,16 @@
-//! The domain of the Movies & Characters API: entities, inputs that validate themselves on
-//! construction, the ports (traits) that adapters implement, and the application services that
-//! hold every business rule.
+//! Entities, validated inputs, ports and application services of the Movies & Characters API.
+//! It must not depend on a web framework, an ORM, SQL or HTTP types: adapters depend on it, never
+//! the other way round.
 //!
-//! This crate must not depend on a web framework, an ORM, SQL or HTTP types: adapters in
-//! `movies-infra` and `movies-api` depend on it, never the other way round. With the `mocks`
-//! feature every port also comes as a mockall fake (`MockMovieRepository`, ...).
-//!
-//! `examples/in_memory.rs` shows a downstream crate implementing [`movies::MovieRepository`] in
-//! memory and driving [`movies::MovieService`] with it: `cargo run -p movies-domain --example
-//! in_memory`.
+// The crate documentation goes on with README.md, so that docs.rs and crates.io say the same thing
+// and the README's examples run as doctests (`cargo test -p movies-domain --doc`).
+#![doc = include_str!("../README.md")]
 
 pub mod auth;
 pub mod bulk;
+pub mod catalogue;
 pub mod characters;
+pub mod clock;
 pub mod error;
 pub mod events;
 pub mod jobs;
@@ -23,5 +21,5 @@ pub mod text;
 pub mod users;
 
 pub use bulk::DeletedRange;
-pub use error::{Entity, Error, FieldError, Loc, Result};
+pub use error::{Entity, Error, FieldError, Loc, OutsideItem, Result, UpstreamError};
 pub use paging::{Listing, Page};

@@ -15,7 +15,19 @@ pub struct Page {
 }
 
 impl Page {
-    /// `skip` must be at least 0 and `limit` between 1 and [`MAX_LIMIT`].
+    /// `skip` must be at least 0 and `limit` between 1 and [`MAX_LIMIT`]; a missing one takes
+    /// its default (0 and [`DEFAULT_LIMIT`]). Both errors are reported at once.
+    ///
+    /// ```
+    /// use movies_domain::Page;
+    ///
+    /// let page = Page::new(Some(100), None).unwrap();
+    /// assert_eq!((page.skip(), page.limit()), (100, 50));
+    ///
+    /// let errors = Page::new(Some(-1), Some(5000)).unwrap_err();
+    /// let kinds: Vec<&str> = errors.iter().map(|e| e.kind).collect();
+    /// assert_eq!(kinds, ["greater_than_equal", "less_than_equal"]);
+    /// ```
     pub fn new(skip: Option<i64>, limit: Option<i64>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let skip = skip.unwrap_or(0);

@@ -14,6 +14,17 @@ pub struct Name(String);
 
 impl Name {
     /// `field` names the input field in the error.
+    ///
+    /// ```
+    /// use movies_domain::Loc;
+    /// use movies_domain::text::Name;
+    ///
+    /// assert_eq!(Name::new("name", "  Alien ").unwrap().as_str(), "Alien");
+    ///
+    /// let blank = Name::new("name", "   ").unwrap_err();
+    /// assert_eq!(blank.loc, [Loc::Field("name")]);
+    /// assert_eq!(blank.kind, "string_too_short");
+    /// ```
     pub fn new(field: &'static str, raw: &str) -> Result<Self, FieldError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -49,6 +60,15 @@ impl fmt::Display for Name {
 pub struct Text<const MAX: usize>(String);
 
 impl<const MAX: usize> Text<MAX> {
+    /// `field` names the input field in the error.
+    ///
+    /// ```
+    /// use movies_domain::text::Genre;
+    ///
+    /// assert_eq!(Genre::new("genre", "Horror".into()).unwrap().as_str(), "Horror");
+    /// assert!(Genre::new("genre", String::new()).is_ok());
+    /// assert_eq!(Genre::new("genre", "g".repeat(101)).unwrap_err().kind, "string_too_long");
+    /// ```
     pub fn new(field: &'static str, raw: String) -> Result<Self, FieldError> {
         if raw.chars().count() > MAX {
             return Err(too_long(field, MAX));
@@ -80,6 +100,16 @@ impl Year {
     pub const MIN: i32 = 1878;
     pub const MAX: i32 = 2100;
 
+    /// `field` names the input field in the error.
+    ///
+    /// ```
+    /// use movies_domain::text::Year;
+    ///
+    /// assert_eq!(Year::new("year", 1979).unwrap().get(), 1979);
+    ///
+    /// let too_early = Year::new("year", 1877).unwrap_err();
+    /// assert_eq!(too_early.msg, "Year must be between 1878 and 2100");
+    /// ```
     pub fn new(field: &'static str, raw: i64) -> Result<Self, FieldError> {
         if raw < i64::from(Self::MIN) || raw > i64::from(Self::MAX) {
             return Err(FieldError::new(

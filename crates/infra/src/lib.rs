@@ -1,10 +1,12 @@
 //! Adapters that implement the domain's ports with SeaORM, over SQLite (the embedded default) or
-//! PostgreSQL through the same code.
+//! PostgreSQL through the same code, and the outside movie catalogue over HTTPS (`catalogue`).
 //!
 //! Depends on `movies-domain` and the `migration` crate; must not depend on the HTTP layer. Library
-//! errors never leave this crate: every `DbErr` becomes a domain `Error`, keeping its source.
+//! errors never leave this crate: every `DbErr` (and `reqwest::Error`) becomes a domain `Error`,
+//! keeping its source.
 
 pub mod auth;
+pub mod catalogue;
 pub mod db;
 pub mod entities;
 pub mod events;

@@ -95,6 +95,8 @@ on_every_backend!(
     bulk_insert_skips_taken_names_and_keeps_input_order,
     updating_is_not_found_or_duplicate_as_the_port_says,
     a_character_of_a_missing_movie_is_refused_by_the_foreign_key,
+    a_write_by_an_editor_deleted_since_its_token_was_checked_is_unauthorized,
+    a_stored_row_the_code_cannot_read_is_an_internal_error,
     character_counts_follow_every_write,
     deleting_a_movie_deletes_its_characters,
     range_deletes_return_the_ids_they_deleted,
@@ -164,12 +166,60 @@ async fn updating_is_not_found_or_duplicate_as_the_port_says(db: Database) {
 }
 
 async fn a_character_of_a_missing_movie_is_refused_by_the_foreign_key(db: Database) {
-    let characters = SeaCharacterRepository::new(db);
+    let characters = SeaCharacterRepository::new(db.clone());
     let err = characters.insert(&record("Ghost", 12345), None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
     let err = characters.insert_many(&[record("Ghost", 12345)], None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
+    // With an editor who exists, the movie is still what is missing.
+    let ana = SeaUserRepository::new(db).create(&username("ana"), "h", Role::User).await.unwrap();
+    let err = characters.insert(&record("Ghost", 12345), Some(ana.id)).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
     assert_eq!(characters.count().await.unwrap(), 0);
+}
+
+async fn a_write_by_an_editor_deleted_since_its_token_was_checked_is_unauthorized(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db.clone());
+    let store = SeaJobStore::new(db);
+    let m = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    users.delete(ana).await.unwrap();
+    let unauthorized = |e: Error| assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+
+    unauthorized(movies.insert(&new_movie("B", 2000), Some(ana)).await.unwrap_err());
+    unauthorized(movies.insert_many(&[new_movie("B", 2000)], Some(ana)).await.unwrap_err());
+    unauthorized(characters.insert(&record("X", m), Some(ana)).await.unwrap_err());
+    unauthorized(characters.insert_many(&[record("X", m)], Some(ana)).await.unwrap_err());
+    // Both missing: the editor is what the client can act on (log in again).
+    unauthorized(characters.insert(&record("X", 999), Some(ana)).await.unwrap_err());
+    let job = store.create(JobKind::Characters, 1, None).await.unwrap();
+    unauthorized(
+        store.store_characters(&job.id, vec![record("X", m)], Some(ana)).await.unwrap_err(),
+    );
+    unauthorized(
+        store.store_movies(&job.id, vec![new_movie("B", 2000)], Some(ana)).await.unwrap_err(),
+    );
+
+    assert_eq!((movies.count().await.unwrap(), characters.count().await.unwrap()), (1, 0));
+    // The job's characters with an owner that exists: a movie deleted since it was sampled.
+    let err = store.store_characters(&job.id, vec![record("X", 999)], None).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
+}
+
+async fn a_stored_row_the_code_cannot_read_is_an_internal_error(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    let store = SeaJobStore::new(db.clone());
+    let job = store.create(JobKind::Movies, 1, None).await.unwrap();
+    movies.insert(&new_movie("A", 2000), None).await.unwrap();
+    let conn = db.conn();
+    conn.execute_unprepared("UPDATE jobs SET status = 'lost'").await.unwrap();
+    conn.execute_unprepared("UPDATE events SET entity = 'planet'").await.unwrap();
+    let err = store.get(&job.id).await.unwrap_err();
+    assert!(matches!(err, Error::Internal(_)), "{err:?}");
+    let err = SeaEventLog::new(db).since(0, 10).await.unwrap_err();
+    assert!(matches!(err, Error::Internal(_)), "{err:?}");
 }
 
 async fn character_counts_follow_every_write(db: Database) {

@@ -16,6 +16,7 @@ pub struct CharacterBody {
     #[schema(example = "Alien")]
     pub movie_name: Option<String>,
     /// The movie's id; this or `movieName` is required.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub movie_id: Option<i64>,
     /// Empty when left out.
     #[schema(max_length = 5000, example = "Warrant officer of the Nostromo")]
@@ -71,14 +72,17 @@ impl From<Character> for CharacterJson {
 pub struct CharacterParams {
     /// How many matches to pass over; default 0.
     #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub skip: Option<i64>,
     /// How many to return; default 50.
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub limit: Option<i64>,
     /// A part of the name, ignoring case.
     pub q: Option<String>,
     /// The movie's name, exactly.
     pub movie_name: Option<String>,
     /// The movie's id.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub movie_id: Option<i64>,
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod characters;
 pub mod events;
 pub mod jobs;
+pub mod lax;
 pub mod movies;
 pub mod users;
 
@@ -45,8 +46,10 @@ impl From<DeletedRange> for DeletedRangeJson {
 #[into_params(parameter_in = Path)]
 pub struct IdRange {
     /// The first id deleted.
+    #[serde(deserialize_with = "lax::int")]
     pub start_id: i64,
     /// The first id not deleted; greater than `start_id`.
+    #[serde(deserialize_with = "lax::int")]
     pub end_id: i64,
 }
 
@@ -56,9 +59,11 @@ pub struct IdRange {
 pub struct PageParams {
     /// How many to pass over; default 0.
     #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "lax::opt_int")]
     pub skip: Option<i64>,
     /// How many to return.
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "lax::opt_int")]
     pub limit: Option<i64>,
 }
 

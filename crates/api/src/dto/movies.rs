@@ -1,8 +1,11 @@
 //! Movie JSON: `id, name, year, duration, genre, description, nrCharacters, editorId`.
 
-use movies_domain::movies::{Movie, MovieInput, NewMovie};
+use movies_domain::movies::{Movie, MovieFilter, MovieInput, MovieSort, NewMovie};
+use movies_domain::{FieldError, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
 
 /// A movie as clients send it. Fields the server owns (`id`, `nrCharacters`, `editorId`), which
 /// old clients still send, are ignored like any unknown field.
@@ -13,6 +16,7 @@ pub struct MovieBody {
     #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "Alien")]
     pub name: Option<String>,
     #[schema(value_type = i64, required = true, minimum = 1878, maximum = 2100, example = 1979)]
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub year: Option<i64>,
     /// Free text; empty when left out.
     #[schema(max_length = 50, example = "1h 57m")]
@@ -120,20 +124,66 @@ pub struct DeletedMoviesJson {
 pub struct MovieParams {
     /// How many matches to pass over; default 0.
     #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub skip: Option<i64>,
     /// How many to return; default 50.
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub limit: Option<i64>,
     /// A part of the name, ignoring case.
     pub q: Option<String>,
     /// The genre, exactly.
     pub genre: Option<String>,
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub year: Option<i64>,
     /// The earliest year, included.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub year_from: Option<i64>,
     /// The latest year, included.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub year_to: Option<i64>,
     /// `id`, `name` or `year`, with `-` first for descending; default `id`.
     #[param(pattern = "^-?(id|name|year)$", example = "-year")]
     pub sort: Option<String>,
+}
+
+impl MovieParams {
+    /// The filter and page these parameters ask for, or a 422 naming every bad one.
+    pub(crate) fn into_domain(self) -> Result<(MovieFilter, Page), ApiError> {
+        let mut errors = Vec::new();
+        let page = Page::new(self.skip, self.limit).map_err(|e| errors.extend(e)).ok();
+        let mut year = |field: &'static str, raw: Option<i64>| {
+            raw.and_then(|y| {
+                i32::try_from(y)
+                    .map_err(|_| {
+                        errors.push(FieldError::new(field, "int_parsing", "Year out of range"))
+                    })
+                    .ok()
+            })
+        };
+        let (y, from, to) = (
+            year("year", self.year),
+            year("year_from", self.year_from),
+            year("year_to", self.year_to),
+        );
+        let sort = match self.sort.as_deref() {
+            Some(raw) => MovieSort::parse(raw).map_err(|e| errors.push(e)).ok(),
+            None => Some(MovieSort::default()),
+        };
+        match (page, sort) {
+            (Some(page), Some(sort)) if errors.is_empty() => {
+                let filter = MovieFilter {
+                    q: self.q,
+                    genre: self.genre,
+                    year: y,
+                    year_from: from,
+                    year_to: to,
+                    editor_id: None,
+                    sort,
+                };
+                Ok((filter, page))
+            }
+            _ => Err(ApiError::invalid("query", errors)),
+        }
+    }
 }

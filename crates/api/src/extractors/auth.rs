@@ -1,6 +1,6 @@
-//! `CurrentUser` and `AdminUser`: the principal behind `Authorization: Bearer <token>`. A missing,
-//! malformed, expired, altered or revoked token is a 401 with `WWW-Authenticate: Bearer`, never
-//! treated as anonymous; `AdminUser` adds a 403 for non-admins.
+//! `CurrentUser`: the principal behind `Authorization: Bearer <token>`. A missing, malformed,
+//! expired, altered or revoked token is a 401 with `WWW-Authenticate: Bearer`, never treated as
+//! anonymous. What the principal may do is the services' business (`Principal::require_admin`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -12,9 +12,6 @@ use crate::state::AppState;
 
 /// Any authenticated user.
 pub struct CurrentUser(pub Principal);
-
-/// An authenticated admin.
-pub struct AdminUser(pub Principal);
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
@@ -41,15 +38,5 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?;
         Ok(CurrentUser(state.auth.authenticate(token).await?))
-    }
-}
-
-impl FromRequestParts<AppState> for AdminUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let CurrentUser(principal) = CurrentUser::from_request_parts(parts, state).await?;
-        principal.require_admin()?;
-        Ok(AdminUser(principal))
     }
 }

@@ -24,7 +24,7 @@ where
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
         serde_path_to_error::deserialize(de).map(ApiForm).map_err(|e| {
             let path = e.path().clone();
-            ApiError::Validation(vec![detail_at("body", &path, e.into_inner().to_string())])
+            ApiError::Validation(vec![detail_at("body", &path, &e.into_inner().to_string())])
         })
     }
 }

@@ -4,7 +4,7 @@
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use super::{detail_at, mime_type, read_body, unsupported};
+use super::{detail_at, json_message, mime_type, read_body, unsupported};
 use crate::error::ApiError;
 
 pub struct ApiJson<T>(pub T);
@@ -26,7 +26,7 @@ where
             let path = e.path().clone();
             let inner = e.into_inner();
             if inner.is_data() {
-                ApiError::Validation(vec![detail_at("body", &path, inner.to_string())])
+                ApiError::Validation(vec![detail_at("body", &path, &json_message(&inner))])
             } else {
                 ApiError::BadRequest(format!("Malformed JSON: {inner}"))
             }

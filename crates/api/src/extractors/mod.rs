@@ -7,7 +7,7 @@ mod json;
 mod path;
 mod query;
 
-pub use auth::{AdminUser, CurrentUser};
+pub use auth::CurrentUser;
 pub use form::ApiForm;
 pub use json::ApiJson;
 pub use path::ApiPath;
@@ -18,6 +18,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde_json::json;
 
+use crate::dto::lax;
 use crate::error::{ApiError, ValidationDetail};
 
 /// The 413's message, also the OpenAPI document's example.
@@ -45,11 +46,11 @@ fn mime_type(headers: &axum::http::HeaderMap) -> Option<String> {
     Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
 }
 
-/// A serde error at `path` inside `source`, as one 422 entry.
+/// A serde error at `path` inside `source`, as one 422 entry worded as pydantic words it.
 fn detail_at(
     source: &'static str,
     path: &serde_path_to_error::Path,
-    msg: String,
+    msg: &str,
 ) -> ValidationDetail {
     let mut loc = vec![json!(source)];
     for segment in path.iter() {
@@ -60,6 +61,20 @@ fn detail_at(
             serde_path_to_error::Segment::Unknown => {}
         }
     }
-    let kind = if msg.starts_with("missing field") { "missing" } else { "type_error" };
-    ValidationDetail { loc, msg, kind: kind.to_owned() }
+    if let Some(field) = msg.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        loc.push(json!(field));
+        return ValidationDetail { loc, msg: "Field required".into(), kind: "missing".into() };
+    }
+    let (kind, msg) = match lax::pydantic_error(msg) {
+        Some((kind, text)) => (kind.to_owned(), text.to_owned()),
+        None => ("value_error".to_owned(), msg.to_owned()),
+    };
+    ValidationDetail { loc, msg, kind }
+}
+
+/// A serde_json error's message without the " at line L column C" it ends with.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&position).map(str::to_owned).unwrap_or(text)
 }

@@ -1,13 +1,13 @@
-//! `ApiPath<T>`: path parameters; one that does not parse (`/movies/abc`) is a 422 naming it.
+//! `ApiPath<T>`: path parameters; one that does not parse (`/movies/abc`) is a 422 naming it,
+//! worded as pydantic words it. Integers are taken the lax way through `dto::lax::Int`.
 
-use axum::extract::path::ErrorKind;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, RawPathParams};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ValidationDetail};
+use super::detail_at;
+use crate::error::ApiError;
 
 pub struct ApiPath<T>(pub T);
 
@@ -19,30 +19,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(value)) => Ok(ApiPath(value)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                // Name the parameter, as FastAPI does, even when axum only knows its position.
-                let names: Vec<String> = RawPathParams::from_request_parts(parts, state)
-                    .await
-                    .map(|raw| raw.iter().map(|(name, _)| name.to_owned()).collect())
-                    .unwrap_or_default();
-                let key = match e.kind() {
-                    ErrorKind::ParseErrorAtKey { key, .. }
-                    | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
-                    ErrorKind::ParseErrorAtIndex { index, .. } => names.get(*index).cloned(),
-                    ErrorKind::ParseError { .. } => names.first().cloned(),
-                    _ => None,
-                };
-                let mut loc = vec![json!("path")];
-                loc.extend(key.map(|k| json!(k)));
-                Err(ApiError::Validation(vec![ValidationDetail {
-                    loc,
-                    msg: e.body_text(),
-                    kind: "type_error".into(),
-                }]))
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let params: Vec<(&str, &str)> = raw.iter().collect();
+        // One parameter is the value itself (`ApiPath<Int>`); several make an object whose
+        // fields are named after them (`ApiPath<IdRange>`). Either way the 422 names it.
+        let (value, single) = match params.as_slice() {
+            [(name, value)] => (Value::String((*value).to_owned()), Some(*name)),
+            _ => {
+                let fields: Map<String, Value> =
+                    params.iter().map(|(name, value)| ((*name).to_owned(), json!(value))).collect();
+                (Value::Object(fields), None)
             }
-            Err(other) => Err(ApiError::BadRequest(other.body_text())),
-        }
+        };
+        serde_path_to_error::deserialize(value).map(ApiPath).map_err(|e| {
+            let mut detail = detail_at("path", e.path(), &e.inner().to_string());
+            if let Some(name) = single {
+                detail.loc.push(json!(name));
+            }
+            ApiError::Validation(vec![detail])
+        })
     }
 }

@@ -21,7 +21,7 @@ where
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().clone();
-            ApiError::Validation(vec![detail_at("query", &path, e.into_inner().to_string())])
+            ApiError::Validation(vec![detail_at("query", &path, &e.into_inner().to_string())])
         })
     }
 }

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use movies_domain::FieldError;
 use movies_domain::users::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -51,7 +50,7 @@ async fn login(
     ApiJson(body): ApiJson<CredentialsBody>,
 ) -> Result<Json<LoginJson>, ApiError> {
     let (username, password, field) = body.password();
-    log_in(&s, username, password, field).await
+    Ok(Json(s.auth.login(username, password, field).await?.into()))
 }
 
 /// Log in with the OAuth2 password flow
@@ -68,28 +67,7 @@ async fn token(
     State(s): State<AppState>,
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Json<LoginJson>, ApiError> {
-    log_in(&s, form.username, form.password, "password").await
-}
-
-async fn log_in(
-    s: &AppState,
-    username: Option<String>,
-    password: Option<String>,
-    field: &'static str,
-) -> Result<Json<LoginJson>, ApiError> {
-    match (username, password) {
-        (Some(username), Some(password)) => {
-            Ok(Json(s.auth.login(&username, password).await?.into()))
-        }
-        (username, _) => {
-            let mut missing = Vec::new();
-            if username.is_none() {
-                missing.push(FieldError::missing("username"));
-            }
-            missing.push(FieldError::missing(field));
-            Err(ApiError::invalid("body", missing))
-        }
-    }
+    Ok(Json(s.auth.login(form.username, form.password, "password").await?.into()))
 }
 
 /// Who the token belongs to

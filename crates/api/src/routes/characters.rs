@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::{CharacterBody, CharacterJson, CharacterParams};
+use crate::dto::lax::Int;
 use crate::dto::{Count, DeletedRangeJson, IdRange, Message, PageParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, ApiPath, ApiQuery, CurrentUser};
@@ -58,7 +59,7 @@ async fn list(
 async fn get_one(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
 ) -> Result<Json<CharacterJson>, ApiError> {
     Ok(Json(s.characters.get(id).await?.into()))
 }
@@ -96,7 +97,7 @@ async fn create(
 async fn update(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
     ApiJson(body): ApiJson<CharacterBody>,
 ) -> Result<Json<CharacterJson>, ApiError> {
     Ok(Json(s.characters.update(id, body.into(), &by).await?.into()))
@@ -116,7 +117,7 @@ async fn update(
 async fn delete_one(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
 ) -> Result<Json<Message>, ApiError> {
     s.characters.delete(id, &by).await?;
     Ok(Json(Message { message: "Character deleted successfully" }))
@@ -189,8 +190,6 @@ async fn by_editor(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
     let page = page(params.skip, params.limit)?;
-    let editor = s.users.by_username(&username).await?;
-    let filter = CharacterFilter { editor_id: Some(editor.id), ..Default::default() };
-    let listing = s.characters.list(&filter, page).await?;
+    let listing = s.characters.list_by_editor(&username, page).await?;
     Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
 }

@@ -27,9 +27,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct EventParams {
     /// The last `seq` the client has; default 0 (from the oldest kept).
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     since: Option<i64>,
     /// How many to return; default 100.
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     limit: Option<i64>,
 }
 

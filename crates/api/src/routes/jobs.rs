@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::jobs::{JobAccepted, JobJson};
+use crate::dto::lax::Int;
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiPath, CurrentUser};
 use crate::state::AppState;
@@ -45,7 +46,7 @@ async fn generate(
 async fn generate_movies(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath(number): ApiPath<i64>,
+    ApiPath(Int(number)): ApiPath<Int>,
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     generate(&s, JobKind::Movies, number, &by).await
 }
@@ -65,7 +66,7 @@ async fn generate_movies(
 async fn generate_characters(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath(number): ApiPath<i64>,
+    ApiPath(Int(number)): ApiPath<Int>,
 ) -> Result<(StatusCode, Json<JobAccepted>), ApiError> {
     generate(&s, JobKind::Characters, number, &by).await
 }

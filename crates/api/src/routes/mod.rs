@@ -8,6 +8,7 @@ mod events;
 mod health;
 mod jobs;
 mod movies;
+mod tmdb;
 mod users;
 
 use std::time::Duration;
@@ -21,12 +22,13 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 
 use movies_domain::Page;
 
-use crate::config::CorsOrigins;
+use crate::config::{CorsOrigins, CorsPolicy};
 use crate::error::ApiError;
 use crate::openapi;
 use crate::state::AppState;
@@ -48,6 +50,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(events::routes())
         .merge(jobs::routes())
+        .merge(tmdb::routes())
         .merge(health::routes())
 }
 
@@ -57,7 +60,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole application: every route, answering with or without a trailing slash.
-pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
+pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
     let (api, doc) = api_routes().split_for_parts();
     let api = api
         .merge(crate::ws::routes())
@@ -66,12 +69,26 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     // Trailing slashes are trimmed before routing, so `/movies/` and `/movies` are one route.
-    Router::new()
+    let router = Router::new()
         .merge(docs::routes(openapi::finish(doc)))
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback_service(NormalizePath::trim_trailing_slash(api))
-        .layer(CatchPanicLayer::custom(|_| internal_error()))
-        .layer(TraceLayer::new_for_http())
+        .fallback_service(NormalizePath::trim_trailing_slash(api));
+    with_middleware(router, cors)
+}
+
+/// The layers every request passes. A layer added later wraps the ones before it, so a request
+/// meets them bottom up: CORS, then the request id is set (before the trace span reads it),
+/// then the span, then panic catching.
+fn with_middleware(router: Router, cors: &CorsPolicy) -> Router {
+    router
+        .layer(CatchPanicLayer::custom(internal_error))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // A 5xx is logged once, with its cause, where it is made (`ApiError`, the
+                // panic handler); the layer's own line would say it again without the cause.
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(cors_layer(cors))
@@ -92,7 +109,7 @@ pub(crate) fn listed<T: Serialize>(total: u64, items: Vec<T>) -> Response {
     ([(X_TOTAL_COUNT, total.to_string())], Json(items)).into_response()
 }
 
-fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([
             Method::GET,
@@ -105,14 +122,30 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([X_TOTAL_COUNT, header::LOCATION, X_REQUEST_ID])
         .max_age(Duration::from_secs(600));
-    match origins {
+    match &policy.origins {
         // Browsers refuse credentials with a wildcard origin, so `*` goes without them.
         CorsOrigins::Any => layer.allow_origin(AllowOrigin::any()),
         CorsOrigins::List(list) => {
             let list: Vec<HeaderValue> = list.clone();
-            layer.allow_origin(list).allow_credentials(true)
+            let loopback = policy.any_loopback_port;
+            let allowed = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
+                list.contains(origin) || (loopback && is_loopback_dev_origin(origin))
+            };
+            layer.allow_origin(AllowOrigin::predicate(allowed)).allow_credentials(true)
         }
     }
+}
+
+/// `http://localhost:<port>` or `http://127.0.0.1:<port>` (or without a port): a dev server on
+/// the user's own machine.
+fn is_loopback_dev_origin(origin: &HeaderValue) -> bool {
+    let Ok(origin) = origin.to_str() else { return false };
+    let Some(host_port) = origin.strip_prefix("http://") else { return false };
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "80"));
+    matches!(host, "localhost" | "127.0.0.1")
+        && !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
 }
 
 async fn not_found() -> ApiError {
@@ -123,8 +156,149 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-fn internal_error() -> Response {
-    tracing::error!("a handler panicked");
-    let body = Json(serde_json::json!({ "detail": "Internal Server Error" }));
+/// The span every log line of a request is written in, so that an error logged deep inside
+/// names the request it belongs to. `SetRequestIdLayer` wraps this layer, so the id is set by
+/// then. The path only: a query string may carry a token (`/ws?token=`).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+/// A panic's answer: the same 500 as `ApiError::Internal`, logged in the request's span with the
+/// panic's message.
+fn internal_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a handler panicked");
+    let body = Json(serde_json::json!({ "detail": crate::error::INTERNAL_ERROR }));
     (axum::http::StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use movies_domain::Error;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A log sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Routes that fail each way, behind the app's own middleware.
+    fn failing() -> Router {
+        async fn bug() -> ApiError {
+            Error::internal("job 7 has an unknown status").into()
+        }
+        async fn outage() -> ApiError {
+            Error::unavailable("pool timed out").into()
+        }
+        async fn panics() -> &'static str {
+            panic!("boom")
+        }
+        let router = Router::new()
+            .route("/bug", get(bug))
+            .route("/outage", get(outage))
+            .route("/panics", get(panics));
+        with_middleware(router, &CorsPolicy { origins: CorsOrigins::Any, any_loopback_port: false })
+    }
+
+    async fn call(path: &str) -> Response {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        failing().oneshot(request).await.unwrap()
+    }
+
+    async fn body_of(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bug_and_a_panic_answer_the_same_500() {
+        for path in ["/bug", "/panics"] {
+            let response = call(path).await;
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            assert_eq!(
+                body_of(response).await,
+                serde_json::json!({ "detail": "Internal server error" })
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_a_503_with_retry_after() {
+        let response = call("/outage").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let retry_after = response.headers()[header::RETRY_AFTER].to_str().unwrap();
+        assert_eq!(retry_after, crate::error::RETRY_AFTER_SECS.to_string());
+    }
+
+    /// The error lines logged while answering `path`, and the request id it answered with. The
+    /// log goes to a global subscriber, set once: a scoped one (`set_default`) misses events when
+    /// tests on other threads hit the same call sites first, and lines are told apart by the
+    /// request id.
+    async fn errors_logged(path: &str) -> (Vec<String>, String) {
+        static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+        let log = LOG.get_or_init(|| {
+            let log = Captured::default();
+            let sink = log.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || sink.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+            log
+        });
+        let response = call(path).await;
+        let id = response.headers()[X_REQUEST_ID].to_str().unwrap().to_owned();
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let lines = text.lines().filter(|l| l.contains("ERROR") && l.contains(&id));
+        (lines.map(str::to_owned).collect(), id)
+    }
+
+    #[tokio::test]
+    async fn a_bug_or_a_panic_is_logged_once_with_its_cause_and_the_request_id() {
+        for (path, cause) in [("/bug", "job 7 has an unknown status"), ("/panics", "boom")] {
+            let (lines, id) = errors_logged(path).await;
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(lines[0].contains(&format!("request_id={id}")), "{lines:?}");
+            assert!(lines[0].contains(cause), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn only_local_http_origins_count_as_dev_servers() {
+        for ok in ["http://localhost:5174", "http://127.0.0.1:4173", "http://localhost"] {
+            assert!(is_loopback_dev_origin(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "https://localhost:5173",
+            "http://localhost.evil.com:5173",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:80/",
+            "http://localhost:5173@evil.com",
+            "http://10.0.0.1:5173",
+        ] {
+            assert!(!is_loopback_dev_origin(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
 }

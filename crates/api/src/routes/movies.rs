@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
-use movies_domain::movies::{MovieFilter, MovieInput, MovieSort};
-use movies_domain::{FieldError, Page};
+use movies_domain::movies::MovieInput;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::{BULK_BODY_LIMIT, created, listed, page};
 use crate::dto::characters::CharacterJson;
+use crate::dto::lax::Int;
 use crate::dto::movies::{BulkMoviesJson, DeletedMoviesJson, MovieBody, MovieJson, MovieParams};
 use crate::dto::{Count, DeletedRangeJson, IdRange, Message, PageParams};
 use crate::error::{ApiError, ErrorBody};
@@ -31,46 +31,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(by_editor))
 }
 
-impl MovieParams {
-    fn into_domain(self) -> Result<(MovieFilter, Page), ApiError> {
-        let mut errors = Vec::new();
-        let page = Page::new(self.skip, self.limit).map_err(|e| errors.extend(e)).ok();
-        let mut year = |field: &'static str, raw: Option<i64>| {
-            raw.and_then(|y| {
-                i32::try_from(y)
-                    .map_err(|_| {
-                        errors.push(FieldError::new(field, "int_parsing", "Year out of range"))
-                    })
-                    .ok()
-            })
-        };
-        let (y, from, to) = (
-            year("year", self.year),
-            year("year_from", self.year_from),
-            year("year_to", self.year_to),
-        );
-        let sort = match self.sort.as_deref() {
-            Some(raw) => MovieSort::parse(raw).map_err(|e| errors.push(e)).ok(),
-            None => Some(MovieSort::default()),
-        };
-        match (page, sort) {
-            (Some(page), Some(sort)) if errors.is_empty() => {
-                let filter = MovieFilter {
-                    q: self.q,
-                    genre: self.genre,
-                    year: y,
-                    year_from: from,
-                    year_to: to,
-                    editor_id: None,
-                    sort,
-                };
-                Ok((filter, page))
-            }
-            _ => Err(ApiError::invalid("query", errors)),
-        }
-    }
-}
-
 /// List movies
 ///
 /// Public. Filtered, sorted and paged; the number of matches is in `X-Total-Count`.
@@ -88,7 +48,9 @@ async fn list(
 }
 
 /// Get a movie
-#[utoipa::path(get, path = "/movies/{id}", tag = "movies", security(("bearer" = [])),
+///
+/// Public, as in the original (its web front end opens details without a token).
+#[utoipa::path(get, path = "/movies/{id}", tag = "movies",
     params(("id" = i64, Path, description = "Movie id")),
     responses(
         (status = 200, description = "The movie", body = MovieJson),
@@ -96,8 +58,7 @@ async fn list(
 ))]
 async fn get_one(
     State(s): State<AppState>,
-    CurrentUser(_): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
 ) -> Result<Json<MovieJson>, ApiError> {
     Ok(Json(s.movies.get(id).await?.into()))
 }
@@ -137,7 +98,7 @@ async fn create(
 async fn update(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
     ApiJson(body): ApiJson<MovieBody>,
 ) -> Result<Json<MovieJson>, ApiError> {
     Ok(Json(s.movies.update(id, body.into(), &by).await?.into()))
@@ -157,7 +118,7 @@ async fn update(
 async fn delete_one(
     State(s): State<AppState>,
     CurrentUser(by): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
 ) -> Result<Json<Message>, ApiError> {
     s.movies.delete(id, &by).await?;
     Ok(Json(Message { message: "Movie deleted successfully" }))
@@ -263,7 +224,7 @@ async fn count(State(s): State<AppState>) -> Result<Json<Count>, ApiError> {
 async fn characters_of(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Int(id)): ApiPath<Int>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
     // A movie's characters come whole unless the client pages them.
@@ -324,8 +285,6 @@ async fn by_editor(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
     let page = page(params.skip, params.limit)?;
-    let editor = s.users.by_username(&username).await?;
-    let filter = MovieFilter { editor_id: Some(editor.id), ..Default::default() };
-    let listing = s.movies.list(&filter, page).await?;
+    let listing = s.movies.list_by_editor(&username, page).await?;
     Ok(listed(listing.total, listing.items.into_iter().map(MovieJson::from).collect()))
 }

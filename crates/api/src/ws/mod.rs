@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 struct WsParams {
     /// Resume after this `seq`: first the missed events from the log, then live ones.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     since: Option<i64>,
     /// Optional: absent, the listener is anonymous; present, it must be valid.
     token: Option<String>,

@@ -140,7 +140,7 @@ async fn json_of_the_wrong_type_is_unprocessable_naming_the_field() {
     let reply = app
         .post_json(
             "/movies/bulk",
-            &json!([{ "name": "Alien", "year": 1979 }, { "name": "Aliens", "year": "1986" }]),
+            &json!([{ "name": "Alien", "year": 1979 }, { "name": "Aliens", "year": "1986a" }]),
         )
         .await;
     assert_eq!(reply.expect_invalid(), [json!(["body", 1, "year"])]);

@@ -1,7 +1,7 @@
 //! The harness: `spawn_app` starts the real application on `127.0.0.1:0` over a fresh SQLite
 //! file in its own temporary directory, and returns a `TestApp`, a small typed client for it that
-//! stops the server when dropped. Logs go to stderr only with `TEST_LOG=1`. `WsClient` is a
-//! WebSocket listener on `/ws`.
+//! stops the server when dropped. Logs are printed (through the test harness's capture) only
+//! with `TEST_LOG=1`. `WsClient` is a WebSocket listener on `/ws`.
 
 use std::sync::Once;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -171,7 +171,8 @@ pub async fn spawn_anonymous_app() -> TestApp {
 pub async fn spawn_anonymous_app_with(extra_args: &[&str]) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
-            movies_api::telemetry::init("debug").expect("the test log filter parses");
+            movies_api::telemetry::init("debug", tracing_subscriber::fmt::TestWriter::new(), false)
+                .expect("the test log filter parses");
         }
     });
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -10,4 +10,4 @@ pub use model::{Claims, IssuedToken, Password, Principal, Username};
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockPasswordHasher, MockTokenRevocations, MockTokenService};
 pub use ports::{PasswordHasher, TokenRevocations, TokenService};
-pub use service::{AuthService, Login};
+pub use service::{AuthService, Login, USER_GONE};

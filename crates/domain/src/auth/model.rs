@@ -10,6 +10,13 @@ use crate::users::Role;
 pub struct Username(String);
 
 impl Username {
+    /// ```
+    /// use movies_domain::auth::Username;
+    ///
+    /// assert!(Username::new("ana.b-c_1").is_ok());
+    /// assert_eq!(Username::new("ab").unwrap_err().kind, "string_length");
+    /// assert_eq!(Username::new("ana b").unwrap_err().kind, "string_pattern_mismatch");
+    /// ```
     pub fn new(raw: &str) -> Result<Self, FieldError> {
         let len = raw.chars().count();
         if !(3..=50).contains(&len) {
@@ -35,6 +42,15 @@ impl Username {
 }
 
 /// A plain-text password, 8 to 128 characters. Its `Debug` never shows it.
+///
+/// ```
+/// use movies_domain::auth::Password;
+///
+/// let password = Password::new("password", "correct horse".into()).unwrap();
+/// assert_eq!(format!("{password:?}"), "Password(<redacted>)");
+/// assert_eq!(password.expose(), "correct horse");
+/// assert!(Password::new("password", "short".into()).is_err());
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -116,6 +132,27 @@ impl Principal {
 
     /// Only the record's editor or an admin may change or delete it. A record without an editor
     /// (made before accounts existed, or whose editor was deleted) is the admins' to change.
+    ///
+    /// ```
+    /// use movies_domain::Error;
+    /// use movies_domain::auth::Principal;
+    /// use movies_domain::users::Role;
+    ///
+    /// let ana = Principal {
+    ///     user_id: 1,
+    ///     username: "ana".into(),
+    ///     role: Role::User,
+    ///     token_id: "token-1".into(),
+    ///     token_expires_at: i64::MAX,
+    /// };
+    /// assert!(ana.require_editor_of(Some(1)).is_ok());
+    /// assert!(matches!(ana.require_editor_of(Some(2)), Err(Error::Forbidden(_))));
+    /// assert!(ana.require_editor_of(None).is_err());
+    ///
+    /// let admin = Principal { role: Role::Admin, ..ana };
+    /// assert!(admin.require_editor_of(Some(2)).is_ok());
+    /// assert!(admin.require_editor_of(None).is_ok());
+    /// ```
     ///
     /// # Errors
     /// `Forbidden` otherwise.

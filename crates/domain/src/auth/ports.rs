@@ -10,7 +10,8 @@ use crate::users::User;
 /// Hashes and verifies passwords. Implementations must not block the async runtime.
 ///
 /// # Errors
-/// `Error::Unavailable` when hashing cannot run at all; a wrong password is `Ok(false)`.
+/// `Error::Internal` when hashing cannot run at all (parameters refused, the hashing task
+/// lost); a wrong password is `Ok(false)`.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
@@ -29,7 +30,7 @@ pub trait TokenService: Send + Sync {
     /// A token for `user`, with a fresh `jti`, expiring after the configured lifetime.
     ///
     /// # Errors
-    /// `Error::Unavailable` if signing fails.
+    /// `Error::Internal` if signing fails (a key the algorithm refuses).
     fn issue(&self, user: &User) -> Result<IssuedToken>;
 
     /// The claims of a token that is well-formed, signed with our key and algorithm, and not
@@ -44,7 +45,8 @@ pub trait TokenService: Send + Sync {
 /// Remembers revoked tokens until they would have expired anyway.
 ///
 /// # Errors
-/// `Error::Unavailable` when the store fails.
+/// `Error::Unavailable` when the store is down, busy or too slow; `Error::Internal` when it
+/// fails otherwise.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TokenRevocations: Send + Sync {

@@ -1,16 +1,21 @@
 //! `AuthService`: registration, login, token verification, logout, and the first admin.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Username;
 use super::{IssuedToken, Password, PasswordHasher, Principal, TokenRevocations, TokenService};
+use crate::clock::now_secs;
 use crate::error::{Error, Result};
 use crate::text::Checks;
 use crate::users::{Role, User, UserRepository};
 
 /// The one answer to every failed login, so it does not tell which part was wrong.
 const BAD_LOGIN: &str = "Incorrect username or password";
+
+/// The `Unauthorized` reason when the user a token speaks for has been deleted: at
+/// authentication, or by an adapter whose write found the user gone since (the client can only
+/// log in again, as another account).
+pub const USER_GONE: &str = "The token's user no longer exists";
 
 /// A successful login: the token and who it is for.
 #[derive(Debug, Clone)]
@@ -62,14 +67,28 @@ impl AuthService {
         }
     }
 
-    /// Checks a username and password and issues a token.
+    /// Checks a username and password and issues a token. Only their presence is checked as
+    /// input: a malformed name is just an unknown user, and a password that breaks today's
+    /// rules may still be an account's.
     ///
     /// # Errors
-    /// `Unauthorized` for an unknown user or a wrong password alike, after the same amount of
-    /// hashing work.
-    pub async fn login(&self, username: &str, password: String) -> Result<Login> {
+    /// `Invalid` naming each missing field (`password_field` names the field the client used
+    /// for the password); `Unauthorized` for an unknown user or a wrong password alike, after
+    /// the same amount of hashing work.
+    pub async fn login(
+        &self,
+        username: Option<String>,
+        password: Option<String>,
+        password_field: &'static str,
+    ) -> Result<Login> {
+        let mut checks = Checks::default();
+        let username = checks.required("username", username, |_, raw: String| Ok(raw));
+        let password = checks.required(password_field, password, |_, raw| Ok(raw));
+        let (Some(username), Some(password)) = (username, password) else {
+            return Err(Error::Invalid(checks.into_errors()));
+        };
         let password = Password::unchecked(password);
-        let Some((user, hash)) = self.users.credentials(username).await? else {
+        let Some((user, hash)) = self.users.credentials(&username).await? else {
             self.hasher.verify(&password, None).await?;
             return Err(Error::Unauthorized(BAD_LOGIN));
         };
@@ -89,11 +108,7 @@ impl AuthService {
         if self.revocations.is_revoked(&claims.jti).await? {
             return Err(Error::Unauthorized("Token has been revoked"));
         }
-        let user = self
-            .users
-            .find(claims.uid)
-            .await?
-            .ok_or(Error::Unauthorized("The token's user no longer exists"))?;
+        let user = self.users.find(claims.uid).await?.ok_or(Error::Unauthorized(USER_GONE))?;
         Ok(Principal {
             user_id: user.id,
             username: user.username,
@@ -106,7 +121,7 @@ impl AuthService {
     /// Revokes the principal's token until it expires, and forgets revocations that have.
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         self.revocations.revoke(&principal.token_id, principal.token_expires_at).await?;
-        self.revocations.prune(now()).await?;
+        self.revocations.prune(now_secs()).await?;
         Ok(())
     }
 
@@ -126,7 +141,7 @@ impl AuthService {
 
     /// Forgets revocations of tokens that have expired; returns how many.
     pub async fn prune_revocations(&self) -> Result<u64> {
-        self.revocations.prune(now()).await
+        self.revocations.prune(now_secs()).await
     }
 }
 
@@ -142,10 +157,6 @@ fn credentials(
         (Some(u), Some(p)) => Ok((u, p)),
         _ => Err(Error::Invalid(checks.into_errors())),
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -256,6 +267,37 @@ mod tests {
         assert_eq!(errors[1].loc, vec![crate::Loc::Field("hashedPassword")]);
     }
 
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_login_names_only_the_fields_that_are_missing_and_asks_nothing() {
+        let service = Fakes::new().service(); // any port call would panic
+        let missing = |r: Result<Login>| match r {
+            Err(Error::Invalid(errors)) => {
+                errors.iter().map(|e| (e.loc.clone(), e.kind)).collect::<Vec<_>>()
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        };
+        let field = |name| (vec![crate::Loc::Field(name)], "missing");
+        let no_name = service.login(None, some("pw"), "hashedPassword").await;
+        assert_eq!(missing(no_name), [field("username")]);
+        let no_password = service.login(some("ana"), None, "hashedPassword").await;
+        assert_eq!(missing(no_password), [field("hashedPassword")]);
+        let neither = service.login(None, None, "password").await;
+        assert_eq!(missing(neither), [field("username"), field("password")]);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_name_or_password_at_login_is_just_a_wrong_login() {
+        let mut f = Fakes::new();
+        f.users.expect_credentials().with(eq("a b")).returning(|_| Ok(None));
+        f.hasher.expect_verify().returning(|_, _| Ok(false));
+        let err = f.service().login(some("a b"), some("x"), "password").await.unwrap_err();
+        assert!(matches!(err, Error::Unauthorized(BAD_LOGIN)));
+    }
+
     #[tokio::test]
     async fn an_unknown_user_costs_a_dummy_verification_and_is_unauthorized() {
         let mut f = Fakes::new();
@@ -265,7 +307,8 @@ mod tests {
             .withf(|_, hash| hash.is_none())
             .times(1)
             .returning(|_, _| Ok(false));
-        let err = f.service().login("ghost", "password1".into()).await.unwrap_err();
+        let err =
+            f.service().login(some("ghost"), some("password1"), "password").await.unwrap_err();
         assert!(matches!(err, Error::Unauthorized(BAD_LOGIN)));
     }
 
@@ -274,7 +317,7 @@ mod tests {
         let mut f = Fakes::new();
         f.users.expect_credentials().returning(|_| Ok(Some((user(), "h".into()))));
         f.hasher.expect_verify().returning(|_, _| Ok(false));
-        let err = f.service().login("ana", "wrong-pass".into()).await.unwrap_err();
+        let err = f.service().login(some("ana"), some("wrong-pass"), "password").await.unwrap_err();
         assert!(matches!(err, Error::Unauthorized(BAD_LOGIN)));
     }
 
@@ -286,7 +329,7 @@ mod tests {
         f.tokens
             .expect_issue()
             .returning(|_| Ok(IssuedToken { token: "t".into(), claims: claims() }));
-        let login = f.service().login("ana", "password1".into()).await.unwrap();
+        let login = f.service().login(some("ana"), some("password1"), "password").await.unwrap();
         assert_eq!((login.token.token.as_str(), login.user.id), ("t", 7));
     }
 

@@ -37,6 +37,24 @@ pub enum MovieRef {
 }
 
 /// A valid character whose movie is not looked up yet.
+///
+/// Made from a [`CharacterInput`] with `try_from`, which reports every broken rule at once:
+///
+/// ```
+/// use movies_domain::characters::{CharacterInput, MovieRef, NewCharacter};
+///
+/// let ripley = NewCharacter::try_from(CharacterInput {
+///     name: Some("Ripley".into()),
+///     movie_name: Some(" Alien ".into()),
+///     ..Default::default()
+/// })
+/// .unwrap();
+/// assert_eq!(ripley.movie, MovieRef::Name("Alien".into()));
+///
+/// let errors = NewCharacter::try_from(CharacterInput::default()).unwrap_err();
+/// let kinds: Vec<&str> = errors.iter().map(|e| e.kind).collect();
+/// assert_eq!(kinds, ["missing", "missing"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCharacter {
     pub name: Name,

@@ -11,7 +11,8 @@ use crate::paging::{Listing, Page};
 ///
 /// # Errors
 /// Unless a method says otherwise, an implementation returns `Error::Unavailable` (with its
-/// own error as the source) when the store fails, and nothing else.
+/// own error as the source) when the store is down, busy or too slow, `Error::Internal` when it
+/// fails for any other reason (a row it cannot read, a query it refuses), and nothing else.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait CharacterRepository: Send + Sync {
@@ -24,7 +25,9 @@ pub trait CharacterRepository: Send + Sync {
     /// Stores a new character.
     ///
     /// # Errors
-    /// `Error::NotFound(Movie)` when its movie no longer exists.
+    /// `Error::Unauthorized` when the editor `editor_id` no longer exists (deleted since its
+    /// token was checked: the client can only log in again); else `Error::NotFound(Movie)` when
+    /// its movie no longer exists.
     async fn insert(
         &self,
         character: &CharacterRecord,
@@ -34,7 +37,7 @@ pub trait CharacterRepository: Send + Sync {
     /// Stores every character in one transaction, all or nothing, and returns them in order.
     ///
     /// # Errors
-    /// `Error::NotFound(Movie)` when one's movie no longer exists (nothing is stored then).
+    /// As [`CharacterRepository::insert`]; nothing is stored then.
     async fn insert_many(
         &self,
         characters: &[CharacterRecord],

@@ -10,21 +10,39 @@ use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range
 use crate::error::{Entity, Error, FieldError, Result};
 use crate::movies::MovieRepository;
 use crate::paging::{Listing, Page};
+use crate::users::UserRepository;
 
 /// Application service for characters.
 #[derive(Clone)]
 pub struct CharacterService {
     characters: Arc<dyn CharacterRepository>,
     movies: Arc<dyn MovieRepository>,
+    /// To find editors by name.
+    users: Arc<dyn UserRepository>,
 }
 
 impl CharacterService {
-    pub fn new(characters: Arc<dyn CharacterRepository>, movies: Arc<dyn MovieRepository>) -> Self {
-        Self { characters, movies }
+    pub fn new(
+        characters: Arc<dyn CharacterRepository>,
+        movies: Arc<dyn MovieRepository>,
+        users: Arc<dyn UserRepository>,
+    ) -> Self {
+        Self { characters, movies, users }
     }
 
     pub async fn list(&self, filter: &CharacterFilter, page: Page) -> Result<Listing<Character>> {
         self.characters.list(filter, page).await
+    }
+
+    /// The characters the user `username` (in any case) created.
+    ///
+    /// # Errors
+    /// `NotFound(User)` when there is no such user.
+    pub async fn list_by_editor(&self, username: &str, page: Page) -> Result<Listing<Character>> {
+        let editor =
+            self.users.find_by_username(username).await?.ok_or(Error::NotFound(Entity::User))?;
+        let filter = CharacterFilter { editor_id: Some(editor.id), ..Default::default() };
+        self.characters.list(&filter, page).await
     }
 
     /// The characters of one movie.
@@ -176,10 +194,57 @@ mod tests {
     use crate::characters::MockCharacterRepository;
     use crate::error::Loc;
     use crate::movies::MockMovieRepository;
-    use crate::users::Role;
+    use crate::users::{MockUserRepository, Role, User};
 
     fn user(id: i64) -> Principal {
         Principal::for_test(id, Role::User)
+    }
+
+    /// A service whose user repository must not be asked.
+    fn service(
+        characters: Arc<dyn CharacterRepository>,
+        movies: Arc<dyn MovieRepository>,
+    ) -> CharacterService {
+        CharacterService::new(characters, movies, Arc::new(MockUserRepository::new()))
+    }
+
+    #[tokio::test]
+    async fn listing_by_editor_finds_the_user_then_lists_its_characters() {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_find_by_username()
+            .with(eq("ANA"))
+            .times(1)
+            .returning(|_| Ok(Some(User { id: 7, username: "ana".into(), role: Role::User })));
+        let mut characters = MockCharacterRepository::new();
+        characters
+            .expect_list()
+            .withf(|filter, page| {
+                *filter == CharacterFilter { editor_id: Some(7), ..Default::default() }
+                    && page.skip() == 10
+            })
+            .times(1)
+            .returning(|_, _| Ok(Listing { items: Vec::new(), total: 0 }));
+        let service = CharacterService::new(
+            Arc::new(characters),
+            Arc::new(MockMovieRepository::new()),
+            Arc::new(users),
+        );
+        let page = Page::new(Some(10), Some(5)).unwrap();
+        assert_eq!(service.list_by_editor("ANA", page).await.unwrap().total, 0);
+    }
+
+    #[tokio::test]
+    async fn listing_by_an_unknown_editor_is_user_not_found() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(|_| Ok(None));
+        let service = CharacterService::new(
+            Arc::new(MockCharacterRepository::new()), // never asked
+            Arc::new(MockMovieRepository::new()),
+            Arc::new(users),
+        );
+        let err = service.list_by_editor("ghost", Page::default()).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(Entity::User)), "{err:?}");
     }
 
     fn input(name: &str, movie: &str) -> CharacterInput {
@@ -225,15 +290,14 @@ mod tests {
             .withf(|r, editor| r.movie_id == 3 && r.name == "Ripley" && *editor == Some(9))
             .times(1)
             .returning(|r, _| Ok(stored(1, r)));
-        let service =
-            CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
+        let service = service(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
         service.create(input("Ripley", "Alien"), &user(9)).await.unwrap();
     }
 
     #[tokio::test]
     async fn a_character_naming_no_movie_is_invalid_and_not_stored() {
         let characters = MockCharacterRepository::new(); // any call would panic
-        let service = CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[])));
+        let service = service(Arc::new(characters), Arc::new(movies_with(&[])));
         let err = service.create(input("Ripley", "Alien"), &user(1)).await.unwrap_err();
         let Error::Invalid(errors) = err else { panic!("expected Invalid") };
         assert_eq!(errors[0].loc, vec![Loc::Field("movieName")]);
@@ -241,7 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_id_and_a_name_of_different_movies_are_invalid() {
-        let service = CharacterService::new(
+        let service = service(
             Arc::new(MockCharacterRepository::new()),
             Arc::new(movies_with(&[(3, "Alien"), (4, "Aliens")])),
         );
@@ -255,8 +319,7 @@ mod tests {
         let mut characters = MockCharacterRepository::new();
         characters.expect_find().returning(|id| Ok(Some(stored(id, &ripley()))));
         characters.expect_update().returning(|_, _| Err(Error::NotFound(Entity::Movie)));
-        let service =
-            CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
+        let service = service(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
         let err = service.update(1, input("Ripley", "Alien"), &user(9)).await.unwrap_err();
         assert!(matches!(err, Error::Invalid(_)));
     }
@@ -264,8 +327,7 @@ mod tests {
     #[tokio::test]
     async fn a_bulk_request_with_one_unknown_movie_stores_nothing_and_names_the_index() {
         let characters = MockCharacterRepository::new();
-        let service =
-            CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
+        let service = service(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
         let err = service
             .create_many(vec![input("Ripley", "Alien"), input("Deckard", "Blade Runner")], &user(1))
             .await
@@ -278,8 +340,7 @@ mod tests {
     async fn listing_the_characters_of_a_missing_movie_is_not_found() {
         let mut movies = MockMovieRepository::new();
         movies.expect_find().with(eq(5)).returning(|_| Ok(None));
-        let service =
-            CharacterService::new(Arc::new(MockCharacterRepository::new()), Arc::new(movies));
+        let service = service(Arc::new(MockCharacterRepository::new()), Arc::new(movies));
         let result = service.list_for_movie(5, Page::default()).await;
         assert!(matches!(result, Err(Error::NotFound(Entity::Movie))));
     }
@@ -293,8 +354,7 @@ mod tests {
                 &CharacterRecord { name: "R".into(), movie_id: 3, description: String::new() },
             )))
         });
-        let service =
-            CharacterService::new(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
+        let service = service(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
         let err = service.update(1, input("Ripley", "Alien"), &user(2)).await.unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)));
         assert!(matches!(service.delete(1, &user(2)).await, Err(Error::Forbidden(_))));

@@ -8,7 +8,8 @@ use crate::error::Result;
 /// The stored events, in `seq` order.
 ///
 /// # Errors
-/// `Error::Unavailable` when the store fails.
+/// `Error::Unavailable` when the store is down, busy or too slow; `Error::Internal` when it
+/// fails otherwise (an event of an unknown entity, a payload that is not JSON).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait EventLog: Send + Sync {

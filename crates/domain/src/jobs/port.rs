@@ -11,7 +11,8 @@ use crate::movies::NewMovie;
 /// any point (even by a crash) knows exactly how many rows it has made.
 ///
 /// # Errors
-/// Unless a method says otherwise, `Error::Unavailable` when the store fails.
+/// Unless a method says otherwise, `Error::Unavailable` when the store is down, busy or too
+/// slow, `Error::Internal` when it fails otherwise (a stored job of an unknown kind or status).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -39,6 +40,10 @@ pub trait JobStore: Send + Sync {
 
     /// Stores `movies` for job `id`, giving a name that is taken a unique suffix, adds their
     /// number to the job's `done` and writes the batch's events, in one transaction.
+    ///
+    /// # Errors
+    /// `Error::Unauthorized` when the editor `editor_id` no longer exists; `Error::Internal`
+    /// when no free name was found for some movies after a few suffixes.
     async fn store_movies(
         &self,
         id: &str,
@@ -47,6 +52,10 @@ pub trait JobStore: Send + Sync {
     ) -> Result<BatchOutcome>;
 
     /// As [`JobStore::store_movies`], for characters (whose movies exist).
+    ///
+    /// # Errors
+    /// `Error::Unauthorized` when the editor `editor_id` no longer exists; else
+    /// `Error::NotFound(Movie)` when one of the movies was deleted meanwhile (nothing is stored).
     async fn store_characters(
         &self,
         id: &str,

@@ -32,6 +32,26 @@ pub struct MovieInput {
 }
 
 /// A valid movie to store: `name` and `year` are required, the rest default to empty text.
+///
+/// Made from a [`MovieInput`] with `try_from`, which reports every broken rule at once:
+///
+/// ```
+/// use movies_domain::Loc;
+/// use movies_domain::movies::{MovieInput, NewMovie};
+///
+/// let input = MovieInput { name: Some(" Alien ".into()), year: Some(1979), ..Default::default() };
+/// let movie = NewMovie::try_from(input).unwrap();
+/// assert_eq!((movie.name.as_str(), movie.year.get(), movie.genre.as_str()), ("Alien", 1979, ""));
+///
+/// let errors = NewMovie::try_from(MovieInput {
+///     year: Some(3000),
+///     genre: Some("g".repeat(101)),
+///     ..Default::default()
+/// })
+/// .unwrap_err();
+/// let fields: Vec<&Loc> = errors.iter().flat_map(|e| &e.loc).collect();
+/// assert_eq!(fields, [&Loc::Field("name"), &Loc::Field("year"), &Loc::Field("genre")]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMovie {
     pub name: Name,
@@ -94,6 +114,15 @@ pub struct MovieSort {
 
 impl MovieSort {
     /// Parses `id`, `name`, `year`, each optionally preceded by `-` for descending order.
+    ///
+    /// ```
+    /// use movies_domain::movies::{MovieSort, SortKey};
+    ///
+    /// let by_year = MovieSort::parse("-year").unwrap();
+    /// assert_eq!(by_year, MovieSort { key: SortKey::Year, descending: true });
+    /// assert!(!MovieSort::parse("name").unwrap().descending);
+    /// assert_eq!(MovieSort::parse("rating").unwrap_err().kind, "enum");
+    /// ```
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let (descending, key) = match raw.strip_prefix('-') {
             Some(rest) => (true, rest),

@@ -11,7 +11,8 @@ use crate::paging::{Listing, Page};
 ///
 /// # Errors
 /// Unless a method says otherwise, an implementation returns `Error::Unavailable` (with its
-/// own error as the source) when the store fails, and nothing else.
+/// own error as the source) when the store is down, busy or too slow, `Error::Internal` when it
+/// fails for any other reason (a row it cannot read, a query it refuses), and nothing else.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MovieRepository: Send + Sync {
@@ -31,11 +32,15 @@ pub trait MovieRepository: Send + Sync {
     /// Stores a new movie with `nr_characters` 0.
     ///
     /// # Errors
-    /// `Error::DuplicateName` when a movie already has this name.
+    /// `Error::DuplicateName` when a movie already has this name; `Error::Unauthorized` when the
+    /// editor `editor_id` no longer exists (deleted since its token was checked).
     async fn insert(&self, movie: &NewMovie, editor_id: Option<i64>) -> Result<Movie>;
 
     /// Stores every movie whose name is not taken yet, in one transaction, and returns those it
     /// stored, in input order. The names in `movies` are distinct.
+    ///
+    /// # Errors
+    /// `Error::Unauthorized` when the editor `editor_id` no longer exists.
     async fn insert_many(&self, movies: &[NewMovie], editor_id: Option<i64>) -> Result<Vec<Movie>>;
 
     /// Replaces the fields of the movie `id`, keeping its id, editor and character count.

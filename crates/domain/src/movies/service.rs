@@ -8,6 +8,7 @@ use crate::auth::Principal;
 use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range, validate_all};
 use crate::error::{Entity, Error, Result};
 use crate::paging::{Listing, Page};
+use crate::users::UserRepository;
 
 /// The outcome of a bulk insert: what was stored, and what was skipped because its name was taken
 /// (in the store, or earlier in the same request).
@@ -18,14 +19,90 @@ pub struct BulkMovies {
 }
 
 /// Application service for movies: every rule about movies lives here or in their value types.
+///
+/// It works with any [`MovieRepository`] (the crate documentation keeps one in memory). Input and
+/// rights are checked before the repository is asked, so here one that must never be called will
+/// do:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use movies_domain::Error;
+/// use movies_domain::auth::Principal;
+/// use movies_domain::movies::{MovieInput, MovieRepository, MovieService};
+/// use movies_domain::users::Role;
+/// # use movies_domain::movies::{Movie, MovieFilter, NewMovie};
+/// # use movies_domain::{Listing, Page, Result};
+/// # struct NeverCalled;
+/// # #[async_trait::async_trait]
+/// # impl MovieRepository for NeverCalled {
+/// #     async fn list(&self, _: &MovieFilter, _: Page) -> Result<Listing<Movie>> { unreachable!() }
+/// #     async fn find(&self, _: i64) -> Result<Option<Movie>> { unreachable!() }
+/// #     async fn find_by_name(&self, _: &str) -> Result<Option<Movie>> { unreachable!() }
+/// #     async fn find_refs(&self, _: &[i64], _: &[String]) -> Result<Vec<(i64, String)>> { unreachable!() }
+/// #     async fn insert(&self, _: &NewMovie, _: Option<i64>) -> Result<Movie> { unreachable!() }
+/// #     async fn insert_many(&self, _: &[NewMovie], _: Option<i64>) -> Result<Vec<Movie>> { unreachable!() }
+/// #     async fn update(&self, _: i64, _: &NewMovie) -> Result<Movie> { unreachable!() }
+/// #     async fn delete(&self, _: i64) -> Result<Option<Movie>> { unreachable!() }
+/// #     async fn delete_by_name(&self, _: &str) -> Result<Option<Movie>> { unreachable!() }
+/// #     async fn delete_range(&self, _: i64, _: i64) -> Result<Vec<i64>> { unreachable!() }
+/// #     async fn names(&self) -> Result<Vec<String>> { unreachable!() }
+/// #     async fn count(&self) -> Result<u64> { unreachable!() }
+/// #     async fn recount_characters(&self) -> Result<()> { unreachable!() }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let service = MovieService::new(Arc::new(NeverCalled));
+/// let ana = Principal {
+///     user_id: 1,
+///     username: "ana".into(),
+///     role: Role::User,
+///     token_id: "token-1".into(),
+///     token_expires_at: i64::MAX,
+/// };
+///
+/// // Neither a name nor a year: both reported.
+/// let invalid = service.create(MovieInput::default(), &ana).await;
+/// assert!(matches!(invalid, Err(Error::Invalid(errors)) if errors.len() == 2));
+/// // Only admins delete ranges.
+/// assert!(matches!(service.delete_range(1, 10, &ana).await, Err(Error::Forbidden(_))));
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MovieService {
     repo: Arc<dyn MovieRepository>,
+    /// To find editors by name; see [`MovieService::with_users`].
+    users: Option<Arc<dyn UserRepository>>,
 }
 
 impl MovieService {
     pub fn new(repo: Arc<dyn MovieRepository>) -> Self {
-        Self { repo }
+        Self { repo, users: None }
+    }
+
+    /// The same service, able to find editors by name for [`MovieService::list_by_editor`].
+    /// Added to, rather than required by, [`MovieService::new`], which importers build with a
+    /// movie repository alone.
+    pub fn with_users(mut self, users: Arc<dyn UserRepository>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// The movies the user `username` (in any case) created.
+    ///
+    /// # Errors
+    /// `NotFound(User)` when there is no such user; `Internal` when the service was built without
+    /// [`MovieService::with_users`] (a wiring bug).
+    pub async fn list_by_editor(&self, username: &str, page: Page) -> Result<Listing<Movie>> {
+        let users = self
+            .users
+            .as_ref()
+            .ok_or_else(|| Error::internal("MovieService::list_by_editor without with_users"))?;
+        let editor =
+            users.find_by_username(username).await?.ok_or(Error::NotFound(Entity::User))?;
+        let filter = MovieFilter { editor_id: Some(editor.id), ..Default::default() };
+        self.repo.list(&filter, page).await
     }
 
     pub async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
@@ -146,7 +223,7 @@ mod tests {
     use crate::bulk::{MAX_BULK_ITEMS, MAX_DELETE_RANGE};
     use crate::error::Loc;
     use crate::movies::MockMovieRepository;
-    use crate::users::Role;
+    use crate::users::{MockUserRepository, Role, User};
 
     fn user(id: i64) -> Principal {
         Principal::for_test(id, Role::User)
@@ -171,6 +248,44 @@ mod tests {
             nr_characters: 0,
             editor_id: None,
         }
+    }
+
+    #[tokio::test]
+    async fn listing_by_editor_finds_the_user_then_lists_its_movies() {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_find_by_username()
+            .with(eq("Ana"))
+            .times(1)
+            .returning(|_| Ok(Some(User { id: 7, username: "ana".into(), role: Role::User })));
+        let mut repo = MockMovieRepository::new();
+        repo.expect_list()
+            .withf(|filter, page| {
+                *filter == MovieFilter { editor_id: Some(7), ..Default::default() }
+                    && page.limit() == 5
+            })
+            .times(1)
+            .returning(|_, _| Ok(Listing { items: Vec::new(), total: 3 }));
+        let service = MovieService::new(Arc::new(repo)).with_users(Arc::new(users));
+        let page = Page::new(None, Some(5)).unwrap();
+        assert_eq!(service.list_by_editor("Ana", page).await.unwrap().total, 3);
+    }
+
+    #[tokio::test]
+    async fn listing_by_an_unknown_editor_is_user_not_found() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(|_| Ok(None));
+        let service = MovieService::new(Arc::new(MockMovieRepository::new())) // never asked
+            .with_users(Arc::new(users));
+        let err = service.list_by_editor("ghost", Page::default()).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(Entity::User)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn listing_by_editor_without_users_wired_in_is_a_bug_not_a_missing_user() {
+        let service = MovieService::new(Arc::new(MockMovieRepository::new()));
+        let err = service.list_by_editor("ana", Page::default()).await.unwrap_err();
+        assert!(matches!(err, Error::Internal(_)), "{err:?}");
     }
 
     #[tokio::test]

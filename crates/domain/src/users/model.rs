@@ -4,7 +4,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::names::wire_names;
 
-/// What a user may do beyond editing its own records.
+/// What a user may do beyond editing its own records. Its wire name (in JSON, tokens and the
+/// database) is `user` or `admin`:
+///
+/// ```
+/// use movies_domain::users::Role;
+///
+/// assert_eq!(Role::Admin.as_str(), "admin");
+/// assert_eq!("user".parse::<Role>(), Ok(Role::User));
+/// assert!("root".parse::<Role>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -10,7 +10,8 @@ use crate::error::Result;
 ///
 /// # Errors
 /// Unless a method says otherwise, an implementation returns `Error::Unavailable` (with its
-/// own error as the source) when the store fails, and nothing else.
+/// own error as the source) when the store is down, busy or too slow, `Error::Internal` when it
+/// fails for any other reason (a row it cannot read, a query it refuses), and nothing else.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {

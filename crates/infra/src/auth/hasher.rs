@@ -30,14 +30,13 @@ pub struct Argon2Hasher {
 
 impl Argon2Hasher {
     /// # Errors
-    /// `Unavailable` if the parameters are refused or the dummy hash cannot be made.
+    /// `Internal` if the parameters are refused or the dummy hash cannot be made.
     pub fn new() -> Result<Self> {
-        let params =
-            Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::unavailable)?;
+        let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).map_err(Error::internal)?;
         let dummy = uuid::Uuid::new_v4().to_string();
         let dummy_hash = argon2(&params)
             .hash_password(dummy.as_bytes())
-            .map_err(|e| Error::unavailable(e.to_string()))?
+            .map_err(|e| Error::internal(e.to_string()))?
             .to_string();
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let slots = Arc::new(Semaphore::new(cores.saturating_sub(1).max(1)));
@@ -55,8 +54,8 @@ impl Argon2Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
-        let _slot = self.slots.acquire().await.map_err(Error::unavailable)?;
-        tokio::task::spawn_blocking(work).await.map_err(Error::unavailable)
+        let _slot = self.slots.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(Error::internal)
     }
 }
 
@@ -69,7 +68,7 @@ impl PasswordHasher for Argon2Hasher {
             argon2(&params)
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
-                .map_err(|e| Error::unavailable(e.to_string()))
+                .map_err(|e| Error::internal(e.to_string()))
         })
         .await?
     }

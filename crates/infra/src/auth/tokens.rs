@@ -3,10 +3,10 @@
 //! is refused.
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use movies_domain::auth::{Claims, IssuedToken, TokenService};
+use movies_domain::clock::now_secs;
 use movies_domain::users::{Role, User};
 use movies_domain::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ impl JwtTokens {
             exp: claims.exp,
             jti: claims.jti.clone(),
         };
-        encode(&Header::new(self.algorithm), &wire, &self.encoding).map_err(Error::unavailable)
+        encode(&Header::new(self.algorithm), &wire, &self.encoding).map_err(Error::internal)
     }
 }
 
@@ -93,13 +93,9 @@ impl std::fmt::Debug for JwtTokens {
     }
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 impl TokenService for JwtTokens {
     fn issue(&self, user: &User) -> Result<IssuedToken> {
-        let iat = now();
+        let iat = now_secs();
         let claims = Claims {
             sub: user.username.clone(),
             uid: user.id,
@@ -166,7 +162,7 @@ mod tests {
         assert!(other_alg.verify(&token).is_err());
 
         let mut claims = tokens.verify(&token).unwrap();
-        claims.exp = now() - 60;
+        claims.exp = now_secs() - 60;
         assert!(tokens.verify(&tokens.sign(&claims).unwrap()).is_err());
 
         let mut altered = token.clone();

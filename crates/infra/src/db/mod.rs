@@ -1,16 +1,19 @@
 //! Opening the database (SQLite or PostgreSQL, chosen by the URL), running the migrations, and
-//! the two helpers every repository shares: write transactions and error mapping.
+//! the two helpers every repository shares: write transactions and error mapping (an outage is
+//! `Unavailable`, a bug `Internal`, a broken constraint what it means for the row written).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use movies_domain::auth::USER_GONE;
 use movies_domain::events::NewEvent;
 use movies_domain::{Entity, Error};
 pub use sea_orm::DbErr;
+use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, SqlErr,
+    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, RuntimeErr, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
@@ -84,7 +87,7 @@ impl Database {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        let txn = self.conn.begin_with_options(options).await.map_err(unavailable)?;
+        let txn = self.conn.begin_with_options(options).await.map_err(db_error)?;
         Ok(WriteTxn { txn, _turn: turn })
     }
 
@@ -93,7 +96,7 @@ impl Database {
     pub(crate) async fn commit(&self, txn: WriteTxn, events: Vec<NewEvent>) -> Result<(), Error> {
         let wrote_events = !events.is_empty();
         crate::events::outbox::record(&txn, events).await?;
-        txn.txn.commit().await.map_err(unavailable)?;
+        txn.txn.commit().await.map_err(db_error)?;
         if wrote_events {
             self.committed.notify_one();
         }
@@ -117,6 +120,15 @@ pub struct WriteTxn {
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
+impl WriteTxn {
+    /// Ends the transaction without writing. After a failed statement, before reading on the
+    /// pool: PostgreSQL refuses any further statement in the failed transaction, and an
+    /// in-memory SQLite database has one connection, which the transaction holds.
+    pub(crate) async fn rollback(self) -> Result<(), Error> {
+        self.txn.rollback().await.map_err(db_error)
+    }
+}
+
 impl std::ops::Deref for WriteTxn {
     type Target = DatabaseTransaction;
 
@@ -125,19 +137,206 @@ impl std::ops::Deref for WriteTxn {
     }
 }
 
-/// Any store failure a client cannot act on.
-pub(crate) fn unavailable(e: DbErr) -> Error {
-    Error::unavailable(e)
+/// Maps a failed statement that has no meaning for the row it touched: `Unavailable` when the
+/// database is down, unreachable, busy (SQLite's "database is locked" included) or too slow, so
+/// that the client may retry; `Internal` when it refused the statement for a reason the code did
+/// not expect (a syntax error, a missing table, an unexpected constraint, a value it cannot
+/// decode), which a retry will not cure.
+pub(crate) fn db_error(e: DbErr) -> Error {
+    if is_transient(&e) { Error::unavailable(e) } else { Error::internal(e) }
 }
 
-/// Maps a failed write of `entity` named `name`: a unique violation is a duplicate name, a
-/// foreign-key violation a missing movie, anything else the store's failure.
-pub(crate) fn write_error(entity: Entity, name: &str) -> impl FnOnce(DbErr) -> Error + '_ {
+/// Whether `e` may go away by itself. Conservative: what this code cannot place stays
+/// `Unavailable`, as every failure was before `Internal` existed, since calling an outage a bug
+/// would tell clients not to retry a request that would succeed.
+fn is_transient(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_transient(e)
+        }
+        // SeaORM's own errors: the code and the data disagree (a column it cannot read, a
+        // conversion that fails, a row an update did not find where the code was sure of it).
+        DbErr::Exec(RuntimeErr::Internal(_))
+        | DbErr::Query(RuntimeErr::Internal(_))
+        | DbErr::TryIntoErr { .. }
+        | DbErr::ConvertFromU64(_)
+        | DbErr::UnpackInsertId
+        | DbErr::UpdateGetPrimaryKey
+        | DbErr::RecordNotFound(_)
+        | DbErr::AttrNotSet(_)
+        | DbErr::Type(_)
+        | DbErr::Json(_)
+        | DbErr::RecordNotInserted
+        | DbErr::RecordNotUpdated
+        | DbErr::BackendNotSupported { .. }
+        | DbErr::KeyArityMismatch { .. }
+        | DbErr::PrimaryKeyNotSet { .. } => false,
+        _ => true,
+    }
+}
+
+fn sqlx_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => database_transient(e.as_ref()),
+        // The statement, a value or a column does not fit: the code is wrong, not the network.
+        sqlx::Error::Configuration(_)
+        | sqlx::Error::InvalidArgument(_)
+        | sqlx::Error::RowNotFound
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::AnyDriverError(_)
+        | sqlx::Error::InvalidSavePointStatement => false,
+        // I/O, TLS, protocol, pool timed out or closed, a crashed worker, and what sqlx adds.
+        _ => true,
+    }
+}
+
+/// An error the database itself reported: transient when it is about the server's state, not
+/// about the statement.
+fn database_transient(e: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = e.code().unwrap_or_default();
+    if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // The primary result code is the low byte of the extended one (SQLITE_BUSY_SNAPSHOT is
+        // 517, SQLITE_BUSY 5).
+        let primary = code.parse::<i32>().ok().map(|c| c & 0xff);
+        // BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL.
+        return matches!(primary, Some(5..=10 | 13..=15));
+    }
+    if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+        // Classes 08 connection, 40 serialization failure or deadlock, 53 insufficient
+        // resources, 57 operator intervention (shutdown, statement timeout), 58 system error;
+        // 55P03 a lock not available, 25006 a standby that refuses writes after a failover.
+        return ["08", "40", "53", "57", "58"].iter().any(|class| code.starts_with(class))
+            || matches!(&*code, "55P03" | "25006");
+    }
+    true
+}
+
+/// What a written row's foreign key points at: which failure a foreign-key violation means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reference {
+    /// A character's `movie_id`: the movie was deleted meanwhile.
+    Movie,
+    /// A row's `editor_id`: the user behind the token was deleted since the token was checked.
+    /// `Unauthorized` rather than `NotFound(User)`: the request named no user, and what the
+    /// client can do is what its next request would tell it anyway, log in again.
+    Editor,
+}
+
+impl Reference {
+    /// The error for a write whose referenced row is missing.
+    pub(crate) fn missing(self) -> Error {
+        match self {
+            Reference::Movie => Error::NotFound(Entity::Movie),
+            Reference::Editor => Error::Unauthorized(USER_GONE),
+        }
+    }
+}
+
+/// Whether the write broke a foreign key.
+pub(crate) fn is_foreign_key_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
+/// Maps a failed write of `entity` named `name`: a unique violation is a duplicate name; a
+/// foreign-key violation means `references` is missing (the one foreign key the write sets;
+/// `None` when it sets none, so that such a violation is a bug); anything else as
+/// [`db_error`]. A write that sets two foreign keys finds out which row is missing first.
+pub(crate) fn write_error(
+    entity: Entity,
+    name: &str,
+    references: Option<Reference>,
+) -> impl FnOnce(DbErr) -> Error + '_ {
     move |e| match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
             Error::DuplicateName { entity, name: name.to_owned() }
         }
-        Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::NotFound(Entity::Movie),
-        _ => unavailable(e),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => match references {
+            Some(reference) => reference.missing(),
+            None => Error::internal(e),
+        },
+        _ => db_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnAcquireErr, ConnectionTrait};
+
+    use super::*;
+
+    /// A SQLite file database whose writers give up at once when another holds the lock.
+    async fn impatient(path: &std::path::Path) -> DatabaseConnection {
+        let mut options = ConnectOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+        options.sqlx_logging(false).max_connections(1);
+        options.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::ZERO));
+        sea_orm::Database::connect(options).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_busy_sqlite_database_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db");
+        let holder = impatient(&path).await;
+        holder.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        let lock = holder.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        });
+        let _lock = lock.await.unwrap();
+        let other = impatient(&path).await;
+        let e = other.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap_err();
+        assert!(matches!(db_error(e), Error::Unavailable(_)));
+    }
+
+    #[tokio::test]
+    async fn a_statement_the_database_refuses_is_internal() {
+        let conn = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let e = conn.execute_unprepared("SELECT * FROM no_such_table").await.unwrap_err();
+        assert!(matches!(db_error(e), Error::Internal(_)));
+    }
+
+    #[test]
+    fn pool_and_connection_failures_are_unavailable_and_seaorm_mismatches_internal() {
+        let acquire = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        assert!(matches!(db_error(acquire), Error::Unavailable(_)));
+        let conn = DbErr::Conn(RuntimeErr::Internal("connection reset".into()));
+        assert!(matches!(db_error(conn), Error::Unavailable(_)));
+        assert!(matches!(db_error(DbErr::Type("i64 from text".into())), Error::Internal(_)));
+        assert!(matches!(db_error(DbErr::RecordNotUpdated), Error::Internal(_)));
+    }
+
+    #[tokio::test]
+    async fn a_broken_constraint_means_what_the_caller_says_the_write_references() {
+        let conn = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        conn.execute_unprepared(
+            "PRAGMA foreign_keys = ON; \
+             CREATE TABLE p (id INTEGER PRIMARY KEY); \
+             CREATE TABLE c (name TEXT UNIQUE, p_id INTEGER REFERENCES p (id)); \
+             INSERT INTO c VALUES ('taken', NULL);",
+        )
+        .await
+        .unwrap();
+        let orphan = "INSERT INTO c VALUES ('x', 42)";
+        let e = conn.execute_unprepared(orphan).await.unwrap_err();
+        let mapped = write_error(Entity::Character, "x", Some(Reference::Movie))(e);
+        assert!(matches!(mapped, Error::NotFound(Entity::Movie)), "{mapped:?}");
+        let e = conn.execute_unprepared(orphan).await.unwrap_err();
+        let mapped = write_error(Entity::Movie, "x", Some(Reference::Editor))(e);
+        assert!(matches!(mapped, Error::Unauthorized(USER_GONE)), "{mapped:?}");
+        // A write that sets no foreign key cannot break one: a bug, not a missing row.
+        let e = conn.execute_unprepared(orphan).await.unwrap_err();
+        assert!(matches!(write_error(Entity::User, "x", None)(e), Error::Internal(_)));
+        let e = conn.execute_unprepared("INSERT INTO c VALUES ('taken', NULL)").await.unwrap_err();
+        let mapped = write_error(Entity::Character, "taken", None)(e);
+        assert!(
+            matches!(mapped, Error::DuplicateName { entity: Entity::Character, ref name } if name == "taken"),
+            "{mapped:?}"
+        );
     }
 }

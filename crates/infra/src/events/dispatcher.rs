@@ -18,7 +18,8 @@ const BATCH: u64 = 1000;
 /// read before returning, so no event committed afterwards can be taken for an old one.
 ///
 /// # Errors
-/// `Unavailable` when the log cannot be read.
+/// As [`movies_domain::events::EventLog`]: `Unavailable` when the log cannot be read for now,
+/// `Internal` when a row cannot be read at all.
 pub async fn spawn_dispatcher(
     db: Database,
     publisher: Arc<dyn EventPublisher>,

@@ -7,7 +7,7 @@ use movies_domain::{Error, Result};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::db::{Database, unavailable};
+use crate::db::{Database, db_error};
 use crate::entities::event::{self, Column};
 
 #[derive(Clone, Debug)]
@@ -22,7 +22,7 @@ impl SeaEventLog {
 }
 
 pub(crate) fn to_domain(m: event::Model) -> Result<Event> {
-    let corrupt = |what: &str| Error::unavailable(format!("event {} has {what}", m.seq));
+    let corrupt = |what: &str| Error::internal(format!("event {} has {what}", m.seq));
     Ok(Event {
         seq: m.seq,
         entity: m.entity.parse().map_err(|_| corrupt("an unknown entity"))?,
@@ -43,7 +43,7 @@ impl EventLog for SeaEventLog {
             .limit(limit)
             .all(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         rows.into_iter().map(to_domain).collect()
     }
 
@@ -55,7 +55,7 @@ impl EventLog for SeaEventLog {
             .into_tuple()
             .one(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(match row {
             Some((Some(min), Some(max))) => Some((min, max)),
             _ => None,
@@ -71,7 +71,7 @@ impl EventLog for SeaEventLog {
             .filter(expired)
             .exec(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(deleted.rows_affected)
     }
 }

@@ -1,14 +1,14 @@
 //! Writing events inside the transaction of the change they describe.
 
-use chrono::Utc;
 use movies_domain::Result;
+use movies_domain::clock::now_ms;
 use movies_domain::events::NewEvent;
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend,
     EntityTrait,
 };
 
-use crate::db::unavailable;
+use crate::db::db_error;
 use crate::entities::event;
 
 /// Any fixed number: the PostgreSQL advisory lock that orders event writers.
@@ -27,9 +27,9 @@ pub(crate) async fn record(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> 
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})"))
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     }
-    let at_ms = Utc::now().timestamp_millis();
+    let at_ms = now_ms();
     let rows = events.into_iter().map(|e| event::ActiveModel {
         seq: NotSet,
         entity: Set(e.entity.as_str().to_owned()),
@@ -37,6 +37,6 @@ pub(crate) async fn record(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> 
         data: Set(e.data.to_string()),
         at_ms: Set(at_ms),
     });
-    event::Entity::insert_many(rows).exec_without_returning(txn).await.map_err(unavailable)?;
+    event::Entity::insert_many(rows).exec_without_returning(txn).await.map_err(db_error)?;
     Ok(())
 }

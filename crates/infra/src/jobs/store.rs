@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat};
 use movies_domain::characters::CharacterRecord;
+use movies_domain::clock::now_ms;
 use movies_domain::events::{EventEntity, NewEvent, Operation};
 use movies_domain::jobs::{BatchOutcome, Job, JobKind, JobStatus, JobStore};
 use movies_domain::movies::NewMovie;
@@ -20,10 +21,10 @@ use sea_orm::{
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::db::{Database, WriteTxn, unavailable};
+use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation};
 use crate::entities::job::{self, Column};
 use crate::entities::{character, movie};
-use crate::repositories::{IN_CHUNK, bump_counts};
+use crate::repositories::{IN_CHUNK, bump_counts, missing_reference};
 
 /// How many times a batch retries the names that collided, each time with a new suffix.
 const NAME_ATTEMPTS: usize = 4;
@@ -50,7 +51,7 @@ impl SeaJobStore {
             .lock_exclusive()
             .one(&**txn)
             .await
-            .map_err(unavailable)?
+            .map_err(db_error)?
             .ok_or(Error::NotFound(Entity::Job))
     }
 
@@ -61,7 +62,7 @@ impl SeaJobStore {
             .filter(Column::Id.eq(id))
             .exec(&**txn)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         let job = self.locked(txn, id).await?;
         let event = NewEvent::other(
             EventEntity::Job,
@@ -72,10 +73,6 @@ impl SeaJobStore {
     }
 }
 
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
 fn rfc3339(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -83,7 +80,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 fn to_domain(m: job::Model) -> Result<Job> {
-    let corrupt = || Error::unavailable(format!("job {} has an unknown kind or status", m.id));
+    let corrupt = || Error::internal(format!("job {} has an unknown kind or status", m.id));
     Ok(Job {
         kind: m.kind.parse().map_err(|_| corrupt())?,
         status: m.status.parse().map_err(|_| corrupt())?,
@@ -138,16 +135,14 @@ impl JobStore for SeaJobStore {
             finished_at_ms: Set(None),
             error: Set(None),
         };
-        let stored = job::Entity::insert(row)
-            .exec_with_returning(self.db.conn())
-            .await
-            .map_err(unavailable)?;
+        let stored =
+            job::Entity::insert(row).exec_with_returning(self.db.conn()).await.map_err(db_error)?;
         self.queued.notify_one();
         to_domain(stored)
     }
 
     async fn get(&self, id: &str) -> Result<Option<Job>> {
-        let found = job::Entity::find_by_id(id).one(self.db.conn()).await.map_err(unavailable)?;
+        let found = job::Entity::find_by_id(id).one(self.db.conn()).await.map_err(db_error)?;
         found.map(to_domain).transpose()
     }
 
@@ -159,18 +154,21 @@ impl JobStore for SeaJobStore {
         if let Some(owner) = owner_id {
             select = select.filter(Column::OwnerId.eq(owner));
         }
-        let rows = select.all(self.db.conn()).await.map_err(unavailable)?;
+        let rows = select.all(self.db.conn()).await.map_err(db_error)?;
         rows.into_iter().map(to_domain).collect()
     }
 
     async fn cancel(&self, id: &str) -> Result<Option<Job>> {
         let txn = self.db.write().await?;
         let Some(row) =
-            job::Entity::find_by_id(id).lock_exclusive().one(&*txn).await.map_err(unavailable)?
+            job::Entity::find_by_id(id).lock_exclusive().one(&*txn).await.map_err(db_error)?
         else {
             return Ok(None);
         };
-        let status: JobStatus = row.status.parse().map_err(|_| Error::unavailable("bad status"))?;
+        let status: JobStatus = row
+            .status
+            .parse()
+            .map_err(|_| Error::internal(format!("job {id} has an unknown status")))?;
         let mut events = Vec::new();
         let mut update = job::ActiveModel { id: Set(row.id.clone()), ..Default::default() };
         match status {
@@ -183,7 +181,7 @@ impl JobStore for SeaJobStore {
             JobStatus::Running => update.cancel_requested = Set(true),
             _ => {}
         }
-        let updated = job::Entity::update(update).exec(&*txn).await.map_err(unavailable)?;
+        let updated = job::Entity::update(update).exec(&*txn).await.map_err(db_error)?;
         self.db.commit(txn, events).await?;
         to_domain(updated).map(Some)
     }
@@ -199,7 +197,7 @@ impl JobStore for SeaJobStore {
                 .into_tuple()
                 .one(self.db.conn())
                 .await
-                .map_err(unavailable)?;
+                .map_err(db_error)?;
             let Some(id) = next else { return Ok(None) };
             // Another runner (on another instance) may have taken it meanwhile: try the next.
             if let Some(job) = self.claim(&id).await? {
@@ -219,7 +217,7 @@ impl JobStore for SeaJobStore {
             .filter(Column::Status.eq(JobStatus::Queued.as_str()))
             .exec(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         if claimed.rows_affected == 0 {
             return Ok(None);
         }
@@ -232,7 +230,7 @@ impl JobStore for SeaJobStore {
             .filter(Column::Status.eq(JobStatus::Running.as_str()))
             .exec(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         if requeued.rows_affected > 0 {
             self.queued.notify_one();
         }
@@ -266,7 +264,8 @@ impl JobStore for SeaJobStore {
             {
                 Ok(models) => models.into_iter().map(|m| (m.id, m.name)).collect(),
                 Err(DbErr::RecordNotInserted) => Vec::new(),
-                Err(e) => return Err(unavailable(e)),
+                Err(e) if is_foreign_key_violation(&e) => return Err(Reference::Editor.missing()),
+                Err(e) => return Err(db_error(e)),
             };
             let taken: HashSet<&str> = stored.iter().map(|(_, n)| n.as_str()).collect();
             // A name stored once: any later row with the same name in this batch collided.
@@ -281,7 +280,7 @@ impl JobStore for SeaJobStore {
             ids.extend(stored.into_iter().map(|(id, _)| id));
         }
         if !pending.is_empty() {
-            return Err(Error::unavailable(format!(
+            return Err(Error::internal(format!(
                 "could not find free names for {} generated movies",
                 pending.len()
             )));
@@ -307,10 +306,15 @@ impl JobStore for SeaJobStore {
             description: Set(c.description.clone()),
             editor_id: Set(editor_id),
         });
-        let stored = character::Entity::insert_many(rows)
-            .exec_with_returning(&*txn)
-            .await
-            .map_err(crate::db::write_error(Entity::Character, ""))?;
+        let stored = match character::Entity::insert_many(rows).exec_with_returning(&*txn).await {
+            Ok(stored) => stored,
+            // A movie deleted since it was sampled (the runner samples again), or the owner.
+            Err(e) if is_foreign_key_violation(&e) => {
+                let movie_ids = characters.iter().map(|c| c.movie_id);
+                return Err(missing_reference(&self.db, txn, e, movie_ids, editor_id).await);
+            }
+            Err(e) => return Err(db_error(e)),
+        };
         let mut deltas = std::collections::BTreeMap::new();
         for c in &stored {
             *deltas.entry(c.movie_id).or_insert(0) += 1;
@@ -331,7 +335,7 @@ impl JobStore for SeaJobStore {
             .into_tuple()
             .one(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         let Some((Some(min), Some(max))) = bounds else { return Ok(Vec::new()) };
         // Sample ids in the range and keep those that exist: no full scan of a big table.
         let mut found = Vec::new();
@@ -352,7 +356,7 @@ impl JobStore for SeaJobStore {
                 .into_tuple()
                 .all(self.db.conn())
                 .await
-                .map_err(unavailable)?;
+                .map_err(db_error)?;
             found.extend(existing);
         }
         if found.is_empty() {
@@ -365,7 +369,7 @@ impl JobStore for SeaJobStore {
                 .into_tuple()
                 .all(self.db.conn())
                 .await
-                .map_err(unavailable)?;
+                .map_err(db_error)?;
         }
         Ok(found)
     }
@@ -380,7 +384,7 @@ impl JobStore for SeaJobStore {
             error: Set(error),
             ..Default::default()
         };
-        let updated = job::Entity::update(update).exec(&*txn).await.map_err(unavailable)?;
+        let updated = job::Entity::update(update).exec(&*txn).await.map_err(db_error)?;
         self.db.commit(txn, vec![done_event(id, status, row.done as u64)]).await?;
         to_domain(updated)
     }

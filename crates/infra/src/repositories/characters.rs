@@ -2,7 +2,7 @@
 //! by increments in the same transaction: increments stay exact under concurrent writers, where
 //! a recount could miss a row another transaction has not committed yet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
@@ -15,10 +15,10 @@ use sea_orm::{
 };
 
 use super::movies::bump_counts;
-use super::{INSERT_CHUNK, contains_ci};
-use crate::db::{Database, unavailable, write_error};
+use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
+use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character::{self, Column, WithMovieName};
-use crate::entities::movie;
+use crate::entities::{movie, user};
 
 /// Characters in the `characters` table.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ async fn find_joined(conn: &impl ConnectionTrait, id: i64) -> Result<Option<Char
         .into_model::<WithMovieName>()
         .one(conn)
         .await
-        .map_err(unavailable)?;
+        .map_err(db_error)?;
     Ok(found.map(Character::from))
 }
 
@@ -59,6 +59,43 @@ fn active(r: &CharacterRecord) -> character::ActiveModel {
         description: Set(r.description.clone()),
         editor_id: NotSet,
     }
+}
+
+/// The error for character rows that broke a foreign key (`e`) in `txn`: `Unauthorized` when the
+/// editor is gone, else `NotFound(Movie)` when one of `movie_ids` is. SQLite does not say which
+/// key failed, so this looks, after rolling back: PostgreSQL refuses any further statement in
+/// the failed transaction. Ids are never reused, so a row missing now was missing then; if both
+/// are there, the violation is not one this code knows, and it is `Internal`.
+pub(crate) async fn missing_reference(
+    db: &Database,
+    txn: WriteTxn,
+    e: DbErr,
+    movie_ids: impl IntoIterator<Item = i64>,
+    editor_id: Option<i64>,
+) -> Error {
+    if let Err(e) = txn.rollback().await {
+        return e;
+    }
+    if let Some(id) = editor_id {
+        match user::Entity::find_by_id(id).count(db.conn()).await {
+            Ok(0) => return Reference::Editor.missing(),
+            Ok(_) => {}
+            Err(e) => return db_error(e),
+        }
+    }
+    let movie_ids: Vec<i64> = movie_ids.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    for chunk in movie_ids.chunks(IN_CHUNK) {
+        let found = movie::Entity::find()
+            .filter(movie::Column::Id.is_in(chunk.iter().copied()))
+            .count(db.conn())
+            .await;
+        match found {
+            Ok(n) if n < chunk.len() as u64 => return Reference::Movie.missing(),
+            Ok(_) => {}
+            Err(e) => return db_error(e),
+        }
+    }
+    Error::internal(e)
 }
 
 /// How many characters each movie gains (or loses, with `sign` -1).
@@ -87,7 +124,7 @@ impl CharacterRepository for SeaCharacterRepository {
             c = c.add(Column::EditorId.eq(editor));
         }
         let select = joined().filter(c);
-        let total = select.clone().count(self.db.conn()).await.map_err(unavailable)?;
+        let total = select.clone().count(self.db.conn()).await.map_err(db_error)?;
         let items = select
             .order_by_asc(Column::Id)
             .offset(page.skip())
@@ -95,7 +132,7 @@ impl CharacterRepository for SeaCharacterRepository {
             .into_model::<WithMovieName>()
             .all(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(Listing { items: items.into_iter().map(Character::from).collect(), total })
     }
 
@@ -107,7 +144,13 @@ impl CharacterRepository for SeaCharacterRepository {
         let txn = self.db.write().await?;
         let mut model = active(r);
         model.editor_id = Set(editor_id);
-        let stored = model.insert(&*txn).await.map_err(write_error(Entity::Character, &r.name))?;
+        let stored = match model.insert(&*txn).await {
+            Ok(stored) => stored,
+            Err(e) if is_foreign_key_violation(&e) => {
+                return Err(missing_reference(&self.db, txn, e, [r.movie_id], editor_id).await);
+            }
+            Err(e) => return Err(write_error(Entity::Character, &r.name, None)(e)),
+        };
         let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
         let character =
             find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
@@ -131,11 +174,15 @@ impl CharacterRepository for SeaCharacterRepository {
                 model.editor_id = Set(editor_id);
                 model
             });
-            let rows = character::Entity::insert_many(models)
-                .exec_with_returning(&*txn)
-                .await
-                .map_err(write_error(Entity::Character, ""))?;
-            stored.extend(rows);
+            let inserted = character::Entity::insert_many(models).exec_with_returning(&*txn).await;
+            match inserted {
+                Ok(rows) => stored.extend(rows),
+                Err(e) if is_foreign_key_violation(&e) => {
+                    let movie_ids = records.iter().map(|r| r.movie_id);
+                    return Err(missing_reference(&self.db, txn, e, movie_ids, editor_id).await);
+                }
+                Err(e) => return Err(db_error(e)),
+            }
         }
         let counts = bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
         let movie_ids: Vec<i64> = counts.iter().map(|c| c.id).collect();
@@ -146,7 +193,7 @@ impl CharacterRepository for SeaCharacterRepository {
             .into_tuple::<(i64, String)>()
             .all(&*txn)
             .await
-            .map_err(unavailable)?
+            .map_err(db_error)?
             .into_iter()
             .collect();
         stored.sort_by_key(|c| c.id);
@@ -171,14 +218,16 @@ impl CharacterRepository for SeaCharacterRepository {
             .lock_exclusive()
             .one(&*txn)
             .await
-            .map_err(unavailable)?
+            .map_err(db_error)?
             .ok_or(Error::NotFound(Entity::Character))?;
         let mut model = active(r);
         model.id = Unchanged(id);
         match model.update(&*txn).await {
             Ok(_) => {}
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Character)),
-            Err(e) => return Err(write_error(Entity::Character, &r.name)(e)),
+            Err(e) => {
+                return Err(write_error(Entity::Character, &r.name, Some(Reference::Movie))(e));
+            }
         }
         let counts = if old.movie_id != r.movie_id {
             bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
@@ -198,7 +247,7 @@ impl CharacterRepository for SeaCharacterRepository {
         let deleted = character::Entity::delete_by_id(id)
             .exec_with_returning(&*txn)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         let Some(deleted) = deleted else {
             return Ok(None);
         };
@@ -214,7 +263,7 @@ impl CharacterRepository for SeaCharacterRepository {
             .filter(Column::Id.lt(end))
             .exec_with_returning(&*txn)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         let counts = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
         let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
         ids.sort_unstable();
@@ -228,6 +277,6 @@ impl CharacterRepository for SeaCharacterRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        character::Entity::find().count(self.db.conn()).await.map_err(unavailable)
+        character::Entity::find().count(self.db.conn()).await.map_err(db_error)
     }
 }

@@ -6,6 +6,7 @@ mod revocations;
 mod users;
 
 pub use characters::SeaCharacterRepository;
+pub(crate) use characters::missing_reference;
 pub use movies::SeaMovieRepository;
 pub(crate) use movies::bump_counts;
 pub use revocations::SeaTokenRevocations;

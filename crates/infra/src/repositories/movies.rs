@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
-use crate::db::{Database, unavailable, write_error};
+use crate::db::{Database, Reference, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
 
@@ -67,7 +67,7 @@ fn condition(f: &MovieFilter) -> Condition {
 impl MovieRepository for SeaMovieRepository {
     async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
         let select = movie::Entity::find().filter(condition(filter));
-        let total = select.clone().count(self.db.conn()).await.map_err(unavailable)?;
+        let total = select.clone().count(self.db.conn()).await.map_err(db_error)?;
         let order = if filter.sort.descending { Order::Desc } else { Order::Asc };
         let select = match filter.sort.key {
             SortKey::Id => select.order_by(Column::Id, order),
@@ -83,12 +83,12 @@ impl MovieRepository for SeaMovieRepository {
             .limit(page.limit())
             .all(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(Listing { items: items.into_iter().map(Movie::from).collect(), total })
     }
 
     async fn find(&self, id: i64) -> Result<Option<Movie>> {
-        let found = movie::Entity::find_by_id(id).one(self.db.conn()).await.map_err(unavailable)?;
+        let found = movie::Entity::find_by_id(id).one(self.db.conn()).await.map_err(db_error)?;
         Ok(found.map(Movie::from))
     }
 
@@ -97,7 +97,7 @@ impl MovieRepository for SeaMovieRepository {
             .filter(Column::Name.eq(name))
             .one(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(found.map(Movie::from))
     }
 
@@ -115,7 +115,7 @@ impl MovieRepository for SeaMovieRepository {
                 .into_tuple()
                 .all(self.db.conn())
                 .await
-                .map_err(unavailable)?;
+                .map_err(db_error)?;
             found.extend(rows);
         }
         Ok(found)
@@ -125,8 +125,11 @@ impl MovieRepository for SeaMovieRepository {
         let txn = self.db.write().await?;
         let mut model = active(m);
         model.editor_id = Set(editor_id);
-        let stored: Movie =
-            model.insert(&*txn).await.map_err(write_error(Entity::Movie, m.name.as_str()))?.into();
+        let stored: Movie = model
+            .insert(&*txn)
+            .await
+            .map_err(write_error(Entity::Movie, m.name.as_str(), Some(Reference::Editor)))?
+            .into();
         self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
         Ok(stored)
     }
@@ -148,7 +151,8 @@ impl MovieRepository for SeaMovieRepository {
                 Ok(rows) => added.extend(rows),
                 // Every row of the chunk had a taken name.
                 Err(DbErr::RecordNotInserted) => {}
-                Err(e) => return Err(unavailable(e)),
+                Err(e) if is_foreign_key_violation(&e) => return Err(Reference::Editor.missing()),
+                Err(e) => return Err(db_error(e)),
             }
         }
         added.sort_by_key(|m| m.id);
@@ -165,7 +169,7 @@ impl MovieRepository for SeaMovieRepository {
         let stored: Movie = match model.update(&*txn).await {
             Ok(stored) => stored.into(),
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Movie)),
-            Err(e) => return Err(write_error(Entity::Movie, m.name.as_str())(e)),
+            Err(e) => return Err(write_error(Entity::Movie, m.name.as_str(), None)(e)),
         };
         self.db.commit(txn, vec![NewEvent::movie_updated(&stored)]).await?;
         Ok(stored)
@@ -194,11 +198,11 @@ impl MovieRepository for SeaMovieRepository {
             .into_tuple()
             .all(self.db.conn())
             .await
-            .map_err(unavailable)
+            .map_err(db_error)
     }
 
     async fn count(&self) -> Result<u64> {
-        movie::Entity::find().count(self.db.conn()).await.map_err(unavailable)
+        movie::Entity::find().count(self.db.conn()).await.map_err(db_error)
     }
 
     async fn recount_characters(&self) -> Result<()> {
@@ -211,7 +215,7 @@ impl MovieRepository for SeaMovieRepository {
             )
             .exec(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(())
     }
 }
@@ -229,7 +233,7 @@ impl SeaMovieRepository {
             .into_tuple()
             .all(&*txn)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         if doomed.is_empty() {
             return Ok(Vec::new());
         }
@@ -242,7 +246,7 @@ impl SeaMovieRepository {
                 .into_tuple()
                 .all(&*txn)
                 .await
-                .map_err(unavailable)?;
+                .map_err(db_error)?;
             characters.extend(found);
         }
         let mut deleted = Vec::with_capacity(doomed.len());
@@ -251,7 +255,7 @@ impl SeaMovieRepository {
                 .filter(Column::Id.is_in(ids.iter().copied()))
                 .exec_with_returning(&*txn)
                 .await
-                .map_err(unavailable)?;
+                .map_err(db_error)?;
             deleted.extend(rows.into_iter().map(Movie::from));
         }
         deleted.sort_by_key(|m| m.id);
@@ -283,7 +287,7 @@ pub(crate) async fn bump_counts(
             .filter(Column::Id.eq(*movie_id))
             .exec(txn)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
     }
     let mut counts = Vec::with_capacity(deltas.len());
     for chunk in deltas.chunks(IN_CHUNK) {
@@ -295,7 +299,7 @@ pub(crate) async fn bump_counts(
             .into_tuple()
             .all(txn)
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         counts.extend(rows.into_iter().map(|(id, nr_characters)| MovieCount { id, nr_characters }));
     }
     Ok(counts)

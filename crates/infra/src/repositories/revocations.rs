@@ -6,7 +6,7 @@ use movies_domain::auth::TokenRevocations;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::db::{Database, unavailable};
+use crate::db::{Database, db_error};
 use crate::entities::revoked_token::{self, Column};
 
 #[derive(Clone, Debug)]
@@ -32,7 +32,7 @@ impl TokenRevocations for SeaTokenRevocations {
         match result {
             // Revoked twice (two logouts racing): already done.
             Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(db_error(e)),
         }
     }
 
@@ -41,7 +41,7 @@ impl TokenRevocations for SeaTokenRevocations {
             .filter(Column::Jti.eq(jti))
             .count(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(n > 0)
     }
 
@@ -50,7 +50,7 @@ impl TokenRevocations for SeaTokenRevocations {
             .filter(Column::ExpiresAt.lt(now))
             .exec(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(deleted.rows_affected)
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
     DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use crate::db::{Database, unavailable, write_error};
+use crate::db::{Database, db_error, write_error};
 use crate::entities::user::{self, Column};
 
 /// Users in the `users` table.
@@ -78,15 +78,16 @@ impl UserRepository for SeaUserRepository {
             password_hash: Set(password_hash.to_owned()),
             role: Set(role.as_str().to_owned()),
         };
-        let stored = model
-            .insert(self.db.conn())
-            .await
-            .map_err(write_error(Entity::User, username.as_str()))?;
+        let stored = model.insert(self.db.conn()).await.map_err(write_error(
+            Entity::User,
+            username.as_str(),
+            None,
+        ))?;
         Ok(to_domain(stored))
     }
 
     async fn find(&self, id: i64) -> Result<Option<User>> {
-        let found = user::Entity::find_by_id(id).one(self.db.conn()).await.map_err(unavailable)?;
+        let found = user::Entity::find_by_id(id).one(self.db.conn()).await.map_err(db_error)?;
         Ok(found.map(to_domain))
     }
 
@@ -99,7 +100,7 @@ impl UserRepository for SeaUserRepository {
             .filter(Column::UsernameKey.eq(username.to_lowercase()))
             .one(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(found.map(|m| {
             let hash = m.password_hash.clone();
             (to_domain(m), hash)
@@ -116,7 +117,7 @@ impl UserRepository for SeaUserRepository {
         match model.update(self.db.conn()).await {
             Ok(stored) => Ok(to_domain(stored)),
             Err(DbErr::RecordNotUpdated) => Err(Error::NotFound(Entity::User)),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(db_error(e)),
         }
     }
 
@@ -126,7 +127,7 @@ impl UserRepository for SeaUserRepository {
             .into_model::<SummaryRow>()
             .all(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(rows.into_iter().map(UserSummary::from).collect())
     }
 
@@ -136,7 +137,7 @@ impl UserRepository for SeaUserRepository {
             .into_model::<SummaryRow>()
             .one(self.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(db_error)?;
         Ok(row.map(UserSummary::from))
     }
 
@@ -144,7 +145,7 @@ impl UserRepository for SeaUserRepository {
         // The foreign keys set the editor of the user's movies and characters to NULL.
         let txn = self.db.write().await?;
         let deleted =
-            user::Entity::delete_by_id(id).exec_with_returning(&*txn).await.map_err(unavailable)?;
+            user::Entity::delete_by_id(id).exec_with_returning(&*txn).await.map_err(db_error)?;
         let events = deleted.iter().map(|u| NewEvent::user_deleted(u.id)).collect();
         self.db.commit(txn, events).await?;
         Ok(deleted.map(to_domain))
