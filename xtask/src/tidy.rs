@@ -48,15 +48,7 @@ const SEA_ORM_MARKERS: &[&str] = &[
 ];
 
 /// Uses of SeaORM in `crates/api/src` outside [`API_WIRING`] that predate the rule.
-const ALLOWED_SEA_ORM: &[Allowed] = &[
-    // Temporary: the handler talks to the database itself. To be removed by the ports refactor,
-    // which gives the health check a port in the domain; delete this entry then.
-    Allowed {
-        path: "crates/api/src/routes/health.rs",
-        code: "s.db.conn().ping()",
-        why: "GET /health pings the SeaORM connection itself; to be removed by the ports refactor",
-    },
-];
+const ALLOWED_SEA_ORM: &[Allowed] = &[];
 
 /// `unwrap()` and `expect(` outside tests and `main.rs` that predate the rule.
 const ALLOWED_PANICS: &[Allowed] = &[];

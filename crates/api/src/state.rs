@@ -8,12 +8,14 @@ use movies_domain::characters::CharacterService;
 use movies_domain::events::EventLog;
 use movies_domain::jobs::JobService;
 use movies_domain::movies::MovieService;
+use movies_domain::readiness::Readiness;
 use movies_domain::users::UserService;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
 use movies_infra::events::{EventHub, SeaEventLog};
 use movies_infra::jobs::SeaJobStore;
 use movies_infra::{
-    Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
+    Database, SeaCharacterRepository, SeaMovieRepository, SeaReadiness, SeaTokenRevocations,
+    SeaUserRepository,
 };
 
 #[derive(Clone)]
@@ -31,6 +33,8 @@ pub struct AppState {
     pub events: Arc<dyn EventLog>,
     /// Live change events, for WebSocket listeners.
     pub hub: EventHub,
+    /// Whether the database answers, for the health check.
+    pub readiness: Arc<dyn Readiness>,
     /// For the health check only: handlers go through the services.
     pub db: Database,
 }
@@ -60,6 +64,7 @@ impl AppState {
             job_store,
             events: Arc::new(SeaEventLog::new(db.clone())),
             hub,
+            readiness: Arc::new(SeaReadiness::new(db.clone())),
             db,
         }
     }

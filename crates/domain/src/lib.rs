@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod movies;
 mod names;
 pub mod paging;
+pub mod readiness;
 pub mod text;
 pub mod users;
 

@@ -11,9 +11,11 @@ pub mod db;
 pub mod entities;
 pub mod events;
 pub mod jobs;
+mod readiness;
 pub mod repositories;
 
 pub use db::{Database, connect};
+pub use readiness::SeaReadiness;
 pub use repositories::{
     SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
 };

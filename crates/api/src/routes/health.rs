@@ -37,7 +37,7 @@ fn state_schema() -> ObjectBuilder {
         example = json!({ "status": "unavailable", "database": "unavailable" })),
 ))]
 async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
-    match s.db.conn().ping().await {
+    match s.readiness.check().await {
         Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database: "ok" })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database does not answer");
