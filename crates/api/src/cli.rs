@@ -5,8 +5,7 @@ use std::io::BufRead;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use movies_domain::jobs::{JobKind, JobStatus, JobStore};
-use movies_infra::jobs::run_job;
+use movies_domain::jobs::{JobKind, JobStatus};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -39,17 +38,24 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), String>
     Ok(())
 }
 
-/// Generates `movies` then `characters` as jobs run in this process, with a progress bar each.
+/// Generates `movies` then `characters` as jobs run in this process (through `JobService`, as the
+/// server's runner does), with a progress bar each.
 pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(), String> {
     let state = open_state(config).await.map_err(|e| e.to_string())?;
-    let store = state.job_store.clone();
+    let jobs = &state.jobs;
     for (kind, n) in [(JobKind::Movies, movies), (JobKind::Characters, characters)] {
         if n == 0 {
             continue;
         }
-        let job = store.create(kind, n, None).await.map_err(|e| e.to_string())?;
+        let job = jobs.submit_as_system(kind, n).await.map_err(|e| match e {
+            movies_domain::Error::Invalid(errors) => {
+                let reasons: Vec<_> = errors.into_iter().map(|e| e.msg).collect();
+                format!("cannot generate {kind}: {}", reasons.join("; "))
+            }
+            other => format!("cannot generate {kind}: {other}"),
+        })?;
         // Claimed at once, so that a server sharing the database does not run it too.
-        let job = store
+        let job = jobs
             .claim(&job.id)
             .await
             .map_err(|e| e.to_string())?
@@ -63,11 +69,13 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
         );
         bar.set_message(kind.to_string());
         let started = Instant::now();
-        let status = run_job(&store, job, |done| bar.set_position(done)).await;
+        let ended = jobs.run(job, |done| bar.set_position(done)).await;
         bar.finish();
+        let ended = ended.map_err(|e| format!("generating {kind}: cannot record its end: {e}"))?;
         let elapsed = started.elapsed().as_secs_f64();
-        if status != JobStatus::Done {
-            return Err(format!("generating {kind} ended {status}"));
+        if ended.status != JobStatus::Done {
+            let reason = ended.error.map(|e| format!(": {e}")).unwrap_or_default();
+            return Err(format!("generating {kind} ended {}{reason}", ended.status));
         }
         println!("{n} {kind} in {elapsed:.1} s: {:.0} rows/s", n as f64 / elapsed.max(1e-9));
     }

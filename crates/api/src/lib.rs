@@ -3,19 +3,21 @@
 //! (`main.rs`) is a thin shell over [`startup::Application`].
 //!
 //! Depends on `movies-domain` for the rules and on `movies-infra` only to wire the adapters in
-//! [`state::AppState::new`]; handlers never touch SeaORM.
+//! [`startup`] and [`cli`]; handlers never touch SeaORM. It exports what the binary and the tests
+//! use: the configuration, the application, the router over [`state::AppState`], the CLI
+//! subcommands and the log set-up; DTOs, extractors and the error mapping stay inside.
 
 pub mod cli;
 pub mod config;
-pub mod dto;
-pub mod error;
-pub mod extractors;
-pub mod openapi;
+mod dto;
+mod error;
+mod extractors;
+mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod ws;
+mod ws;
 
 pub use config::Config;
 pub use startup::Application;

@@ -4,14 +4,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use movies_domain::events::EventLog;
 use movies_infra::Database;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
 use movies_infra::catalogue::{TmdbCatalogue, TmdbCredentials, TmdbSettings};
-use movies_infra::events::{EventHub, spawn_dispatcher};
+use movies_infra::events::{EventHub, spawn_dispatcher, spawn_pruner};
 use movies_infra::jobs::spawn_runner;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -49,7 +47,7 @@ pub struct Application {
     router: Router,
     db: Database,
     addr: SocketAddr,
-    /// The event dispatcher and the event pruner, stopped with the server.
+    /// The event dispatcher, the event pruner and the job runner, stopped with the server.
     background: Vec<JoinHandle<()>>,
 }
 
@@ -76,7 +74,11 @@ impl Application {
                 .await
                 .map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
-            spawn_runner(state.job_store.clone(), config.jobs_concurrency as usize),
+            spawn_runner(
+                state.jobs.clone(),
+                state.jobs_queued.clone(),
+                config.jobs_concurrency as usize,
+            ),
         ];
         let router = routes::app(state, &config.cors_policy());
         let addr = format!("{}:{}", config.host, config.port);
@@ -143,26 +145,6 @@ fn tmdb_settings(config: &Config) -> TmdbSettings {
         credentials,
         timeout: config.tmdb_timeout,
     }
-}
-
-/// How often old events are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-/// Prunes events older than `retention` or beyond the newest `max`, now and every minute.
-fn spawn_pruner(events: Arc<dyn EventLog>, retention: Duration, max: u64) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
-        loop {
-            tick.tick().await;
-            let before =
-                movies_domain::clock::now_ms().saturating_sub(retention.as_millis() as i64);
-            match events.prune(before, max).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(pruned = n, "old change events pruned"),
-                Err(e) => tracing::warn!(error = %e, "could not prune change events"),
-            }
-        }
-    })
 }
 
 async fn shutdown_signal() {

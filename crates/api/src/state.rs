@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use movies_domain::auth::AuthService;
 use movies_domain::catalogue::{CatalogueService, MovieCatalogue};
 use movies_domain::characters::CharacterService;
@@ -12,7 +14,7 @@ use movies_domain::readiness::Readiness;
 use movies_domain::users::UserService;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
 use movies_infra::events::{EventHub, SeaEventLog};
-use movies_infra::jobs::SeaJobStore;
+use movies_infra::jobs::{FakeRows, SeaJobStore};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaReadiness, SeaTokenRevocations,
     SeaUserRepository,
@@ -27,8 +29,8 @@ pub struct AppState {
     pub jobs: JobService,
     /// The outside movie catalogue (TMDB), and imports from it.
     pub catalogue: CatalogueService,
-    /// The job queue, for the runner and the command-line generator.
-    pub job_store: SeaJobStore,
+    /// Woken when a job is queued, for the job runner.
+    pub jobs_queued: Arc<Notify>,
     /// The stored change events, for replay.
     pub events: Arc<dyn EventLog>,
     /// Live change events, for WebSocket listeners.
@@ -53,6 +55,13 @@ impl AppState {
         let users = Arc::new(SeaUserRepository::new(db.clone()));
         let revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
         let job_store = SeaJobStore::new(db.clone());
+        let jobs_queued = job_store.queued_signal();
+        let jobs = JobService::new(
+            Arc::new(job_store),
+            movies.clone(),
+            characters.clone(),
+            Arc::new(FakeRows),
+        );
         let movie_service = MovieService::new(movies.clone()).with_users(users.clone());
         Self {
             catalogue: CatalogueService::new(catalogue, movie_service.clone()),
@@ -60,8 +69,8 @@ impl AppState {
             characters: CharacterService::new(characters, movies, users.clone()),
             users: UserService::new(users.clone()),
             auth: AuthService::new(users, Arc::new(hasher), Arc::new(tokens), revocations),
-            jobs: JobService::new(Arc::new(job_store.clone())),
-            job_store,
+            jobs,
+            jobs_queued,
             events: Arc::new(SeaEventLog::new(db.clone())),
             hub,
             readiness: Arc::new(SeaReadiness::new(db.clone())),

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use movies_domain::auth::Principal;
+use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{
     Movie, MovieFilter, MovieInput, MovieRepository, MovieService, NewMovie,
 };
@@ -87,7 +88,16 @@ impl MovieRepository for InMemoryMovies {
         Ok(stored)
     }
 
-    async fn insert_many(&self, movies: &[NewMovie], editor_id: Option<i64>) -> Result<Vec<Movie>> {
+    async fn insert_many(
+        &self,
+        movies: &[NewMovie],
+        editor_id: Option<i64>,
+        credit: Option<JobCredit>,
+    ) -> Result<Vec<Movie>> {
+        if credit.is_some() {
+            // This store keeps no jobs: the port's contract for a job that does not exist.
+            return Err(Error::NotFound(Entity::Job));
+        }
         let mut added = Vec::new();
         for movie in movies {
             match self.insert(movie, editor_id).await {
@@ -132,6 +142,11 @@ impl MovieRepository for InMemoryMovies {
 
     async fn names(&self) -> Result<Vec<String>> {
         Ok(self.rows().iter().map(|m| m.name.clone()).collect())
+    }
+
+    async fn sample_ids(&self, n: u64) -> Result<Vec<i64>> {
+        // The first `n`: random enough for an example.
+        Ok(self.rows().iter().take(n as usize).map(|m| m.id).collect())
     }
 
     async fn count(&self) -> Result<u64> {

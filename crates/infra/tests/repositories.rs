@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
 use movies_domain::events::{EventLog, EventPublisher};
-use movies_domain::jobs::{JobKind, JobStatus, JobStore};
+use movies_domain::jobs::{JobCredit, JobKind, JobService, JobStatus, JobStore, RowGenerator};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Entity, Error, Page};
-use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher};
-use movies_infra::jobs::{SeaJobStore, fake_movies, spawn_runner};
+use movies_infra::events::{EventHub, SeaEventLog, prune_once, spawn_dispatcher};
+use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
     connect,
@@ -110,7 +110,9 @@ on_every_backend!(
     every_write_records_its_event_and_a_failed_one_none,
     the_dispatcher_publishes_committed_events_in_order,
     pruning_keeps_the_newest_events,
-    a_job_batch_gives_taken_names_a_suffix_and_counts_every_row,
+    a_credited_batch_and_the_jobs_progress_commit_together,
+    a_sample_of_movie_ids_holds_only_existing_movies,
+    a_job_gives_taken_names_a_suffix_and_counts_every_row,
     an_interrupted_job_resumes_to_exactly_the_requested_total,
 );
 
@@ -142,14 +144,14 @@ async fn bulk_insert_skips_taken_names_and_keeps_input_order(db: Database) {
     let movies = SeaMovieRepository::new(db);
     movies.insert(&new_movie("B", 2000), None).await.unwrap();
     let batch: Vec<_> = ["C", "B", "A"].iter().map(|n| new_movie(n, 2001)).collect();
-    let added = movies.insert_many(&batch, None).await.unwrap();
+    let added = movies.insert_many(&batch, None, None).await.unwrap();
     let names: Vec<_> = added.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["C", "A"]);
     // A batch whose every name is taken stores nothing and is not an error.
-    assert!(movies.insert_many(&batch[..2], None).await.unwrap().is_empty());
+    assert!(movies.insert_many(&batch[..2], None, None).await.unwrap().is_empty());
     // More rows than one multi-row INSERT holds.
     let many: Vec<_> = (0..2500).map(|i| new_movie(&format!("M{i}"), 1999)).collect();
-    assert_eq!(movies.insert_many(&many, None).await.unwrap().len(), 2500);
+    assert_eq!(movies.insert_many(&many, None, None).await.unwrap().len(), 2500);
     assert_eq!(movies.count().await.unwrap(), 2503);
 }
 
@@ -169,7 +171,7 @@ async fn a_character_of_a_missing_movie_is_refused_by_the_foreign_key(db: Databa
     let characters = SeaCharacterRepository::new(db.clone());
     let err = characters.insert(&record("Ghost", 12345), None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
-    let err = characters.insert_many(&[record("Ghost", 12345)], None).await.unwrap_err();
+    let err = characters.insert_many(&[record("Ghost", 12345)], None, None).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
     // With an editor who exists, the movie is still what is missing.
     let ana = SeaUserRepository::new(db).create(&username("ana"), "h", Role::User).await.unwrap();
@@ -189,22 +191,23 @@ async fn a_write_by_an_editor_deleted_since_its_token_was_checked_is_unauthorize
     let unauthorized = |e: Error| assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
 
     unauthorized(movies.insert(&new_movie("B", 2000), Some(ana)).await.unwrap_err());
-    unauthorized(movies.insert_many(&[new_movie("B", 2000)], Some(ana)).await.unwrap_err());
+    unauthorized(movies.insert_many(&[new_movie("B", 2000)], Some(ana), None).await.unwrap_err());
     unauthorized(characters.insert(&record("X", m), Some(ana)).await.unwrap_err());
-    unauthorized(characters.insert_many(&[record("X", m)], Some(ana)).await.unwrap_err());
+    unauthorized(characters.insert_many(&[record("X", m)], Some(ana), None).await.unwrap_err());
     // Both missing: the editor is what the client can act on (log in again).
     unauthorized(characters.insert(&record("X", 999), Some(ana)).await.unwrap_err());
+    // A job's batches are the same writes, crediting the job.
     let job = store.create(JobKind::Characters, 1, None).await.unwrap();
+    let credit = || Some(JobCredit::new(job.id.clone()));
+    unauthorized(characters.insert_many(&[record("X", m)], Some(ana), credit()).await.unwrap_err());
     unauthorized(
-        store.store_characters(&job.id, vec![record("X", m)], Some(ana)).await.unwrap_err(),
-    );
-    unauthorized(
-        store.store_movies(&job.id, vec![new_movie("B", 2000)], Some(ana)).await.unwrap_err(),
+        movies.insert_many(&[new_movie("B", 2000)], Some(ana), credit()).await.unwrap_err(),
     );
 
     assert_eq!((movies.count().await.unwrap(), characters.count().await.unwrap()), (1, 0));
+    assert_eq!(store.get(&job.id).await.unwrap().expect("job").done, 0);
     // The job's characters with an owner that exists: a movie deleted since it was sampled.
-    let err = store.store_characters(&job.id, vec![record("X", 999)], None).await.unwrap_err();
+    let err = characters.insert_many(&[record("X", 999)], None, credit()).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
 }
 
@@ -231,7 +234,7 @@ async fn character_counts_follow_every_write(db: Database) {
     let ripley = characters.insert(&record("Ripley", a), None).await.unwrap();
     assert_eq!(ripley.movie_name, "A");
     let bulk = characters
-        .insert_many(&[record("Ash", a), record("Kane", b), record("Lambert", a)], None)
+        .insert_many(&[record("Ash", a), record("Kane", b), record("Lambert", a)], None, None)
         .await
         .unwrap();
     assert_eq!(bulk.iter().map(|c| c.movie_name.as_str()).collect::<Vec<_>>(), ["A", "B", "A"]);
@@ -256,7 +259,7 @@ async fn deleting_a_movie_deletes_its_characters(db: Database) {
     let movies = SeaMovieRepository::new(db.clone());
     let characters = SeaCharacterRepository::new(db);
     let a = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
-    characters.insert_many(&[record("X", a), record("Y", a)], None).await.unwrap();
+    characters.insert_many(&[record("X", a), record("Y", a)], None, None).await.unwrap();
     let deleted = movies.delete(a).await.unwrap().expect("deleted");
     assert_eq!(deleted.nr_characters, 2);
     assert_eq!(characters.count().await.unwrap(), 0);
@@ -268,7 +271,7 @@ async fn range_deletes_return_the_ids_they_deleted(db: Database) {
     let movies = SeaMovieRepository::new(db);
     let batch: Vec<_> = (0..5).map(|i| new_movie(&format!("M{i}"), 2000)).collect();
     let ids: Vec<i64> =
-        movies.insert_many(&batch, None).await.unwrap().iter().map(|m| m.id).collect();
+        movies.insert_many(&batch, None, None).await.unwrap().iter().map(|m| m.id).collect();
     let deleted = movies.delete_range(ids[1], ids[3]).await.unwrap();
     assert_eq!(deleted, ids[1..3]);
     assert_eq!(movies.count().await.unwrap(), 3);
@@ -360,8 +363,11 @@ async fn user_summaries_count_the_records_each_user_edits(db: Database) {
     let bob = users.create(&username("bob"), "h", Role::User).await.unwrap().id;
     users.create(&username("root"), "h", Role::Admin).await.unwrap();
     let m = movies.insert(&new_movie("A", 2000), Some(ana)).await.unwrap().id;
-    movies.insert_many(&[new_movie("B", 2000), new_movie("C", 2000)], Some(ana)).await.unwrap();
-    characters.insert_many(&[record("X", m), record("Y", m)], Some(bob)).await.unwrap();
+    movies
+        .insert_many(&[new_movie("B", 2000), new_movie("C", 2000)], Some(ana), None)
+        .await
+        .unwrap();
+    characters.insert_many(&[record("X", m), record("Y", m)], Some(bob), None).await.unwrap();
 
     let summaries = users.summaries(Role::User).await.unwrap();
     let counts: Vec<_> =
@@ -407,10 +413,10 @@ async fn every_write_records_its_event_and_a_failed_one_none(db: Database) {
     let characters = SeaCharacterRepository::new(db.clone());
     let a = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
     movies.insert(&new_movie("A", 2001), None).await.unwrap_err(); // duplicate: rolled back
-    characters.insert_many(&[record("X", a), record("Y", 999)], None).await.unwrap_err();
+    characters.insert_many(&[record("X", a), record("Y", 999)], None, None).await.unwrap_err();
     characters.insert(&record("X", a), None).await.unwrap();
-    movies.insert_many(&[new_movie("B", 2000)], None).await.unwrap();
-    movies.insert_many(&[new_movie("B", 2000)], None).await.unwrap(); // nothing added
+    movies.insert_many(&[new_movie("B", 2000)], None, None).await.unwrap();
+    movies.insert_many(&[new_movie("B", 2000)], None, None).await.unwrap(); // nothing added
     movies.delete(a).await.unwrap();
     assert_eq!(
         log_of(&db).await,
@@ -461,18 +467,105 @@ async fn pruning_keeps_the_newest_events(db: Database) {
     assert_eq!(log.prune(0, 2).await.unwrap(), 3);
     let (oldest, latest) = log.bounds().await.unwrap().expect("two left");
     assert_eq!((oldest, latest), (4, 5));
-    assert_eq!(log.prune(i64::MAX, 1000).await.unwrap(), 2, "all older than now");
+    // The pruner's round: within a day's retention, only the count limit bites.
+    let day = std::time::Duration::from_secs(86_400);
+    assert_eq!(prune_once(&log, day, 1).await.unwrap(), 1);
+    assert_eq!(log.bounds().await.unwrap(), Some((5, 5)));
+    assert_eq!(log.prune(i64::MAX, 1000).await.unwrap(), 1, "all older than now");
     assert!(log.bounds().await.unwrap().is_none());
 }
 
-async fn a_job_batch_gives_taken_names_a_suffix_and_counts_every_row(db: Database) {
+async fn a_credited_batch_and_the_jobs_progress_commit_together(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db.clone());
+    let store = SeaJobStore::new(db.clone());
+    let job = store.create(JobKind::Movies, 10, None).await.unwrap();
+    let credit = || Some(JobCredit::new(job.id.clone()));
+    movies.insert(&new_movie("Taken", 2000), None).await.unwrap();
+
+    let batch = [new_movie("A", 2000), new_movie("Taken", 2000), new_movie("B", 2000)];
+    let added = movies.insert_many(&batch, None, credit()).await.unwrap();
+    assert_eq!(added.len(), 2);
+    assert_eq!(store.get(&job.id).await.unwrap().expect("job").done, 2, "only what was stored");
+    characters.insert_many(&[record("X", added[0].id)], None, credit()).await.unwrap();
+    assert_eq!(store.get(&job.id).await.unwrap().expect("job").done, 3);
+    // A batch that stores nothing credits nothing and says nothing.
+    movies.insert_many(&batch[1..2], None, credit()).await.unwrap();
+    let events = SeaEventLog::new(db.clone()).since(0, 100).await.unwrap();
+    let progress: Vec<_> =
+        events.iter().filter(|e| e.operation.as_str() == "generate_progress").collect();
+    assert_eq!(progress.len(), 2);
+    assert_eq!(
+        progress[1].data,
+        serde_json::json!({ "jobId": job.id, "done": 3, "requested": 10 })
+    );
+    assert_eq!(
+        log_of(&db).await,
+        pairs(&[
+            ("movie", "add"),
+            ("movie", "add_bulk"),
+            ("job", "generate_progress"),
+            ("character", "add_bulk"),
+            ("job", "generate_progress"),
+        ])
+    );
+
+    // A batch credited to a job that does not exist is not stored at all.
+    let ghost = Some(JobCredit::new("no-such-job"));
+    let err = movies.insert_many(&[new_movie("C", 2000)], None, ghost.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(Entity::Job)), "{err:?}");
+    let err = characters.insert_many(&[record("Y", added[0].id)], None, ghost).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(Entity::Job)), "{err:?}");
+    assert_eq!((movies.count().await.unwrap(), characters.count().await.unwrap()), (3, 1));
+    let err = store.finish("no-such-job", JobStatus::Done, None).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(Entity::Job)), "{err:?}");
+}
+
+async fn a_sample_of_movie_ids_holds_only_existing_movies(db: Database) {
+    let movies = SeaMovieRepository::new(db);
+    assert!(movies.sample_ids(5).await.unwrap().is_empty());
+    let batch: Vec<_> = (0..50).map(|i| new_movie(&format!("M{i}"), 2000)).collect();
+    let ids: Vec<i64> =
+        movies.insert_many(&batch, None, None).await.unwrap().iter().map(|m| m.id).collect();
+    movies.delete_range(ids[10], ids[40]).await.unwrap();
+    let sample = movies.sample_ids(5).await.unwrap();
+    assert!(!sample.is_empty() && sample.len() <= 5, "{sample:?}");
+    let kept: Vec<i64> = ids[..10].iter().chain(&ids[40..]).copied().collect();
+    assert!(sample.iter().all(|id| kept.contains(id)), "{sample:?}");
+}
+
+/// Generates movies all titled "Same".
+struct Same;
+
+impl RowGenerator for Same {
+    fn movies(&self, n: usize) -> Vec<NewMovie> {
+        vec![new_movie("Same", 2001); n]
+    }
+
+    fn characters(&self, _: usize, _: &[i64]) -> Vec<CharacterRecord> {
+        Vec::new()
+    }
+}
+
+fn job_service(db: &Database, rows: Arc<dyn RowGenerator>) -> (SeaJobStore, JobService) {
+    let store = SeaJobStore::new(db.clone());
+    let service = JobService::new(
+        Arc::new(store.clone()),
+        Arc::new(SeaMovieRepository::new(db.clone())),
+        Arc::new(SeaCharacterRepository::new(db.clone())),
+        rows,
+    );
+    (store, service)
+}
+
+async fn a_job_gives_taken_names_a_suffix_and_counts_every_row(db: Database) {
     let movies = SeaMovieRepository::new(db.clone());
     movies.insert(&new_movie("Same", 2000), None).await.unwrap();
-    let store = SeaJobStore::new(db);
-    let job = store.create(JobKind::Movies, 5, None).await.unwrap();
-    let batch: Vec<_> = (0..5).map(|_| new_movie("Same", 2001)).collect();
-    let outcome = store.store_movies(&job.id, batch, None).await.unwrap();
-    assert_eq!(outcome.done, 5);
+    let (store, service) = job_service(&db, Arc::new(Same));
+    let job = service.submit_as_system(JobKind::Movies, 5).await.unwrap();
+    let job = store.claim(&job.id).await.unwrap().expect("claimed");
+    let ended = service.run(job, |_| {}).await.unwrap();
+    assert_eq!((ended.status, ended.done), (JobStatus::Done, 5));
     let names = movies.names().await.unwrap();
     assert_eq!(names.len(), 6);
     let distinct: std::collections::HashSet<_> = names.iter().collect();
@@ -482,17 +575,19 @@ async fn a_job_batch_gives_taken_names_a_suffix_and_counts_every_row(db: Databas
 
 async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database) {
     // A job that was running when the server died, 700 rows in.
-    let store = SeaJobStore::new(db.clone());
+    let (store, service) = job_service(&db, Arc::new(FakeRows));
+    let movies = SeaMovieRepository::new(db.clone());
     let job = store.create(JobKind::Movies, 2500, None).await.unwrap();
     let job = store.claim(&job.id).await.unwrap().expect("claimed");
-    store.store_movies(&job.id, fake_movies(700), None).await.unwrap();
+    let batch: Vec<_> = (0..700).map(|i| new_movie(&format!("Before {i}"), 2000)).collect();
+    movies.insert_many(&batch, None, Some(JobCredit::new(job.id.clone()))).await.unwrap();
 
     // The next start: dispatcher, then the runner, which requeues and finishes it.
     let hub = EventHub::new(1024);
     let mut live = hub.subscribe();
     let publisher: Arc<dyn EventPublisher> = Arc::new(hub.clone());
     let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
-    let runner = spawn_runner(store.clone(), 2);
+    let runner = spawn_runner(service, store.queued_signal(), 2);
     loop {
         let event = live.recv().await.expect("events flow");
         if event.operation.as_str() == "generate_done" && event.data["jobId"] == job.id.as_str() {
@@ -502,7 +597,7 @@ async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database)
     }
     let finished = store.get(&job.id).await.unwrap().expect("job");
     assert_eq!((finished.status, finished.done), (JobStatus::Done, 2500));
-    assert_eq!(SeaMovieRepository::new(db).count().await.unwrap(), 2500);
+    assert_eq!(movies.count().await.unwrap(), 2500);
     runner.abort();
     dispatcher.abort();
 }

@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::extractors::ApiQuery;
 use crate::state::AppState;
 
-pub use session::{MAX_CLIENT_MESSAGE, PING_EVERY, PONG_WITHIN};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))

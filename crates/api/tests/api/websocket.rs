@@ -7,8 +7,10 @@
 //! message must be its.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use futures_util::future::join_all;
+use movies_infra::events::{SeaEventLog, prune_once};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
@@ -16,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::helpers::{
-    ADMIN, ADMIN_ID, ADMIN_PASSWORD, TestApp, WS_PATIENCE, WsClient, assert_keys, id_of, spawn_app,
+    ADMIN, ADMIN_ID, ADMIN_PASSWORD, TestApp, WsClient, assert_keys, id_of, spawn_app,
     spawn_app_with,
 };
 
@@ -487,27 +489,19 @@ async fn the_events_route_returns_the_websocket_messages_with_the_bounds_of_the_
     }
 }
 
-/// Waits until the log's oldest kept event is `oldest`. The pruner runs in the background as
-/// the server starts and signals nothing when done, so this asks `GET /events` (each try is a
-/// real request that lets the pruner run; no sleep).
-async fn until_oldest_seq_is(app: &TestApp, oldest: i64) {
-    let expected = oldest.to_string();
-    let polling = async {
-        loop {
-            let reply = app.get("/events?limit=1").await;
-            if reply.header("x-oldest-seq") == Some(expected.as_str()) {
-                return;
-            }
-        }
-    };
-    tokio::time::timeout(WS_PATIENCE, polling)
-        .await
-        .unwrap_or_else(|_| panic!("the log still starts before {oldest} after {WS_PATIENCE:?}"));
+/// Prunes the app's event log to its newest `max` events, as the server's pruner does every
+/// minute, through the same `prune_once`; returns how many went.
+async fn prune_to(app: &TestApp, max: u64) -> u64 {
+    let db = movies_infra::connect(&app.database_url).await.expect("the app's database opens");
+    let log = SeaEventLog::new(db.clone());
+    let pruned = prune_once(&log, Duration::from_secs(3600), max).await.expect("pruned");
+    db.close().await.ok();
+    pruned
 }
 
 #[tokio::test]
 async fn a_since_older_than_the_log_keeps_gets_a_reset_then_live_events() {
-    let mut app = spawn_app_with(&["--events-max", "2"]).await;
+    let app = spawn_app().await;
     let mut listener = Listener::new(app.listen_since(0).await);
     let mut events = Vec::new();
     for (name, year) in [("A", 2001), ("B", 2002), ("C", 2003), ("D", 2004), ("E", 2005)] {
@@ -515,10 +509,8 @@ async fn a_since_older_than_the_log_keeps_gets_a_reset_then_live_events() {
         events.push(listener.expect("movie", "add", &movie).await);
     }
     listener.ws.close().await;
-    // The pruner runs as the server starts: a restart prunes to the newest two.
-    app.restart().await;
+    assert_eq!(prune_to(&app, 2).await, 3, "all but the newest two");
     let oldest = seq_of(&events[3]);
-    until_oldest_seq_is(&app, oldest).await;
 
     let mut ws = app.listen_since(0).await;
     let reset = ws.next_json().await;

@@ -108,7 +108,7 @@ impl CharacterService {
         check_bulk_size(inputs.len())?;
         let characters = validate_all(inputs, NewCharacter::try_from)?;
         let records = self.resolve(characters).await?;
-        movie_gone_is_invalid(self.characters.insert_many(&records, Some(by.user_id)).await)
+        movie_gone_is_invalid(self.characters.insert_many(&records, Some(by.user_id), None).await)
     }
 
     /// Deletes the characters with ids in `[start, end)`: admins only.

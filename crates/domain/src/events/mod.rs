@@ -1,8 +1,10 @@
 //! Change events: what every successful write tells listeners, the ports through which events
 //! are read back and published, and the builders that decide each write's message.
 //!
-//! Events are written by the repository adapters in the same transaction as the change they
-//! describe (a transactional outbox), so an event exists exactly when its change committed.
+//! Every event's payload is built here, by the `NewEvent` constructors; each write method of a
+//! repository port names the constructor its adapter records. The adapters write events in the
+//! same transaction as the change they describe (a transactional outbox), so an event exists
+//! exactly when its change committed.
 
 mod model;
 mod ports;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::characters::Character;
+use crate::jobs::Job;
 use crate::movies::Movie;
 
 /// What kind of record changed.
@@ -136,9 +137,17 @@ impl NewEvent {
         Self::new(EventEntity::User, Operation::Delete, json!({ "id": id }))
     }
 
-    /// Any other event, e.g. a job's progress.
-    pub fn other(entity: EventEntity, operation: Operation, data: Value) -> Self {
-        Self::new(entity, operation, data)
+    /// A job's progress after a batch, written in the batch's transaction: `done` counts the
+    /// rows stored so far.
+    pub fn job_progress(job: &Job) -> Self {
+        let data = json!({ "jobId": job.id, "done": job.done, "requested": job.requested });
+        Self::new(EventEntity::Job, Operation::GenerateProgress, data)
+    }
+
+    /// A job's end (`done`, `failed` or `cancelled`) with the rows it stored.
+    pub fn job_done(job: &Job) -> Self {
+        let data = json!({ "jobId": job.id, "status": job.status.as_str(), "done": job.done });
+        Self::new(EventEntity::Job, Operation::GenerateDone, data)
     }
 }
 
@@ -192,6 +201,29 @@ mod tests {
         let event = NewEvent::character_updated(&c, &[MovieCount { id: 4, nr_characters: 3 }]);
         assert_eq!(event.data["movieName"], "Alien");
         assert_eq!(event.data["movies"], json!([{ "id": 4, "nrCharacters": 3 }]));
+    }
+
+    #[test]
+    fn job_events_carry_the_job_id_and_its_progress() {
+        let job = Job {
+            id: "j1".into(),
+            kind: crate::jobs::JobKind::Movies,
+            status: crate::jobs::JobStatus::Cancelled,
+            requested: 10,
+            done: 4,
+            owner_id: None,
+            cancel_requested: true,
+            created_at: String::new(),
+            started_at: None,
+            finished_at: None,
+            error: None,
+        };
+        let progress = NewEvent::job_progress(&job);
+        assert_eq!(progress.data, json!({ "jobId": "j1", "done": 4, "requested": 10 }));
+        assert_eq!(progress.operation, Operation::GenerateProgress);
+        let done = NewEvent::job_done(&job);
+        assert_eq!(done.data, json!({ "jobId": "j1", "status": "cancelled", "done": 4 }));
+        assert_eq!((done.entity, done.operation), (EventEntity::Job, Operation::GenerateDone));
     }
 
     #[test]

@@ -5,6 +5,9 @@ use serde::Serialize;
 
 /// The most rows one job may generate.
 pub const MAX_GENERATE: u64 = 1_000_000;
+/// Rows per batch, and so per transaction: single writes from the API interleave between
+/// batches, and reads never wait for one.
+pub const BATCH_SIZE: u64 = 1000;
 /// How many jobs one user may have queued or running at once, so that no account can keep the
 /// workers (and the database) busy with an endless queue.
 pub const MAX_ACTIVE_PER_USER: usize = 4;
@@ -29,6 +32,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Whether the job has ended (`done`, `failed` or `cancelled`).
     pub fn is_finished(self) -> bool {
         matches!(self, JobStatus::Done | JobStatus::Failed | JobStatus::Cancelled)
     }
@@ -62,11 +66,17 @@ pub struct Job {
     pub error: Option<String>,
 }
 
-/// What storing one batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchOutcome {
-    /// The job's `done` after the batch.
-    pub done: u64,
-    /// Whether a cancel was requested meanwhile.
-    pub cancel_requested: bool,
+/// The job a batch insert counts towards: given to `MovieRepository::insert_many` or
+/// `CharacterRepository::insert_many`, it makes the adapter add the rows it stored to the job's
+/// `done` and record the job's progress event in the batch's own transaction, so that a job
+/// stopped at any point (even by a crash) knows exactly how many rows it has made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCredit {
+    pub job_id: String,
+}
+
+impl JobCredit {
+    pub fn new(job_id: impl Into<String>) -> Self {
+        Self { job_id: job_id.into() }
+    }
 }

@@ -1,34 +1,38 @@
-//! What jobs need from storage.
+//! What jobs need from outside: storage for the jobs themselves, and a source of rows to make.
 
 use async_trait::async_trait;
 
-use super::{BatchOutcome, Job, JobKind, JobStatus};
+use super::{Job, JobKind, JobStatus};
 use crate::characters::CharacterRecord;
 use crate::error::Result;
 use crate::movies::NewMovie;
 
-/// Stores jobs, and stores their batches together with their progress, so that a job stopped at
-/// any point (even by a crash) knows exactly how many rows it has made.
+/// Stores jobs: their bookkeeping only. The rows a job makes go through the movie and character
+/// repositories (`insert_many` with a [`JobCredit`](super::JobCredit)), which count them towards
+/// the job in the same transaction.
 ///
 /// # Errors
 /// Unless a method says otherwise, `Error::Unavailable` when the store is down, busy or too
-/// slow, `Error::Internal` when it fails otherwise (a stored job of an unknown kind or status).
+/// slow, `Error::Internal` when it fails otherwise (a stored job of an unknown kind or status),
+/// and nothing else.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// A new `queued` job.
+    /// A new `queued` job; wakes whoever waits for queued jobs in this process.
     async fn create(&self, kind: JobKind, requested: u64, owner_id: Option<i64>) -> Result<Job>;
 
+    /// The job with this id, if any, with its progress as committed.
     async fn get(&self, id: &str) -> Result<Option<Job>>;
 
     /// Jobs, newest first: those of `owner_id`, or all when `None`.
     async fn list(&self, owner_id: Option<i64>) -> Result<Vec<Job>>;
 
-    /// Cancels a job: a queued one at once, a running one after its current batch. Returns the
-    /// job as it is now, or `None` if absent.
+    /// Cancels a job: a queued one at once (recording `NewEvent::job_done`), a running one after
+    /// its current batch (its runner sees `cancel_requested`). Returns the job as it is now, or
+    /// `None` if absent.
     async fn cancel(&self, id: &str) -> Result<Option<Job>>;
 
-    /// Marks the oldest queued job `running` and returns it.
+    /// Marks the oldest queued job `running` and returns it; `None` when none is queued.
     async fn claim_next(&self) -> Result<Option<Job>>;
 
     /// Marks the queued job `id` `running` and returns it; `None` if it is not queued.
@@ -38,34 +42,20 @@ pub trait JobStore: Send + Sync {
     /// returns how many.
     async fn requeue_interrupted(&self) -> Result<u64>;
 
-    /// Stores `movies` for job `id`, giving a name that is taken a unique suffix, adds their
-    /// number to the job's `done` and writes the batch's events, in one transaction.
+    /// Ends a job with `status` (and `error`), recording `NewEvent::job_done` of the ended job in
+    /// the same transaction; returns it.
     ///
     /// # Errors
-    /// `Error::Unauthorized` when the editor `editor_id` no longer exists; `Error::Internal`
-    /// when no free name was found for some movies after a few suffixes.
-    async fn store_movies(
-        &self,
-        id: &str,
-        movies: Vec<NewMovie>,
-        editor_id: Option<i64>,
-    ) -> Result<BatchOutcome>;
-
-    /// As [`JobStore::store_movies`], for characters (whose movies exist).
-    ///
-    /// # Errors
-    /// `Error::Unauthorized` when the editor `editor_id` no longer exists; else
-    /// `Error::NotFound(Movie)` when one of the movies was deleted meanwhile (nothing is stored).
-    async fn store_characters(
-        &self,
-        id: &str,
-        characters: Vec<CharacterRecord>,
-        editor_id: Option<i64>,
-    ) -> Result<BatchOutcome>;
-
-    /// Up to `n` random ids of existing movies (fewer if there are fewer movies).
-    async fn random_movie_ids(&self, n: u64) -> Result<Vec<i64>>;
-
-    /// Ends a job with `status` (and `error`), writing its `generate_done` event.
+    /// `Error::NotFound(Job)` when there is no such job.
     async fn finish(&self, id: &str, status: JobStatus, error: Option<String>) -> Result<Job>;
+}
+
+/// Makes the rows a job stores: valid, realistic-looking, not necessarily distinct.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait RowGenerator: Send + Sync {
+    /// `n` valid movies. Names may repeat, within the batch and with stored movies.
+    fn movies(&self, n: usize) -> Vec<NewMovie>;
+
+    /// `n` characters, each in a movie of `movie_ids` (not empty).
+    fn characters(&self, n: usize, movie_ids: &[i64]) -> Vec<CharacterRecord>;
 }

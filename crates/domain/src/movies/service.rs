@@ -41,12 +41,13 @@ pub struct BulkMovies {
 /// #     async fn find_by_name(&self, _: &str) -> Result<Option<Movie>> { unreachable!() }
 /// #     async fn find_refs(&self, _: &[i64], _: &[String]) -> Result<Vec<(i64, String)>> { unreachable!() }
 /// #     async fn insert(&self, _: &NewMovie, _: Option<i64>) -> Result<Movie> { unreachable!() }
-/// #     async fn insert_many(&self, _: &[NewMovie], _: Option<i64>) -> Result<Vec<Movie>> { unreachable!() }
+/// #     async fn insert_many(&self, _: &[NewMovie], _: Option<i64>, _: Option<movies_domain::jobs::JobCredit>) -> Result<Vec<Movie>> { unreachable!() }
 /// #     async fn update(&self, _: i64, _: &NewMovie) -> Result<Movie> { unreachable!() }
 /// #     async fn delete(&self, _: i64) -> Result<Option<Movie>> { unreachable!() }
 /// #     async fn delete_by_name(&self, _: &str) -> Result<Option<Movie>> { unreachable!() }
 /// #     async fn delete_range(&self, _: i64, _: i64) -> Result<Vec<i64>> { unreachable!() }
 /// #     async fn names(&self) -> Result<Vec<String>> { unreachable!() }
+/// #     async fn sample_ids(&self, _: u64) -> Result<Vec<i64>> { unreachable!() }
 /// #     async fn count(&self) -> Result<u64> { unreachable!() }
 /// #     async fn recount_characters(&self) -> Result<()> { unreachable!() }
 /// # }
@@ -166,7 +167,7 @@ impl MovieService {
         let mut seen = HashSet::new();
         let (unique, mut not_added): (Vec<_>, Vec<_>) =
             movies.into_iter().partition(|m| seen.insert(m.name.clone()));
-        let added = self.repo.insert_many(&unique, Some(by.user_id)).await?;
+        let added = self.repo.insert_many(&unique, Some(by.user_id), None).await?;
         let stored: HashSet<&str> = added.iter().map(|m| m.name.as_str()).collect();
         let skipped = unique.iter().filter(|m| !stored.contains(m.name.as_str())).cloned();
         not_added.splice(0..0, skipped);
@@ -319,13 +320,13 @@ mod tests {
     async fn bulk_skips_names_repeated_in_the_request_and_names_already_stored() {
         let mut repo = MockMovieRepository::new();
         repo.expect_insert_many()
-            .withf(|movies, _| {
+            .withf(|movies, _, _| {
                 movies.iter().map(|m| m.name.as_str()).collect::<Vec<_>>() == ["A", "B"]
             })
-            .withf(|_, editor| *editor == Some(1))
+            .withf(|_, editor, credit| *editor == Some(1) && credit.is_none())
             .times(1)
             // "B" is already stored: the repository skips it.
-            .returning(|movies, _| Ok(vec![stored(1, &movies[0])]));
+            .returning(|movies, _, _| Ok(vec![stored(1, &movies[0])]));
         let service = MovieService::new(Arc::new(repo));
 
         let outcome = service

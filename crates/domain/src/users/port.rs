@@ -6,7 +6,8 @@ use super::{Role, User, UserSummary};
 use crate::auth::Username;
 use crate::error::Result;
 
-/// Stores users and their password hashes. Usernames are unique regardless of case.
+/// Stores users and their password hashes. Usernames are unique regardless of case. Only
+/// [`UserRepository::delete`] records an event.
 ///
 /// # Errors
 /// Unless a method says otherwise, an implementation returns `Error::Unavailable` (with its
@@ -43,6 +44,6 @@ pub trait UserRepository: Send + Sync {
     async fn summary(&self, id: i64) -> Result<Option<UserSummary>>;
 
     /// Deletes the user; the records it edited stay, without an editor. Returns the user as it
-    /// was, or `None` if absent.
+    /// was, or `None` if absent. Records `NewEvent::user_deleted` in the same transaction.
     async fn delete(&self, id: i64) -> Result<Option<User>>;
 }

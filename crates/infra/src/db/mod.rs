@@ -1,6 +1,9 @@
 //! Opening the database (SQLite or PostgreSQL, chosen by the URL), running the migrations, and
-//! the two helpers every repository shares: write transactions and error mapping (an outage is
-//! `Unavailable`, a bug `Internal`, a broken constraint what it means for the row written).
+//! the two helpers every repository shares: write transactions, which end by writing their
+//! events to the outbox (`outbox.rs`), and error mapping (an outage is `Unavailable`, a bug
+//! `Internal`, a broken constraint what it means for the row written).
+//!
+//! `events/` (the log, dispatcher and pruner) depends on this module, never the reverse.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +20,8 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+
+mod outbox;
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,7 +100,7 @@ impl Database {
     /// repository ends a write.
     pub(crate) async fn commit(&self, txn: WriteTxn, events: Vec<NewEvent>) -> Result<(), Error> {
         let wrote_events = !events.is_empty();
-        crate::events::outbox::record(&txn, events).await?;
+        outbox::record(&txn, events).await?;
         txn.txn.commit().await.map_err(db_error)?;
         if wrote_events {
             self.committed.notify_one();

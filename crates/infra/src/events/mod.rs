@@ -1,11 +1,14 @@
-//! The event log adapters: writing events in the change's transaction (the outbox), reading them
-//! back, and publishing them to live listeners in `seq` order through an in-process broadcast.
+//! The event log adapters: reading the events back (`SeaEventLog`), publishing them to live
+//! listeners in `seq` order through an in-process broadcast (the dispatcher and `EventHub`), and
+//! pruning old ones. Events are written by the repositories' transactions through `db`'s outbox;
+//! this module depends on `db`, never the reverse.
 
 mod dispatcher;
 mod hub;
 mod log;
-pub(crate) mod outbox;
+mod pruner;
 
 pub use dispatcher::spawn_dispatcher;
 pub use hub::EventHub;
 pub use log::SeaEventLog;
+pub use pruner::{PRUNE_EVERY, prune_once, spawn_pruner};

@@ -1,11 +1,12 @@
-//! Realistic fake rows from the `fake` crate: titles, years 1900-2030, durations like "1h 47m",
-//! real genres, descriptions; character names and descriptions.
+//! `RowGenerator` with the `fake` crate: realistic movies (titles, years 1900-2030, durations
+//! like "1h 47m", real genres, descriptions) and characters (names, descriptions).
 
 use fake::Fake;
 use fake::faker::company::en::{Buzzword, BuzzwordTail};
 use fake::faker::lorem::en::Sentence;
 use fake::faker::name::en::Name;
 use movies_domain::characters::CharacterRecord;
+use movies_domain::jobs::RowGenerator;
 use movies_domain::movies::{MovieInput, NewMovie};
 use rand::Rng;
 
@@ -33,8 +34,22 @@ fn title_case(word: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// `n` valid movies. Titles repeat now and then; the store gives repeats a unique suffix.
-pub fn fake_movies(n: usize) -> Vec<NewMovie> {
+/// Fake rows for generation jobs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FakeRows;
+
+impl RowGenerator for FakeRows {
+    fn movies(&self, n: usize) -> Vec<NewMovie> {
+        fake_movies(n)
+    }
+
+    fn characters(&self, n: usize, movie_ids: &[i64]) -> Vec<CharacterRecord> {
+        fake_characters(n, movie_ids)
+    }
+}
+
+/// `n` valid movies. Titles repeat now and then; the job gives repeats a unique suffix.
+fn fake_movies(n: usize) -> Vec<NewMovie> {
     let mut rng = rand::rng();
     (0..n)
         .filter_map(|_| {
@@ -56,8 +71,11 @@ pub fn fake_movies(n: usize) -> Vec<NewMovie> {
         .collect()
 }
 
-/// `n` characters, each in a movie picked at random from `movie_ids` (not empty).
-pub fn fake_characters(n: usize, movie_ids: &[i64]) -> Vec<CharacterRecord> {
+/// `n` characters, each in a movie picked at random from `movie_ids` (none when it is empty).
+fn fake_characters(n: usize, movie_ids: &[i64]) -> Vec<CharacterRecord> {
+    if movie_ids.is_empty() {
+        return Vec::new();
+    }
     let mut rng = rand::rng();
     (0..n)
         .map(|_| CharacterRecord {

@@ -1,10 +1,12 @@
-//! Generation jobs: the SeaORM `JobStore`, the fake-data generator and the runner that works
-//! through the queue, a bounded number of jobs at a time.
+//! Generation jobs' adapters: the SeaORM `JobStore` (job bookkeeping, and [`record_progress`],
+//! with which the repositories credit a job in a batch's transaction), the `fake`-crate
+//! `RowGenerator`, and the runner that schedules queued jobs onto `JobService::run`.
 
 mod generator;
 mod runner;
 mod store;
 
-pub use generator::{fake_characters, fake_movies};
-pub use runner::{BATCH_SIZE, run_job, spawn_runner};
+pub use generator::FakeRows;
+pub use runner::spawn_runner;
 pub use store::SeaJobStore;
+pub(crate) use store::record_progress;

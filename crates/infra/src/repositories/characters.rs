@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
 use movies_domain::events::NewEvent;
+use movies_domain::jobs::JobCredit;
 use movies_domain::{Entity, Error, Listing, Page, Result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
@@ -19,6 +20,7 @@ use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
 use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character::{self, Column, WithMovieName};
 use crate::entities::{movie, user};
+use crate::jobs::record_progress;
 
 /// Characters in the `characters` table.
 #[derive(Clone, Debug)]
@@ -66,7 +68,7 @@ fn active(r: &CharacterRecord) -> character::ActiveModel {
 /// key failed, so this looks, after rolling back: PostgreSQL refuses any further statement in
 /// the failed transaction. Ids are never reused, so a row missing now was missing then; if both
 /// are there, the violation is not one this code knows, and it is `Internal`.
-pub(crate) async fn missing_reference(
+async fn missing_reference(
     db: &Database,
     txn: WriteTxn,
     e: DbErr,
@@ -162,6 +164,7 @@ impl CharacterRepository for SeaCharacterRepository {
         &self,
         records: &[CharacterRecord],
         editor_id: Option<i64>,
+        credit: Option<JobCredit>,
     ) -> Result<Vec<Character>> {
         if records.is_empty() {
             return Ok(Vec::new());
@@ -198,7 +201,11 @@ impl CharacterRepository for SeaCharacterRepository {
             .collect();
         stored.sort_by_key(|c| c.id);
         let ids: Vec<i64> = stored.iter().map(|c| c.id).collect();
-        self.db.commit(txn, vec![NewEvent::characters_added(&ids, &counts)]).await?;
+        let mut events = vec![NewEvent::characters_added(&ids, &counts)];
+        if let Some(credit) = &credit {
+            events.push(record_progress(&txn, credit, ids.len() as u64).await?);
+        }
+        self.db.commit(txn, events).await?;
         Ok(stored
             .into_iter()
             .map(|c| Character {

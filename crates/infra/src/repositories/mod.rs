@@ -6,9 +6,7 @@ mod revocations;
 mod users;
 
 pub use characters::SeaCharacterRepository;
-pub(crate) use characters::missing_reference;
 pub use movies::SeaMovieRepository;
-pub(crate) use movies::bump_counts;
 pub use revocations::SeaTokenRevocations;
 pub use users::SeaUserRepository;
 
@@ -16,9 +14,9 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, Condition};
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits.
-pub(crate) const INSERT_CHUNK: usize = 1000;
+const INSERT_CHUNK: usize = 1000;
 /// Values per `IN (...)` list.
-pub(crate) const IN_CHUNK: usize = 500;
+const IN_CHUNK: usize = 500;
 
 /// A case-insensitive "contains" condition on a text column, with `%`, `_` and `\` in the
 /// needle taken literally.

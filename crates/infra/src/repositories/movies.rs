@@ -2,9 +2,11 @@
 
 use async_trait::async_trait;
 use movies_domain::events::{MovieCount, NewEvent};
+use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
 use movies_domain::{Entity, Error, Listing, Page, Result};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use rand::Rng;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
     Condition, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -14,6 +16,7 @@ use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
 use crate::db::{Database, Reference, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
+use crate::jobs::record_progress;
 
 /// Movies in the `movies` table.
 #[derive(Clone, Debug)]
@@ -134,7 +137,12 @@ impl MovieRepository for SeaMovieRepository {
         Ok(stored)
     }
 
-    async fn insert_many(&self, movies: &[NewMovie], editor_id: Option<i64>) -> Result<Vec<Movie>> {
+    async fn insert_many(
+        &self,
+        movies: &[NewMovie],
+        editor_id: Option<i64>,
+        credit: Option<JobCredit>,
+    ) -> Result<Vec<Movie>> {
         let txn = self.db.write().await?;
         let mut added = Vec::with_capacity(movies.len());
         for chunk in movies.chunks(INSERT_CHUNK) {
@@ -157,7 +165,16 @@ impl MovieRepository for SeaMovieRepository {
         }
         added.sort_by_key(|m| m.id);
         let ids: Vec<i64> = added.iter().map(|m| m.id).collect();
-        let events = if ids.is_empty() { Vec::new() } else { vec![NewEvent::movies_added(&ids)] };
+        let mut events = Vec::new();
+        if !ids.is_empty() {
+            events.push(NewEvent::movies_added(&ids));
+        }
+        if let Some(credit) = &credit {
+            let progress = record_progress(&txn, credit, ids.len() as u64).await?;
+            if !ids.is_empty() {
+                events.push(progress);
+            }
+        }
         self.db.commit(txn, events).await?;
         Ok(added.into_iter().map(Movie::from).collect())
     }
@@ -199,6 +216,53 @@ impl MovieRepository for SeaMovieRepository {
             .all(self.db.conn())
             .await
             .map_err(db_error)
+    }
+
+    async fn sample_ids(&self, n: u64) -> Result<Vec<i64>> {
+        let bounds: Option<(Option<i64>, Option<i64>)> = movie::Entity::find()
+            .select_only()
+            .expr(Func::min(Expr::col(Column::Id)))
+            .expr(Func::max(Expr::col(Column::Id)))
+            .into_tuple()
+            .one(self.db.conn())
+            .await
+            .map_err(db_error)?;
+        let Some((Some(min), Some(max))) = bounds else { return Ok(Vec::new()) };
+        // Sample ids in the range and keep those that exist: no full scan of a big table.
+        let mut found = Vec::new();
+        for _ in 0..4 {
+            let wanted = (n as usize).saturating_sub(found.len()).min(IN_CHUNK);
+            if wanted == 0 {
+                break;
+            }
+            let candidates: Vec<i64> = {
+                let mut rng = rand::rng();
+                (0..wanted * 2).map(|_| rng.random_range(min..=max)).collect()
+            };
+            let existing: Vec<i64> = movie::Entity::find()
+                .select_only()
+                .column(Column::Id)
+                .filter(Column::Id.is_in(candidates))
+                .limit(wanted as u64)
+                .into_tuple()
+                .all(self.db.conn())
+                .await
+                .map_err(db_error)?;
+            found.extend(existing);
+        }
+        if found.is_empty() {
+            // Very sparse ids: ask the database to pick.
+            found = movie::Entity::find()
+                .select_only()
+                .column(Column::Id)
+                .order_by_asc(Expr::cust("RANDOM()"))
+                .limit(Ord::min(n, IN_CHUNK as u64))
+                .into_tuple()
+                .all(self.db.conn())
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(found)
     }
 
     async fn count(&self) -> Result<u64> {
@@ -275,7 +339,7 @@ impl SeaMovieRepository {
 /// Adds `delta` to the character count of each movie, in id order so that concurrent
 /// transactions on PostgreSQL lock rows in the same order.
 /// Returns the new counts of the movies that changed, for the character's event.
-pub(crate) async fn bump_counts(
+pub(super) async fn bump_counts(
     txn: &sea_orm::DatabaseTransaction,
     mut deltas: Vec<(i64, i64)>,
 ) -> Result<Vec<MovieCount>> {

@@ -1,4 +1,5 @@
-//! Writing events inside the transaction of the change they describe.
+//! The outbox: writing events inside the transaction of the change they describe, for the
+//! dispatcher (`events/dispatcher.rs`) to publish after the commit.
 
 use movies_domain::Result;
 use movies_domain::clock::now_ms;
@@ -8,7 +9,7 @@ use sea_orm::{
     EntityTrait,
 };
 
-use crate::db::db_error;
+use super::db_error;
 use crate::entities::event;
 
 /// Any fixed number: the PostgreSQL advisory lock that orders event writers.
