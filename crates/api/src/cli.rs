@@ -9,7 +9,7 @@ use movies_domain::jobs::{JobKind, JobStatus};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::startup::open_state;
+use crate::startup::{Opened, open};
 
 /// Creates or resets the admin `username`; the password from ADMIN_PASSWORD or standard input.
 pub async fn create_admin(config: &Config, username: &str) -> Result<(), String> {
@@ -25,7 +25,7 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), String>
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    let state = open_state(config).await.map_err(|e| e.to_string())?;
+    let Opened { state, db, .. } = open(config).await.map_err(|e| e.to_string())?;
     let admin = state.auth.ensure_admin(username, password).await.map_err(|e| match e {
         movies_domain::Error::Invalid(errors) => {
             let reasons: Vec<_> = errors.into_iter().map(|e| e.msg).collect();
@@ -33,7 +33,7 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), String>
         }
         other => format!("cannot create the admin: {other}"),
     })?;
-    state.db.close().await.ok();
+    db.close().await.ok();
     println!("admin {} (id {}) is ready", admin.username, admin.id);
     Ok(())
 }
@@ -41,7 +41,7 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), String>
 /// Generates `movies` then `characters` as jobs run in this process (through `JobService`, as the
 /// server's runner does), with a progress bar each.
 pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(), String> {
-    let state = open_state(config).await.map_err(|e| e.to_string())?;
+    let Opened { state, db, .. } = open(config).await.map_err(|e| e.to_string())?;
     let jobs = &state.jobs;
     for (kind, n) in [(JobKind::Movies, movies), (JobKind::Characters, characters)] {
         if n == 0 {
@@ -79,7 +79,7 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
         }
         println!("{n} {kind} in {elapsed:.1} s: {:.0} rows/s", n as f64 / elapsed.max(1e-9));
     }
-    state.db.close().await.ok();
+    db.close().await.ok();
     Ok(())
 }
 

@@ -6,18 +6,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use movies_infra::Database;
 use movies_infra::auth::{Argon2Hasher, JwtTokens};
 use movies_infra::catalogue::{TmdbCatalogue, TmdbCredentials, TmdbSettings};
-use movies_infra::events::{EventHub, spawn_dispatcher, spawn_pruner};
-use movies_infra::jobs::spawn_runner;
+use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher, spawn_pruner};
+use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
+use movies_infra::{
+    Database, SeaCharacterRepository, SeaMovieRepository, SeaReadiness, SeaTokenRevocations,
+    SeaUserRepository,
+};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Ports};
 
 /// Why the server could not start; each reads as one line.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +57,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let state = open_state(config).await?;
+        let Opened { state, db, hub, jobs_queued } = open(config).await?;
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
             tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
         }
@@ -68,17 +72,10 @@ impl Application {
         if let Err(e) = state.auth.prune_revocations().await {
             tracing::warn!(error = %e, "could not prune expired token revocations");
         }
-        let db = state.db.clone();
         let background = vec![
-            spawn_dispatcher(db.clone(), Arc::new(state.hub.clone()))
-                .await
-                .map_err(StartupError::Events)?,
+            spawn_dispatcher(db.clone(), Arc::new(hub)).await.map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
-            spawn_runner(
-                state.jobs.clone(),
-                state.jobs_queued.clone(),
-                config.jobs_concurrency as usize,
-            ),
+            spawn_runner(state.jobs.clone(), jobs_queued, config.jobs_concurrency as usize),
         ];
         let router = routes::app(state, &config.cors_policy());
         let addr = format!("{}:{}", config.host, config.port);
@@ -120,16 +117,41 @@ impl Application {
     }
 }
 
-/// Opens the database and builds the services, without listening: for the server and for the
-/// command-line subcommands alike.
-pub async fn open_state(config: &Config) -> Result<AppState, StartupError> {
+/// The services, and the adapters that run beside the routes: the pool (to close), the hub (the
+/// dispatcher publishes to it) and the job queue's signal (the runner waits on it).
+pub struct Opened {
+    pub state: AppState,
+    pub db: Database,
+    pub hub: EventHub,
+    pub jobs_queued: Arc<Notify>,
+}
+
+/// Opens the database and wires the SeaORM, argon2, JWT and TMDB adapters into the services,
+/// without listening: for the server and for the command-line subcommands alike.
+pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let key = config.signing_key().map_err(StartupError::Config)?;
     let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
     let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
     let hub = EventHub::new(config.ws_queue as usize);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
-    Ok(AppState::new(db, tokens, hasher, hub, Arc::new(catalogue)))
+    let job_store = SeaJobStore::new(db.clone());
+    let jobs_queued = job_store.queued_signal();
+    let ports = Ports {
+        movies: Arc::new(SeaMovieRepository::new(db.clone())),
+        characters: Arc::new(SeaCharacterRepository::new(db.clone())),
+        users: Arc::new(SeaUserRepository::new(db.clone())),
+        revocations: Arc::new(SeaTokenRevocations::new(db.clone())),
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(tokens),
+        jobs: Arc::new(job_store),
+        generator: Arc::new(FakeRows),
+        catalogue: Arc::new(catalogue),
+        events: Arc::new(SeaEventLog::new(db.clone())),
+        feed: Arc::new(hub.clone()),
+        readiness: Arc::new(SeaReadiness::new(db.clone())),
+    };
+    Ok(Opened { state: AppState::new(ports), db, hub, jobs_queued })
 }
 
 /// The TMDB adapter's settings; the access token wins over the API key, as it never appears in a

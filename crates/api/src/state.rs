@@ -1,24 +1,17 @@
-//! What every handler can reach: the application services, built once at start.
+//! What every handler can reach: the application services and the few ports the HTTP layer asks
+//! directly (the event log, live events, readiness). Built from [`Ports`], so the same router
+//! runs over the SeaORM adapters in the server and over mockall fakes in the router tests.
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
-use movies_domain::auth::AuthService;
+use movies_domain::auth::{AuthService, PasswordHasher, TokenRevocations, TokenService};
 use movies_domain::catalogue::{CatalogueService, MovieCatalogue};
-use movies_domain::characters::CharacterService;
-use movies_domain::events::EventLog;
-use movies_domain::jobs::JobService;
-use movies_domain::movies::MovieService;
+use movies_domain::characters::{CharacterRepository, CharacterService};
+use movies_domain::events::{EventFeed, EventLog};
+use movies_domain::jobs::{JobService, JobStore, RowGenerator};
+use movies_domain::movies::{MovieRepository, MovieService};
 use movies_domain::readiness::Readiness;
-use movies_domain::users::UserService;
-use movies_infra::auth::{Argon2Hasher, JwtTokens};
-use movies_infra::events::{EventHub, SeaEventLog};
-use movies_infra::jobs::{FakeRows, SeaJobStore};
-use movies_infra::{
-    Database, SeaCharacterRepository, SeaMovieRepository, SeaReadiness, SeaTokenRevocations,
-    SeaUserRepository,
-};
+use movies_domain::users::{UserRepository, UserService};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,52 +22,58 @@ pub struct AppState {
     pub jobs: JobService,
     /// The outside movie catalogue (TMDB), and imports from it.
     pub catalogue: CatalogueService,
-    /// Woken when a job is queued, for the job runner.
-    pub jobs_queued: Arc<Notify>,
     /// The stored change events, for replay.
     pub events: Arc<dyn EventLog>,
     /// Live change events, for WebSocket listeners.
-    pub hub: EventHub,
+    pub feed: Arc<dyn EventFeed>,
     /// Whether the database answers, for the health check.
     pub readiness: Arc<dyn Readiness>,
-    /// For the health check only: handlers go through the services.
-    pub db: Database,
+}
+
+/// Every port the application runs over: what start-up wires from the adapters.
+pub struct Ports {
+    pub movies: Arc<dyn MovieRepository>,
+    pub characters: Arc<dyn CharacterRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub revocations: Arc<dyn TokenRevocations>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenService>,
+    pub jobs: Arc<dyn JobStore>,
+    pub generator: Arc<dyn RowGenerator>,
+    pub catalogue: Arc<dyn MovieCatalogue>,
+    pub events: Arc<dyn EventLog>,
+    pub feed: Arc<dyn EventFeed>,
+    pub readiness: Arc<dyn Readiness>,
 }
 
 impl AppState {
-    /// Wires the SeaORM, argon2 and JWT adapters, and the outside `catalogue`, into the services.
-    pub fn new(
-        db: Database,
-        tokens: JwtTokens,
-        hasher: Argon2Hasher,
-        hub: EventHub,
-        catalogue: Arc<dyn MovieCatalogue>,
-    ) -> Self {
-        let movies = Arc::new(SeaMovieRepository::new(db.clone()));
-        let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
-        let users = Arc::new(SeaUserRepository::new(db.clone()));
-        let revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
-        let job_store = SeaJobStore::new(db.clone());
-        let jobs_queued = job_store.queued_signal();
-        let jobs = JobService::new(
-            Arc::new(job_store),
-            movies.clone(),
-            characters.clone(),
-            Arc::new(FakeRows),
-        );
+    /// Builds the services over `ports`.
+    pub fn new(ports: Ports) -> Self {
+        let Ports {
+            movies,
+            characters,
+            users,
+            revocations,
+            hasher,
+            tokens,
+            jobs,
+            generator,
+            catalogue,
+            events,
+            feed,
+            readiness,
+        } = ports;
         let movie_service = MovieService::new(movies.clone()).with_users(users.clone());
         Self {
             catalogue: CatalogueService::new(catalogue, movie_service.clone()),
             movies: movie_service,
+            jobs: JobService::new(jobs, movies.clone(), characters.clone(), generator),
             characters: CharacterService::new(characters, movies, users.clone()),
             users: UserService::new(users.clone()),
-            auth: AuthService::new(users, Arc::new(hasher), Arc::new(tokens), revocations),
-            jobs,
-            jobs_queued,
-            events: Arc::new(SeaEventLog::new(db.clone())),
-            hub,
-            readiness: Arc::new(SeaReadiness::new(db.clone())),
-            db,
+            auth: AuthService::new(users, hasher, tokens, revocations),
+            events,
+            feed,
+            readiness,
         }
     }
 }

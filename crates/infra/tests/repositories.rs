@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
-use movies_domain::events::{EventLog, EventPublisher};
+use movies_domain::events::{Delivery, Event, EventFeed, EventLog, EventPublisher, Subscription};
 use movies_domain::jobs::{JobCredit, JobKind, JobService, JobStatus, JobStore, RowGenerator};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
@@ -430,6 +430,14 @@ async fn every_write_records_its_event_and_a_failed_one_none(db: Database) {
     );
 }
 
+/// The next event a live subscription hears; panics on a lag or a close.
+async fn next_event(live: &mut Box<dyn Subscription>) -> Arc<Event> {
+    match live.next().await {
+        Delivery::Event(event) => event,
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
 async fn the_dispatcher_publishes_committed_events_in_order(db: Database) {
     let hub = EventHub::new(64);
     let mut live = hub.subscribe();
@@ -449,7 +457,7 @@ async fn the_dispatcher_publishes_committed_events_in_order(db: Database) {
     }
     let mut seqs = Vec::new();
     for _ in 0..10 {
-        seqs.push(live.recv().await.expect("published").seq);
+        seqs.push(next_event(&mut live).await.seq);
     }
     let mut sorted = seqs.clone();
     sorted.sort_unstable();
@@ -589,7 +597,7 @@ async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database)
     let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
     let runner = spawn_runner(service, store.queued_signal(), 2);
     loop {
-        let event = live.recv().await.expect("events flow");
+        let event = next_event(&mut live).await;
         if event.operation.as_str() == "generate_done" && event.data["jobId"] == job.id.as_str() {
             assert_eq!(event.data["done"], 2500);
             break;

@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::ObjectBuilder;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::RETRY_AFTER_SECS;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -34,15 +36,18 @@ fn state_schema() -> ObjectBuilder {
 #[utoipa::path(get, path = "/health", tag = "health", responses(
     (status = 200, description = "Up, and the database answers", body = Health),
     (status = 503, description = "The database does not answer", body = Health,
+        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
         example = json!({ "status": "unavailable", "database": "unavailable" })),
 ))]
-async fn health(State(s): State<AppState>) -> (StatusCode, Json<Health>) {
+async fn health(State(s): State<AppState>) -> Response {
     match s.readiness.check().await {
-        Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database: "ok" })),
+        Ok(()) => Json(Health { status: "ok", database: "ok" }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database does not answer");
             let body = Health { status: "unavailable", database: "unavailable" };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+            // Like every 503 of this server, it says when to look again.
+            let retry = [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())];
+            (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response()
         }
     }
 }

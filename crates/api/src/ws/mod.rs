@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::extractors::ApiQuery;
 use crate::state::AppState;
 
-
 pub fn routes() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
@@ -40,7 +39,7 @@ async fn upgrade(
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     // Subscribe and read the log's end before answering the handshake: a change committed once
     // the client is connected is then either in the log after that end, or on the receiver.
-    let live = s.hub.subscribe();
+    let live = s.feed.subscribe();
     let bounds = s.events.bounds().await?;
     // Frames up to 1 MiB are read (and answered with 1009 over 64 KiB); larger ones fail the
     // read, which also closes with 1009.

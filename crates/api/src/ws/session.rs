@@ -2,16 +2,13 @@
 //! listener's entity filter, backpressure (`lagged`), liveness pings and its own messages.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use movies_domain::events::{Event, EventEntity};
+use movies_domain::events::{Delivery, Event, EventEntity, Subscription};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, interval};
 
 use crate::dto::events::{control_json, event_json};
@@ -50,7 +47,7 @@ struct Session {
 pub async fn run(
     socket: WebSocket,
     state: AppState,
-    live: Receiver<Arc<Event>>,
+    live: Box<dyn Subscription>,
     bounds: Option<(i64, i64)>,
     since: Option<i64>,
 ) {
@@ -120,7 +117,7 @@ impl Session {
 
     async fn serve(
         &mut self,
-        mut live: Receiver<Arc<Event>>,
+        mut live: Box<dyn Subscription>,
         mut stream: SplitStream<WebSocket>,
     ) -> End {
         let mut ping = interval(PING_EVERY);
@@ -128,14 +125,14 @@ impl Session {
         let mut heard = Instant::now();
         loop {
             let step = tokio::select! {
-                received = live.recv() => match received {
-                    Ok(event) => self.deliver(&event).await,
-                    Err(RecvError::Lagged(_)) => {
+                received = live.next() => match received {
+                    Delivery::Event(event) => self.deliver(&event).await,
+                    Delivery::Lagged => {
                         let resume = json!({ "resume_from": self.last_seq });
                         let _ = self.send(&control_json("lagged", resume)).await;
                         Err(End::Close(close_code::NORMAL, "lagged: reconnect with ?since"))
                     }
-                    Err(RecvError::Closed) => Err(End::Close(close_code::AWAY, "server stopping")),
+                    Delivery::Closed => Err(End::Close(close_code::AWAY, "server stopping")),
                 },
                 incoming = stream.next() => {
                     heard = Instant::now();

@@ -13,6 +13,7 @@ mod helpers;
 mod jobs;
 mod movies;
 mod openapi;
+mod router;
 mod tmdb;
 mod users;
 mod websocket;

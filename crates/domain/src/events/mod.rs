@@ -10,6 +10,6 @@ mod model;
 mod ports;
 
 pub use model::{Event, EventEntity, MovieCount, NewEvent, Operation};
-pub use ports::{EventLog, EventPublisher};
+pub use ports::{Delivery, EventFeed, EventLog, EventPublisher, Subscription};
 #[cfg(any(test, feature = "mocks"))]
-pub use ports::{MockEventLog, MockEventPublisher};
+pub use ports::{MockEventFeed, MockEventLog, MockEventPublisher};

@@ -1,5 +1,7 @@
 //! Reading the event log back, and publishing new events to live listeners.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::Event;
@@ -28,4 +30,31 @@ pub trait EventLog: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait EventPublisher: Send + Sync {
     fn publish(&self, event: Event);
+}
+
+/// What a live listener hears next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// The next event, in `seq` order; shared by every listener, so it is made once.
+    Event(Arc<Event>),
+    /// The listener fell too far behind and events were dropped for it: it must resume from the
+    /// log (`?since=`).
+    Lagged,
+    /// No more events will come (the server is stopping).
+    Closed,
+}
+
+/// One listener's subscription: every event published after it was made, in order.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits for the next delivery. Dropping the future before it completes loses nothing, so
+    /// it can race other work in a `select!`.
+    async fn next(&mut self) -> Delivery;
+}
+
+/// Live events for listeners (the other side of [`EventPublisher`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait EventFeed: Send + Sync {
+    /// A subscription to every event published from now on.
+    fn subscribe(&self) -> Box<dyn Subscription>;
 }
