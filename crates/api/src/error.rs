@@ -249,16 +249,16 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use movies_domain::Entity;
+    use movies_domain::RecordKind;
 
     use super::*;
 
     #[test]
     fn domain_errors_get_their_status() {
         let cases: [(Error, StatusCode); 5] = [
-            (Error::NotFound(Entity::Movie), StatusCode::NOT_FOUND),
+            (Error::NotFound(RecordKind::Movie), StatusCode::NOT_FOUND),
             (
-                Error::DuplicateName { entity: Entity::Movie, name: "A".into() },
+                Error::DuplicateName { entity: RecordKind::Movie, name: "A".into() },
                 StatusCode::CONFLICT,
             ),
             (Error::Invalid(vec![]), StatusCode::UNPROCESSABLE_ENTITY),
@@ -352,6 +352,9 @@ mod tests {
 
     #[test]
     fn not_found_reads_as_the_original_did() {
-        assert_eq!(ApiError::from(Error::NotFound(Entity::Movie)).to_string(), "Movie not found");
+        assert_eq!(
+            ApiError::from(Error::NotFound(RecordKind::Movie)).to_string(),
+            "Movie not found"
+        );
     }
 }

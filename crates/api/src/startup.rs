@@ -16,7 +16,6 @@ use movies_infra::{
 };
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -37,7 +36,7 @@ pub enum StartupError {
     #[error("cannot set up the TMDB client: {0}")]
     Tmdb(#[source] movies_domain::Error),
     #[error("cannot open the database: {0}")]
-    Database(#[source] movies_infra::db::DbErr),
+    Database(#[source] movies_infra::DbErr),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -57,7 +56,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let Opened { state, db, hub, jobs_queued } = open(config).await?;
+        let Opened { state, db, hub, job_store } = open(config).await?;
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
             tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
         }
@@ -75,7 +74,7 @@ impl Application {
         let background = vec![
             spawn_dispatcher(db.clone(), Arc::new(hub)).await.map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
-            spawn_runner(state.jobs.clone(), jobs_queued, config.jobs_concurrency as usize),
+            spawn_runner(state.jobs.clone(), &job_store, config.jobs_concurrency as usize),
         ];
         let router = routes::app(state, &config.cors_policy());
         let addr = format!("{}:{}", config.host, config.port);
@@ -118,12 +117,12 @@ impl Application {
 }
 
 /// The services, and the adapters that run beside the routes: the pool (to close), the hub (the
-/// dispatcher publishes to it) and the job queue's signal (the runner waits on it).
+/// dispatcher publishes to it) and the job store (the runner waits on its queue).
 pub struct Opened {
     pub state: AppState,
     pub db: Database,
     pub hub: EventHub,
-    pub jobs_queued: Arc<Notify>,
+    pub job_store: SeaJobStore,
 }
 
 /// Opens the database and wires the SeaORM, argon2, JWT and TMDB adapters into the services,
@@ -136,7 +135,6 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let hub = EventHub::new(config.ws_queue as usize);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
     let job_store = SeaJobStore::new(db.clone());
-    let jobs_queued = job_store.queued_signal();
     let ports = Ports {
         movies: Arc::new(SeaMovieRepository::new(db.clone())),
         characters: Arc::new(SeaCharacterRepository::new(db.clone())),
@@ -144,14 +142,14 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         revocations: Arc::new(SeaTokenRevocations::new(db.clone())),
         hasher: Arc::new(hasher),
         tokens: Arc::new(tokens),
-        jobs: Arc::new(job_store),
+        jobs: Arc::new(job_store.clone()),
         generator: Arc::new(FakeRows),
         catalogue: Arc::new(catalogue),
         events: Arc::new(SeaEventLog::new(db.clone())),
         feed: Arc::new(hub.clone()),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
     };
-    Ok(Opened { state: AppState::new(ports), db, hub, jobs_queued })
+    Ok(Opened { state: AppState::new(ports), db, hub, job_store })
 }
 
 /// The TMDB adapter's settings; the access token wins over the API key, as it never appears in a

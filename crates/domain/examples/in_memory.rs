@@ -12,7 +12,7 @@ use movies_domain::movies::{
     Movie, MovieFilter, MovieInput, MovieRepository, MovieService, NewMovie,
 };
 use movies_domain::users::Role;
-use movies_domain::{Entity, Error, Listing, Page, Result};
+use movies_domain::{Error, Listing, Page, RecordKind, Result};
 
 /// Movies in a `Vec`, ids counting from 1. Enough of the port for the calls below; the rest
 /// follows the same pattern.
@@ -79,7 +79,7 @@ impl MovieRepository for InMemoryMovies {
         let mut rows = self.rows();
         if rows.iter().any(|m| m.name == movie.name.as_str()) {
             return Err(Error::DuplicateName {
-                entity: Entity::Movie,
+                entity: RecordKind::Movie,
                 name: movie.name.to_string(),
             });
         }
@@ -96,7 +96,7 @@ impl MovieRepository for InMemoryMovies {
     ) -> Result<Vec<Movie>> {
         if credit.is_some() {
             // This store keeps no jobs: the port's contract for a job that does not exist.
-            return Err(Error::NotFound(Entity::Job));
+            return Err(Error::NotFound(RecordKind::Job));
         }
         let mut added = Vec::new();
         for movie in movies {
@@ -111,7 +111,7 @@ impl MovieRepository for InMemoryMovies {
 
     async fn update(&self, id: i64, movie: &NewMovie) -> Result<Movie> {
         let mut rows = self.rows();
-        let row = rows.iter_mut().find(|m| m.id == id).ok_or(Error::NotFound(Entity::Movie))?;
+        let row = rows.iter_mut().find(|m| m.id == id).ok_or(Error::NotFound(RecordKind::Movie))?;
         let updated =
             Movie { nr_characters: row.nr_characters, ..to_movie(id, movie, row.editor_id) };
         *row = updated.clone();

@@ -6,20 +6,20 @@ use serde::Serialize;
 
 /// The kinds of record the domain stores; names the record in "not found" errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Entity {
+pub enum RecordKind {
     Movie,
     Character,
     User,
     Job,
 }
 
-impl fmt::Display for Entity {
+impl fmt::Display for RecordKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Entity::Movie => "Movie",
-            Entity::Character => "Character",
-            Entity::User => "User",
-            Entity::Job => "Job",
+            RecordKind::Movie => "Movie",
+            RecordKind::Character => "Character",
+            RecordKind::User => "User",
+            RecordKind::Job => "Job",
         })
     }
 }
@@ -71,10 +71,10 @@ impl FieldError {
 pub enum Error {
     /// The record does not exist.
     #[error("{0} not found")]
-    NotFound(Entity),
+    NotFound(RecordKind),
     /// Another record already has this name, and names are unique.
     #[error("a {entity} named {name:?} already exists")]
-    DuplicateName { entity: Entity, name: String },
+    DuplicateName { entity: RecordKind, name: String },
     /// No valid credentials: a missing, expired, altered or revoked token, or a wrong password.
     #[error("{0}")]
     Unauthorized(&'static str),

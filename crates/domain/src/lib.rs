@@ -22,5 +22,5 @@ pub mod text;
 pub mod users;
 
 pub use bulk::DeletedRange;
-pub use error::{Entity, Error, FieldError, Loc, OutsideItem, Result, UpstreamError};
+pub use error::{Error, FieldError, Loc, OutsideItem, RecordKind, Result, UpstreamError};
 pub use paging::{Listing, Page};

@@ -7,14 +7,16 @@
 
 pub mod auth;
 pub mod catalogue;
-pub mod db;
-pub mod entities;
+mod db;
+mod entities;
 pub mod events;
 pub mod jobs;
 mod readiness;
-pub mod repositories;
+mod repositories;
 
-pub use db::{Database, connect};
+// What the wiring needs: the adapters (here and in the public modules above), the pool and how
+// to open it. Entities, transactions, signals and tuning constants stay inside.
+pub use db::{Database, DbErr, connect};
 pub use readiness::SeaReadiness;
 pub use repositories::{
     SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,

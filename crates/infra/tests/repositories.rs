@@ -10,7 +10,7 @@ use movies_domain::events::{Delivery, Event, EventFeed, EventLog, EventPublisher
 use movies_domain::jobs::{JobCredit, JobKind, JobService, JobStatus, JobStore, RowGenerator};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
-use movies_domain::{Entity, Error, Page};
+use movies_domain::{Error, Page, RecordKind};
 use movies_infra::events::{EventHub, SeaEventLog, prune_once, spawn_dispatcher};
 use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
 use movies_infra::{
@@ -137,7 +137,7 @@ async fn a_taken_name_is_a_duplicate(db: Database) {
     let movies = SeaMovieRepository::new(db);
     movies.insert(&new_movie("Alien", 1979), None).await.unwrap();
     let err = movies.insert(&new_movie("Alien", 1986), None).await.unwrap_err();
-    assert!(matches!(err, Error::DuplicateName { entity: Entity::Movie, .. }), "{err:?}");
+    assert!(matches!(err, Error::DuplicateName { entity: RecordKind::Movie, .. }), "{err:?}");
 }
 
 async fn bulk_insert_skips_taken_names_and_keeps_input_order(db: Database) {
@@ -160,7 +160,7 @@ async fn updating_is_not_found_or_duplicate_as_the_port_says(db: Database) {
     let a = movies.insert(&new_movie("A", 2000), None).await.unwrap();
     movies.insert(&new_movie("B", 2000), None).await.unwrap();
     let missing = movies.update(999, &new_movie("C", 2000)).await.unwrap_err();
-    assert!(matches!(missing, Error::NotFound(Entity::Movie)), "{missing:?}");
+    assert!(matches!(missing, Error::NotFound(RecordKind::Movie)), "{missing:?}");
     let taken = movies.update(a.id, &new_movie("B", 2000)).await.unwrap_err();
     assert!(matches!(taken, Error::DuplicateName { .. }), "{taken:?}");
     let renamed = movies.update(a.id, &new_movie("A2", 2001)).await.unwrap();
@@ -170,13 +170,13 @@ async fn updating_is_not_found_or_duplicate_as_the_port_says(db: Database) {
 async fn a_character_of_a_missing_movie_is_refused_by_the_foreign_key(db: Database) {
     let characters = SeaCharacterRepository::new(db.clone());
     let err = characters.insert(&record("Ghost", 12345), None).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Movie)), "{err:?}");
     let err = characters.insert_many(&[record("Ghost", 12345)], None, None).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Movie)), "{err:?}");
     // With an editor who exists, the movie is still what is missing.
     let ana = SeaUserRepository::new(db).create(&username("ana"), "h", Role::User).await.unwrap();
     let err = characters.insert(&record("Ghost", 12345), Some(ana.id)).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Movie)), "{err:?}");
     assert_eq!(characters.count().await.unwrap(), 0);
 }
 
@@ -208,7 +208,7 @@ async fn a_write_by_an_editor_deleted_since_its_token_was_checked_is_unauthorize
     assert_eq!(store.get(&job.id).await.unwrap().expect("job").done, 0);
     // The job's characters with an owner that exists: a movie deleted since it was sampled.
     let err = characters.insert_many(&[record("X", 999)], None, credit()).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Movie)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Movie)), "{err:?}");
 }
 
 async fn a_stored_row_the_code_cannot_read_is_an_internal_error(db: Database) {
@@ -250,7 +250,7 @@ async fn character_counts_follow_every_write(db: Database) {
     assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (0, 1));
 
     let missing = characters.update(9999, &record("X", a)).await.unwrap_err();
-    assert!(matches!(missing, Error::NotFound(Entity::Character)), "{missing:?}");
+    assert!(matches!(missing, Error::NotFound(RecordKind::Character)), "{missing:?}");
     movies.recount_characters().await.unwrap();
     assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (0, 1));
 }
@@ -346,13 +346,13 @@ async fn usernames_are_unique_regardless_of_case(db: Database) {
     let users = SeaUserRepository::new(db);
     let ana = users.create(&username("Ana"), "hash", Role::User).await.unwrap();
     let err = users.create(&username("ANA"), "hash", Role::User).await.unwrap_err();
-    assert!(matches!(err, Error::DuplicateName { entity: Entity::User, .. }), "{err:?}");
+    assert!(matches!(err, Error::DuplicateName { entity: RecordKind::User, .. }), "{err:?}");
     let (found, hash) = users.credentials("aNa").await.unwrap().expect("found");
     assert_eq!((found.id, found.username.as_str(), hash.as_str()), (ana.id, "Ana", "hash"));
     let admin = users.set_credentials(ana.id, "new", Role::Admin).await.unwrap();
     assert_eq!(admin.role, Role::Admin);
     let missing = users.set_credentials(999, "x", Role::User).await.unwrap_err();
-    assert!(matches!(missing, Error::NotFound(Entity::User)), "{missing:?}");
+    assert!(matches!(missing, Error::NotFound(RecordKind::User)), "{missing:?}");
 }
 
 async fn user_summaries_count_the_records_each_user_edits(db: Database) {
@@ -521,12 +521,12 @@ async fn a_credited_batch_and_the_jobs_progress_commit_together(db: Database) {
     // A batch credited to a job that does not exist is not stored at all.
     let ghost = Some(JobCredit::new("no-such-job"));
     let err = movies.insert_many(&[new_movie("C", 2000)], None, ghost.clone()).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Job)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Job)), "{err:?}");
     let err = characters.insert_many(&[record("Y", added[0].id)], None, ghost).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Job)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Job)), "{err:?}");
     assert_eq!((movies.count().await.unwrap(), characters.count().await.unwrap()), (3, 1));
     let err = store.finish("no-such-job", JobStatus::Done, None).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound(Entity::Job)), "{err:?}");
+    assert!(matches!(err, Error::NotFound(RecordKind::Job)), "{err:?}");
 }
 
 async fn a_sample_of_movie_ids_holds_only_existing_movies(db: Database) {
@@ -595,7 +595,7 @@ async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database)
     let mut live = hub.subscribe();
     let publisher: Arc<dyn EventPublisher> = Arc::new(hub.clone());
     let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
-    let runner = spawn_runner(service, store.queued_signal(), 2);
+    let runner = spawn_runner(service, &store, 2);
     loop {
         let event = next_event(&mut live).await;
         if event.operation.as_str() == "generate_done" && event.data["jobId"] == job.id.as_str() {

@@ -1,7 +1,7 @@
 //! Event JSON, the same over `/ws` and `GET /events`: the original's `operation` and `data`, plus
 //! `entity`, `seq`, `at`, and the `message` the original's web front end listens for.
 
-use movies_domain::events::{Event, EventEntity, Operation};
+use movies_domain::events::{Event, EventSubject, Operation};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -40,7 +40,7 @@ fn operation_schema() -> ObjectBuilder {
 }
 
 fn entity_schema() -> ObjectBuilder {
-    one_of(EventEntity::NAMES)
+    one_of(EventSubject::NAMES)
 }
 
 impl<'a> From<&'a Event> for EventJson<'a> {

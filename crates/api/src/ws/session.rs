@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use movies_domain::events::{Delivery, Event, EventEntity, Subscription};
+use movies_domain::events::{Delivery, Event, EventSubject, Subscription};
 use serde_json::{Value, json};
 use tokio::time::{Instant, interval};
 
@@ -36,7 +36,7 @@ enum End {
 struct Session {
     sink: Sink,
     /// `None`: every entity.
-    entities: Option<BTreeSet<EventEntity>>,
+    entities: Option<BTreeSet<EventSubject>>,
     /// The newest `seq` handled (sent or filtered out): the seam between replay and live.
     last_seq: i64,
 }
@@ -189,7 +189,7 @@ impl Session {
 }
 
 /// `{"subscribe": ["movie", "character", ...]}` → the entities, or why not.
-fn parse_subscribe(text: &str) -> Result<BTreeSet<EventEntity>, String> {
+fn parse_subscribe(text: &str) -> Result<BTreeSet<EventSubject>, String> {
     const EXPECTED: &str =
         r#"expected {"subscribe": [...]} with entities among "movie", "character", "user", "job""#;
     let value: Value = serde_json::from_str(text).map_err(|_| format!("not JSON: {EXPECTED}"))?;
@@ -198,7 +198,7 @@ fn parse_subscribe(text: &str) -> Result<BTreeSet<EventEntity>, String> {
     list.iter()
         .map(|v| {
             v.as_str()
-                .and_then(|s| s.parse::<EventEntity>().ok())
+                .and_then(|s| s.parse::<EventSubject>().ok())
                 .ok_or_else(|| format!("unknown entity {v}: {EXPECTED}"))
         })
         .collect()

@@ -18,7 +18,7 @@ use movies_domain::jobs::{Job, JobKind, JobStatus, MockJobStore, MockRowGenerato
 use movies_domain::movies::{MockMovieRepository, Movie};
 use movies_domain::readiness::MockReadiness;
 use movies_domain::users::{MockUserRepository, Role, User};
-use movies_domain::{Entity, Error};
+use movies_domain::{Error, RecordKind};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -171,7 +171,7 @@ async fn a_bug_is_a_500_that_hides_its_cause() {
 async fn a_taken_name_is_a_409() {
     let mut fakes = Fakes::default().signed_in_as(Role::User);
     fakes.movies.expect_insert().returning(|m, _| {
-        Err(Error::DuplicateName { entity: Entity::Movie, name: m.name.as_str().to_owned() })
+        Err(Error::DuplicateName { entity: RecordKind::Movie, name: m.name.as_str().to_owned() })
     });
 
     let body = r#"{"name": "Alien", "year": "1979"}"#;

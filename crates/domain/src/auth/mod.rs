@@ -3,11 +3,11 @@
 //! what (`Principal::require_admin`, `Principal::require_editor_of`).
 
 mod model;
-mod ports;
+mod port;
 mod service;
 
 pub use model::{Claims, IssuedToken, Password, Principal, Username};
 #[cfg(any(test, feature = "mocks"))]
-pub use ports::{MockPasswordHasher, MockTokenRevocations, MockTokenService};
-pub use ports::{PasswordHasher, TokenRevocations, TokenService};
+pub use port::{MockPasswordHasher, MockTokenRevocations, MockTokenService};
+pub use port::{PasswordHasher, TokenRevocations, TokenService};
 pub use service::{AuthService, Login, USER_GONE};

@@ -165,7 +165,7 @@ mod tests {
 
     use super::*;
     use crate::auth::{Claims, MockPasswordHasher, MockTokenRevocations, MockTokenService};
-    use crate::error::Entity;
+    use crate::error::RecordKind;
     use crate::users::MockUserRepository;
 
     fn user() -> User {
@@ -248,7 +248,7 @@ mod tests {
         f.users.expect_find_by_username().returning(|_| Ok(None));
         f.hasher.expect_hash().returning(|_| Ok("h".into()));
         f.users.expect_create().returning(|u, _, _| {
-            Err(Error::DuplicateName { entity: Entity::User, name: u.as_str().into() })
+            Err(Error::DuplicateName { entity: RecordKind::User, name: u.as_str().into() })
         });
         let service = f.service();
         let registered = service

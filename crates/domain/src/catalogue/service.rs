@@ -78,7 +78,7 @@ mod tests {
     use super::*;
     use crate::Error;
     use crate::catalogue::{MockMovieCatalogue, OutsideGenre};
-    use crate::error::Entity;
+    use crate::error::RecordKind;
     use crate::movies::{MockMovieRepository, NewMovie};
     use crate::users::Role;
 
@@ -176,7 +176,7 @@ mod tests {
             .returning(|_| Ok(json!({ "title": "Alien", "release_date": "1979" })));
         let mut repo = MockMovieRepository::new();
         repo.expect_insert().returning(|m, _| {
-            Err(Error::DuplicateName { entity: Entity::Movie, name: m.name.to_string() })
+            Err(Error::DuplicateName { entity: RecordKind::Movie, name: m.name.to_string() })
         });
         let service = service(catalogue, repo);
         let err = service.import(348, &Principal::for_test(7, Role::User)).await.unwrap_err();

@@ -7,7 +7,7 @@ use super::{Character, CharacterFilter, CharacterInput, CharacterRecord, Charact
 use super::{MovieRef, NewCharacter};
 use crate::auth::Principal;
 use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range, validate_all};
-use crate::error::{Entity, Error, FieldError, Result};
+use crate::error::{Error, FieldError, RecordKind, Result};
 use crate::movies::MovieRepository;
 use crate::paging::{Listing, Page};
 use crate::users::UserRepository;
@@ -39,8 +39,11 @@ impl CharacterService {
     /// # Errors
     /// `NotFound(User)` when there is no such user.
     pub async fn list_by_editor(&self, username: &str, page: Page) -> Result<Listing<Character>> {
-        let editor =
-            self.users.find_by_username(username).await?.ok_or(Error::NotFound(Entity::User))?;
+        let editor = self
+            .users
+            .find_by_username(username)
+            .await?
+            .ok_or(Error::NotFound(RecordKind::User))?;
         let filter = CharacterFilter { editor_id: Some(editor.id), ..Default::default() };
         self.characters.list(&filter, page).await
     }
@@ -50,7 +53,7 @@ impl CharacterService {
     /// # Errors
     /// `NotFound(Movie)`.
     pub async fn list_for_movie(&self, movie_id: i64, page: Page) -> Result<Listing<Character>> {
-        self.movies.find(movie_id).await?.ok_or(Error::NotFound(Entity::Movie))?;
+        self.movies.find(movie_id).await?.ok_or(Error::NotFound(RecordKind::Movie))?;
         let filter = CharacterFilter { movie_id: Some(movie_id), ..Default::default() };
         self.characters.list(&filter, page).await
     }
@@ -58,7 +61,7 @@ impl CharacterService {
     /// # Errors
     /// `NotFound(Character)`.
     pub async fn get(&self, id: i64) -> Result<Character> {
-        self.characters.find(id).await?.ok_or(Error::NotFound(Entity::Character))
+        self.characters.find(id).await?.ok_or(Error::NotFound(RecordKind::Character))
     }
 
     /// # Errors
@@ -93,7 +96,7 @@ impl CharacterService {
     /// `NotFound(Character)`, `Forbidden`.
     pub async fn delete(&self, id: i64, by: &Principal) -> Result<Character> {
         by.require_editor_of(self.get(id).await?.editor_id)?;
-        self.characters.delete(id).await?.ok_or(Error::NotFound(Entity::Character))
+        self.characters.delete(id).await?.ok_or(Error::NotFound(RecordKind::Character))
     }
 
     /// Stores all the characters or none: one bad item refuses the whole request.
@@ -181,7 +184,7 @@ fn no_such_movie(field: &'static str) -> FieldError {
 /// A movie deleted between lookup and write is the same input error as one that never existed.
 fn movie_gone_is_invalid<T>(result: Result<T>) -> Result<T> {
     match result {
-        Err(Error::NotFound(Entity::Movie)) => Err(no_such_movie("movieName").into()),
+        Err(Error::NotFound(RecordKind::Movie)) => Err(no_such_movie("movieName").into()),
         other => other,
     }
 }
@@ -244,7 +247,7 @@ mod tests {
             Arc::new(users),
         );
         let err = service.list_by_editor("ghost", Page::default()).await.unwrap_err();
-        assert!(matches!(err, Error::NotFound(Entity::User)), "{err:?}");
+        assert!(matches!(err, Error::NotFound(RecordKind::User)), "{err:?}");
     }
 
     fn input(name: &str, movie: &str) -> CharacterInput {
@@ -318,7 +321,7 @@ mod tests {
     async fn a_movie_deleted_before_the_write_is_an_input_error() {
         let mut characters = MockCharacterRepository::new();
         characters.expect_find().returning(|id| Ok(Some(stored(id, &ripley()))));
-        characters.expect_update().returning(|_, _| Err(Error::NotFound(Entity::Movie)));
+        characters.expect_update().returning(|_, _| Err(Error::NotFound(RecordKind::Movie)));
         let service = service(Arc::new(characters), Arc::new(movies_with(&[(3, "Alien")])));
         let err = service.update(1, input("Ripley", "Alien"), &user(9)).await.unwrap_err();
         assert!(matches!(err, Error::Invalid(_)));
@@ -342,7 +345,7 @@ mod tests {
         movies.expect_find().with(eq(5)).returning(|_| Ok(None));
         let service = service(Arc::new(MockCharacterRepository::new()), Arc::new(movies));
         let result = service.list_for_movie(5, Page::default()).await;
-        assert!(matches!(result, Err(Error::NotFound(Entity::Movie))));
+        assert!(matches!(result, Err(Error::NotFound(RecordKind::Movie))));
     }
 
     #[tokio::test]

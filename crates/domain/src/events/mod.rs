@@ -7,9 +7,9 @@
 //! exactly when its change committed.
 
 mod model;
-mod ports;
+mod port;
 
-pub use model::{Event, EventEntity, MovieCount, NewEvent, Operation};
-pub use ports::{Delivery, EventFeed, EventLog, EventPublisher, Subscription};
+pub use model::{Event, EventSubject, MovieCount, NewEvent, Operation};
+pub use port::{Delivery, EventFeed, EventLog, EventPublisher, Subscription};
 #[cfg(any(test, feature = "mocks"))]
-pub use ports::{MockEventFeed, MockEventLog, MockEventPublisher};
+pub use port::{MockEventFeed, MockEventLog, MockEventPublisher};

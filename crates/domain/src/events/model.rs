@@ -11,7 +11,7 @@ use crate::movies::Movie;
 /// What kind of record changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum EventEntity {
+pub enum EventSubject {
     Movie,
     Character,
     User,
@@ -31,7 +31,7 @@ pub enum Operation {
     GenerateDone,
 }
 
-wire_names!(EventEntity { Movie => "movie", Character => "character", User => "user", Job => "job" });
+wire_names!(EventSubject { Movie => "movie", Character => "character", User => "user", Job => "job" });
 wire_names!(Operation {
     Add => "add",
     Update => "update",
@@ -45,7 +45,7 @@ wire_names!(Operation {
 /// An event about to be written, in the transaction of its change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    pub entity: EventEntity,
+    pub entity: EventSubject,
     pub operation: Operation,
     pub data: Value,
 }
@@ -54,7 +54,7 @@ pub struct NewEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub seq: i64,
-    pub entity: EventEntity,
+    pub entity: EventSubject,
     pub operation: Operation,
     pub data: Value,
     /// When it was written, RFC 3339 in UTC.
@@ -76,78 +76,82 @@ fn to_value<T: Serialize>(value: &T) -> Value {
 }
 
 impl NewEvent {
-    fn new(entity: EventEntity, operation: Operation, data: Value) -> Self {
+    fn new(entity: EventSubject, operation: Operation, data: Value) -> Self {
         Self { entity, operation, data }
     }
 
     pub fn movie_added(movie: &Movie) -> Self {
-        Self::new(EventEntity::Movie, Operation::Add, to_value(movie))
+        Self::new(EventSubject::Movie, Operation::Add, to_value(movie))
     }
 
     pub fn movie_updated(movie: &Movie) -> Self {
-        Self::new(EventEntity::Movie, Operation::Update, to_value(movie))
+        Self::new(EventSubject::Movie, Operation::Update, to_value(movie))
     }
 
     pub fn movie_deleted(movie: &Movie) -> Self {
         Self::new(
-            EventEntity::Movie,
+            EventSubject::Movie,
             Operation::Delete,
             json!({ "id": movie.id, "name": movie.name }),
         )
     }
 
     pub fn movies_added(ids: &[i64]) -> Self {
-        Self::new(EventEntity::Movie, Operation::AddBulk, json!({ "count": ids.len(), "ids": ids }))
+        Self::new(
+            EventSubject::Movie,
+            Operation::AddBulk,
+            json!({ "count": ids.len(), "ids": ids }),
+        )
     }
 
     pub fn movies_deleted(ids: &[i64]) -> Self {
-        Self::new(EventEntity::Movie, Operation::DeleteBulk, json!({ "deleted": ids }))
+        Self::new(EventSubject::Movie, Operation::DeleteBulk, json!({ "deleted": ids }))
     }
 
     /// The characters that went with deleted movies.
     pub fn characters_deleted_with_movies(ids: &[i64]) -> Self {
-        Self::new(EventEntity::Character, Operation::DeleteBulk, json!({ "deleted": ids }))
+        Self::new(EventSubject::Character, Operation::DeleteBulk, json!({ "deleted": ids }))
     }
 
     pub fn character_added(character: &Character, movies: &[MovieCount]) -> Self {
-        Self::new(EventEntity::Character, Operation::Add, with_movies(to_value(character), movies))
+        Self::new(EventSubject::Character, Operation::Add, with_movies(to_value(character), movies))
     }
 
     pub fn character_updated(character: &Character, movies: &[MovieCount]) -> Self {
         let data = with_movies(to_value(character), movies);
-        Self::new(EventEntity::Character, Operation::Update, data)
+        Self::new(EventSubject::Character, Operation::Update, data)
     }
 
     pub fn character_deleted(character: &Character, movies: &[MovieCount]) -> Self {
         let data = json!({ "id": character.id, "name": character.name });
-        Self::new(EventEntity::Character, Operation::Delete, with_movies(data, movies))
+        Self::new(EventSubject::Character, Operation::Delete, with_movies(data, movies))
     }
 
     pub fn characters_added(ids: &[i64], movies: &[MovieCount]) -> Self {
         let data = json!({ "count": ids.len(), "ids": ids });
-        Self::new(EventEntity::Character, Operation::AddBulk, with_movies(data, movies))
+        Self::new(EventSubject::Character, Operation::AddBulk, with_movies(data, movies))
     }
 
     pub fn characters_deleted(ids: &[i64], movies: &[MovieCount]) -> Self {
         let data = json!({ "deleted": ids });
-        Self::new(EventEntity::Character, Operation::DeleteBulk, with_movies(data, movies))
+        Self::new(EventSubject::Character, Operation::DeleteBulk, with_movies(data, movies))
     }
 
     pub fn user_deleted(id: i64) -> Self {
-        Self::new(EventEntity::User, Operation::Delete, json!({ "id": id }))
+        Self::new(EventSubject::User, Operation::Delete, json!({ "id": id }))
     }
 
     /// A job's progress after a batch, written in the batch's transaction: `done` counts the
     /// rows stored so far.
     pub fn job_progress(job: &Job) -> Self {
         let data = json!({ "jobId": job.id, "done": job.done, "requested": job.requested });
-        Self::new(EventEntity::Job, Operation::GenerateProgress, data)
+        Self::new(EventSubject::Job, Operation::GenerateProgress, data)
     }
 
     /// A job's end (`done`, `failed` or `cancelled`) with the rows it stored.
     pub fn job_done(job: &Job) -> Self {
         let data = json!({ "jobId": job.id, "status": job.status.as_str(), "done": job.done });
-        Self::new(EventEntity::Job, Operation::GenerateDone, data)
+        Self::new(EventSubject::Job, Operation::GenerateDone, data)
     }
 }
 
@@ -223,7 +227,7 @@ mod tests {
         assert_eq!(progress.operation, Operation::GenerateProgress);
         let done = NewEvent::job_done(&job);
         assert_eq!(done.data, json!({ "jobId": "j1", "status": "cancelled", "done": 4 }));
-        assert_eq!((done.entity, done.operation), (EventEntity::Job, Operation::GenerateDone));
+        assert_eq!((done.entity, done.operation), (EventSubject::Job, Operation::GenerateDone));
     }
 
     #[test]
@@ -231,7 +235,7 @@ mod tests {
         for op in ["add", "update", "delete", "add_bulk", "delete_bulk", "generate_progress"] {
             assert_eq!(op.parse::<Operation>().unwrap().as_str(), op);
         }
-        assert_eq!("job".parse::<EventEntity>().unwrap(), EventEntity::Job);
-        assert!("film".parse::<EventEntity>().is_err());
+        assert_eq!("job".parse::<EventSubject>().unwrap(), EventSubject::Job);
+        assert!("film".parse::<EventSubject>().is_err());
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::{BATCH_SIZE, Job, JobCredit, JobKind, JobService, JobStatus};
-use crate::error::{Entity, Error, Result};
+use crate::error::{Error, RecordKind, Result};
 use crate::movies::NewMovie;
 use crate::text::{MAX_NAME_CHARS, Name};
 
@@ -40,7 +40,7 @@ impl JobService {
     /// whose movie was deleted between sampling and insert (`NotFound(Movie)`: nothing stored)
     /// samples again. Movie names are unique: a batch gives a name already taken a suffix
     /// unique to the job and the row, and inserts again, under a new suffix, what a concurrent
-    /// writer took meanwhile, at most [`NAME_ATTEMPTS`] times in all, then fails `Internal`.
+    /// writer took meanwhile, at most `NAME_ATTEMPTS` (4) times in all, then fails `Internal`.
     ///
     /// # Errors
     /// Only what `JobStore::finish` returns: the job then stays `running` in the store, and
@@ -69,12 +69,12 @@ impl JobService {
                         cancel = now.cancel_requested;
                         on_batch(done);
                     }
-                    Ok(None) => break failed(Error::NotFound(Entity::Job)),
+                    Ok(None) => break failed(Error::NotFound(RecordKind::Job)),
                     Err(e) => break failed(e),
                 },
                 Ok(Batch::NoMovies) => break (JobStatus::Failed, Some(NO_MOVIES_LEFT.into())),
                 // A movie deleted between sampling and insert: nothing was stored; sample again.
-                Err(Error::NotFound(Entity::Movie)) => {}
+                Err(Error::NotFound(RecordKind::Movie)) => {}
                 Err(e) => break failed(e),
             }
             // Let other tasks (and writers waiting for the database) in between batches.
@@ -487,7 +487,7 @@ mod tests {
                 if tries == 1 {
                     // Movie 4 was deleted after it was sampled: nothing stored.
                     assert!(records.iter().all(|r| r.movie_id == 4));
-                    return Err(Error::NotFound(Entity::Movie));
+                    return Err(Error::NotFound(RecordKind::Movie));
                 }
                 assert!(records.iter().all(|r| r.movie_id == 5));
                 credited.fetch_add(records.len() as u64, Ordering::SeqCst);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{Job, JobKind, JobStore, MAX_ACTIVE_PER_USER, MAX_GENERATE, RowGenerator};
 use crate::auth::Principal;
 use crate::characters::CharacterRepository;
-use crate::error::{Entity, Error, FieldError, Result};
+use crate::error::{Error, FieldError, RecordKind, Result};
 use crate::movies::MovieRepository;
 
 /// Jobs from submission to their end: the rules of who may do what with them
@@ -78,11 +78,11 @@ impl JobService {
     /// # Errors
     /// `NotFound(Job)` also for another user's job, so that ids cannot be probed.
     pub async fn get(&self, id: &str, by: &Principal) -> Result<Job> {
-        let job = self.store.get(id).await?.ok_or(Error::NotFound(Entity::Job))?;
+        let job = self.store.get(id).await?.ok_or(Error::NotFound(RecordKind::Job))?;
         if by.is_admin() || job.owner_id == Some(by.user_id) {
             Ok(job)
         } else {
-            Err(Error::NotFound(Entity::Job))
+            Err(Error::NotFound(RecordKind::Job))
         }
     }
 
@@ -95,7 +95,7 @@ impl JobService {
     /// `NotFound(Job)` as in [`JobService::get`].
     pub async fn cancel(&self, id: &str, by: &Principal) -> Result<Job> {
         self.get(id, by).await?;
-        self.store.cancel(id).await?.ok_or(Error::NotFound(Entity::Job))
+        self.store.cancel(id).await?.ok_or(Error::NotFound(RecordKind::Job))
     }
 
     /// Marks the queued job `id` `running` for the caller to run; `None` if it is not queued
@@ -238,8 +238,11 @@ mod tests {
         let mut store = MockJobStore::new();
         store.expect_get().returning(|_| Ok(Some(job(1))));
         let service = job_service(store, MockMovieRepository::new());
-        assert!(matches!(service.get("j1", &user(2)).await, Err(Error::NotFound(Entity::Job))));
-        assert!(matches!(service.cancel("j1", &user(2)).await, Err(Error::NotFound(Entity::Job))));
+        assert!(matches!(service.get("j1", &user(2)).await, Err(Error::NotFound(RecordKind::Job))));
+        assert!(matches!(
+            service.cancel("j1", &user(2)).await,
+            Err(Error::NotFound(RecordKind::Job))
+        ));
         assert!(service.get("j1", &user(1)).await.is_ok());
     }
 }

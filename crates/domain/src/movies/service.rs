@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{Movie, MovieFilter, MovieInput, MovieRepository, NewMovie};
 use crate::auth::Principal;
 use crate::bulk::{DeletedRange, check_bulk_size, check_range, missing_from_range, validate_all};
-use crate::error::{Entity, Error, Result};
+use crate::error::{Error, RecordKind, Result};
 use crate::paging::{Listing, Page};
 use crate::users::UserRepository;
 
@@ -101,7 +101,7 @@ impl MovieService {
             .as_ref()
             .ok_or_else(|| Error::internal("MovieService::list_by_editor without with_users"))?;
         let editor =
-            users.find_by_username(username).await?.ok_or(Error::NotFound(Entity::User))?;
+            users.find_by_username(username).await?.ok_or(Error::NotFound(RecordKind::User))?;
         let filter = MovieFilter { editor_id: Some(editor.id), ..Default::default() };
         self.repo.list(&filter, page).await
     }
@@ -113,7 +113,7 @@ impl MovieService {
     /// # Errors
     /// `NotFound(Movie)`.
     pub async fn get(&self, id: i64) -> Result<Movie> {
-        self.repo.find(id).await?.ok_or(Error::NotFound(Entity::Movie))
+        self.repo.find(id).await?.ok_or(Error::NotFound(RecordKind::Movie))
     }
 
     /// Stores a movie whose editor is `by`.
@@ -142,7 +142,7 @@ impl MovieService {
     pub async fn delete(&self, id: i64, by: &Principal) -> Result<Movie> {
         by.require_editor_of(self.get(id).await?.editor_id)?;
         let deleted = self.repo.delete(id).await?;
-        deleted.ok_or(Error::NotFound(Entity::Movie))
+        deleted.ok_or(Error::NotFound(RecordKind::Movie))
     }
 
     /// As [`MovieService::delete`], by exact name.
@@ -151,7 +151,7 @@ impl MovieService {
     /// `NotFound(Movie)`, `Forbidden`.
     pub async fn delete_by_name(&self, name: &str, by: &Principal) -> Result<Movie> {
         let found = self.repo.find_by_name(name.trim()).await?;
-        let movie = found.ok_or(Error::NotFound(Entity::Movie))?;
+        let movie = found.ok_or(Error::NotFound(RecordKind::Movie))?;
         self.delete(movie.id, by).await
     }
 
@@ -279,7 +279,7 @@ mod tests {
         let service = MovieService::new(Arc::new(MockMovieRepository::new())) // never asked
             .with_users(Arc::new(users));
         let err = service.list_by_editor("ghost", Page::default()).await.unwrap_err();
-        assert!(matches!(err, Error::NotFound(Entity::User)), "{err:?}");
+        assert!(matches!(err, Error::NotFound(RecordKind::User)), "{err:?}");
     }
 
     #[tokio::test]
@@ -301,7 +301,7 @@ mod tests {
     async fn a_duplicate_name_from_the_repository_is_passed_on() {
         let mut repo = MockMovieRepository::new();
         repo.expect_insert().returning(|m, _| {
-            Err(Error::DuplicateName { entity: Entity::Movie, name: m.name.to_string() })
+            Err(Error::DuplicateName { entity: RecordKind::Movie, name: m.name.to_string() })
         });
         let service = MovieService::new(Arc::new(repo));
         let err = service.create(input("Alien"), &user(1)).await.unwrap_err();
@@ -313,7 +313,7 @@ mod tests {
         let mut repo = MockMovieRepository::new();
         repo.expect_find().with(eq(7)).returning(|_| Ok(None));
         let service = MovieService::new(Arc::new(repo));
-        assert!(matches!(service.get(7).await, Err(Error::NotFound(Entity::Movie))));
+        assert!(matches!(service.get(7).await, Err(Error::NotFound(RecordKind::Movie))));
     }
 
     #[tokio::test]

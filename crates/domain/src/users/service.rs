@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{Role, User, UserRepository, UserSummary};
 use crate::auth::Principal;
-use crate::error::{Entity, Error, Result};
+use crate::error::{Error, RecordKind, Result};
 
 /// Application service for users (accounts are made by [`crate::auth::AuthService`]).
 #[derive(Clone)]
@@ -34,7 +34,7 @@ impl UserService {
     /// # Errors
     /// `NotFound(User)`.
     pub async fn get(&self, id: i64) -> Result<UserSummary> {
-        self.users.summary(id).await?.ok_or(Error::NotFound(Entity::User))
+        self.users.summary(id).await?.ok_or(Error::NotFound(RecordKind::User))
     }
 
     /// Admins delete users; an admin cannot delete itself (there would be no admin left to undo
@@ -47,7 +47,7 @@ impl UserService {
         if id == by.user_id {
             return Err(Error::Forbidden("An admin cannot delete itself"));
         }
-        self.users.delete(id).await?.ok_or(Error::NotFound(Entity::User))
+        self.users.delete(id).await?.ok_or(Error::NotFound(RecordKind::User))
     }
 }
 
@@ -118,6 +118,6 @@ mod tests {
         users.expect_delete().returning(|_| Ok(None));
         let service = UserService::new(Arc::new(users));
         let err = service.delete(2, &principal(1, Role::Admin)).await.unwrap_err();
-        assert!(matches!(err, Error::NotFound(Entity::User)));
+        assert!(matches!(err, Error::NotFound(RecordKind::User)));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use movies_domain::auth::USER_GONE;
 use movies_domain::events::NewEvent;
-use movies_domain::{Entity, Error};
+use movies_domain::{Error, RecordKind};
 pub use sea_orm::DbErr;
 use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -83,7 +83,7 @@ impl Database {
     /// write gate (first come, first served), then takes the write lock at `BEGIN`
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits for other writers
     /// (another process's too) instead of failing with "database is locked" when it upgrades.
-    pub async fn write(&self) -> Result<WriteTxn, Error> {
+    pub(crate) async fn write(&self) -> Result<WriteTxn, Error> {
         let turn = match &self.write_gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
@@ -109,7 +109,7 @@ impl Database {
     }
 
     /// What the event dispatcher waits on.
-    pub fn committed_signal(&self) -> Arc<Notify> {
+    pub(crate) fn committed_signal(&self) -> Arc<Notify> {
         self.committed.clone()
     }
 
@@ -120,7 +120,7 @@ impl Database {
 }
 
 /// A write transaction, holding this process's SQLite write turn until it ends.
-pub struct WriteTxn {
+pub(crate) struct WriteTxn {
     txn: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
 }
@@ -237,7 +237,7 @@ impl Reference {
     /// The error for a write whose referenced row is missing.
     pub(crate) fn missing(self) -> Error {
         match self {
-            Reference::Movie => Error::NotFound(Entity::Movie),
+            Reference::Movie => Error::NotFound(RecordKind::Movie),
             Reference::Editor => Error::Unauthorized(USER_GONE),
         }
     }
@@ -253,7 +253,7 @@ pub(crate) fn is_foreign_key_violation(e: &DbErr) -> bool {
 /// `None` when it sets none, so that such a violation is a bug); anything else as
 /// [`db_error`]. A write that sets two foreign keys finds out which row is missing first.
 pub(crate) fn write_error(
-    entity: Entity,
+    entity: RecordKind,
     name: &str,
     references: Option<Reference>,
 ) -> impl FnOnce(DbErr) -> Error + '_ {
@@ -329,18 +329,18 @@ mod tests {
         .unwrap();
         let orphan = "INSERT INTO c VALUES ('x', 42)";
         let e = conn.execute_unprepared(orphan).await.unwrap_err();
-        let mapped = write_error(Entity::Character, "x", Some(Reference::Movie))(e);
-        assert!(matches!(mapped, Error::NotFound(Entity::Movie)), "{mapped:?}");
+        let mapped = write_error(RecordKind::Character, "x", Some(Reference::Movie))(e);
+        assert!(matches!(mapped, Error::NotFound(RecordKind::Movie)), "{mapped:?}");
         let e = conn.execute_unprepared(orphan).await.unwrap_err();
-        let mapped = write_error(Entity::Movie, "x", Some(Reference::Editor))(e);
+        let mapped = write_error(RecordKind::Movie, "x", Some(Reference::Editor))(e);
         assert!(matches!(mapped, Error::Unauthorized(USER_GONE)), "{mapped:?}");
         // A write that sets no foreign key cannot break one: a bug, not a missing row.
         let e = conn.execute_unprepared(orphan).await.unwrap_err();
-        assert!(matches!(write_error(Entity::User, "x", None)(e), Error::Internal(_)));
+        assert!(matches!(write_error(RecordKind::User, "x", None)(e), Error::Internal(_)));
         let e = conn.execute_unprepared("INSERT INTO c VALUES ('taken', NULL)").await.unwrap_err();
-        let mapped = write_error(Entity::Character, "taken", None)(e);
+        let mapped = write_error(RecordKind::Character, "taken", None)(e);
         assert!(
-            matches!(mapped, Error::DuplicateName { entity: Entity::Character, ref name } if name == "taken"),
+            matches!(mapped, Error::DuplicateName { entity: RecordKind::Character, ref name } if name == "taken"),
             "{mapped:?}"
         );
     }

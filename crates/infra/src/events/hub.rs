@@ -52,14 +52,14 @@ impl Subscription for HubSubscription {
 mod tests {
     use serde_json::json;
 
-    use movies_domain::events::{EventEntity, Operation};
+    use movies_domain::events::{EventSubject, Operation};
 
     use super::*;
 
     fn event(seq: i64) -> Event {
         Event {
             seq,
-            entity: EventEntity::Movie,
+            entity: EventSubject::Movie,
             operation: Operation::Add,
             data: json!({}),
             at: String::new(),

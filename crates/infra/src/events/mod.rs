@@ -11,4 +11,4 @@ mod pruner;
 pub use dispatcher::spawn_dispatcher;
 pub use hub::EventHub;
 pub use log::SeaEventLog;
-pub use pruner::{PRUNE_EVERY, prune_once, spawn_pruner};
+pub use pruner::{prune_once, spawn_pruner};

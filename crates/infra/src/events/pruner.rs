@@ -10,7 +10,7 @@ use movies_domain::events::EventLog;
 use tokio::task::JoinHandle;
 
 /// How often old events are pruned.
-pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Deletes the events older than `retention` and all but the newest `max`; returns how many
 /// went.

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 
 use movies_domain::jobs::JobService;
-use tokio::sync::{Notify, Semaphore};
+
+use super::SeaJobStore;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 /// Runs jobs until aborted. `queued` is the job store's signal that a job was queued
 /// (`SeaJobStore::queued_signal`), on which the runner waits when the queue is empty.
-pub fn spawn_runner(jobs: JobService, queued: Arc<Notify>, concurrency: usize) -> JoinHandle<()> {
+pub fn spawn_runner(jobs: JobService, store: &SeaJobStore, concurrency: usize) -> JoinHandle<()> {
+    let queued = store.queued_signal();
     tokio::spawn(async move {
         match jobs.requeue_interrupted().await {
             Ok(0) => {}

@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat};
 use movies_domain::clock::now_ms;
 use movies_domain::events::NewEvent;
 use movies_domain::jobs::{Job, JobCredit, JobKind, JobStatus, JobStore};
-use movies_domain::{Entity, Error, Result};
+use movies_domain::{Error, RecordKind, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
@@ -32,7 +32,7 @@ impl SeaJobStore {
     }
 
     /// What the runner waits on.
-    pub fn queued_signal(&self) -> Arc<Notify> {
+    pub(crate) fn queued_signal(&self) -> Arc<Notify> {
         self.queued.clone()
     }
 }
@@ -190,7 +190,7 @@ impl JobStore for SeaJobStore {
         };
         let ended = match job::Entity::update(update).exec(&*txn).await {
             Ok(row) => to_domain(row)?,
-            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Job)),
+            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Job)),
             Err(e) => return Err(db_error(e)),
         };
         self.db.commit(txn, vec![NewEvent::job_done(&ended)]).await?;
@@ -220,6 +220,6 @@ pub(crate) async fn record_progress(
         .one(txn)
         .await
         .map_err(db_error)?
-        .ok_or(Error::NotFound(Entity::Job))?;
+        .ok_or(Error::NotFound(RecordKind::Job))?;
     Ok(NewEvent::job_progress(&to_domain(row)?))
 }

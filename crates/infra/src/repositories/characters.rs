@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
 use movies_domain::events::NewEvent;
 use movies_domain::jobs::JobCredit;
-use movies_domain::{Entity, Error, Listing, Page, Result};
+use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
     Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
@@ -151,11 +151,11 @@ impl CharacterRepository for SeaCharacterRepository {
             Err(e) if is_foreign_key_violation(&e) => {
                 return Err(missing_reference(&self.db, txn, e, [r.movie_id], editor_id).await);
             }
-            Err(e) => return Err(write_error(Entity::Character, &r.name, None)(e)),
+            Err(e) => return Err(write_error(RecordKind::Character, &r.name, None)(e)),
         };
         let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
         let character =
-            find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(Entity::Movie))?;
+            find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(RecordKind::Movie))?;
         self.db.commit(txn, vec![NewEvent::character_added(&character, &counts)]).await?;
         Ok(character)
     }
@@ -226,14 +226,14 @@ impl CharacterRepository for SeaCharacterRepository {
             .one(&*txn)
             .await
             .map_err(db_error)?
-            .ok_or(Error::NotFound(Entity::Character))?;
+            .ok_or(Error::NotFound(RecordKind::Character))?;
         let mut model = active(r);
         model.id = Unchanged(id);
         match model.update(&*txn).await {
             Ok(_) => {}
-            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Character)),
+            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Character)),
             Err(e) => {
-                return Err(write_error(Entity::Character, &r.name, Some(Reference::Movie))(e));
+                return Err(write_error(RecordKind::Character, &r.name, Some(Reference::Movie))(e));
             }
         }
         let counts = if old.movie_id != r.movie_id {
@@ -241,7 +241,8 @@ impl CharacterRepository for SeaCharacterRepository {
         } else {
             Vec::new()
         };
-        let character = find_joined(&*txn, id).await?.ok_or(Error::NotFound(Entity::Character))?;
+        let character =
+            find_joined(&*txn, id).await?.ok_or(Error::NotFound(RecordKind::Character))?;
         self.db.commit(txn, vec![NewEvent::character_updated(&character, &counts)]).await?;
         Ok(character)
     }

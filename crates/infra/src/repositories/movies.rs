@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use movies_domain::events::{MovieCount, NewEvent};
 use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
-use movies_domain::{Entity, Error, Listing, Page, Result};
+use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
@@ -131,7 +131,7 @@ impl MovieRepository for SeaMovieRepository {
         let stored: Movie = model
             .insert(&*txn)
             .await
-            .map_err(write_error(Entity::Movie, m.name.as_str(), Some(Reference::Editor)))?
+            .map_err(write_error(RecordKind::Movie, m.name.as_str(), Some(Reference::Editor)))?
             .into();
         self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
         Ok(stored)
@@ -185,8 +185,8 @@ impl MovieRepository for SeaMovieRepository {
         model.id = Unchanged(id);
         let stored: Movie = match model.update(&*txn).await {
             Ok(stored) => stored.into(),
-            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(Entity::Movie)),
-            Err(e) => return Err(write_error(Entity::Movie, m.name.as_str(), None)(e)),
+            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Movie)),
+            Err(e) => return Err(write_error(RecordKind::Movie, m.name.as_str(), None)(e)),
         };
         self.db.commit(txn, vec![NewEvent::movie_updated(&stored)]).await?;
         Ok(stored)

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use movies_domain::auth::Username;
 use movies_domain::events::NewEvent;
 use movies_domain::users::{Role, User, UserRepository, UserSummary};
-use movies_domain::{Entity, Error, Result};
+use movies_domain::{Error, RecordKind, Result};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
@@ -79,7 +79,7 @@ impl UserRepository for SeaUserRepository {
             role: Set(role.as_str().to_owned()),
         };
         let stored = model.insert(self.db.conn()).await.map_err(write_error(
-            Entity::User,
+            RecordKind::User,
             username.as_str(),
             None,
         ))?;
@@ -116,7 +116,7 @@ impl UserRepository for SeaUserRepository {
         };
         match model.update(self.db.conn()).await {
             Ok(stored) => Ok(to_domain(stored)),
-            Err(DbErr::RecordNotUpdated) => Err(Error::NotFound(Entity::User)),
+            Err(DbErr::RecordNotUpdated) => Err(Error::NotFound(RecordKind::User)),
             Err(e) => Err(db_error(e)),
         }
     }
