@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::fake_tmdb::FakeTmdb;
 use crate::http;
 
-/// How long a fresh server may take to migrate its database and answer `GET /health`.
+/// How long a fresh server may take to migrate its database and answer `GET /ready`.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many lines of the server's log an error shows.
 const LOG_TAIL_LINES: usize = 40;
@@ -51,7 +51,7 @@ pub fn build() -> Result<PathBuf, String> {
 
 impl Server {
     /// Starts `binary` on a free port and a fresh database in a new temporary directory named
-    /// after `purpose`, and waits until `GET /health` answers 200.
+    /// after `purpose`, and waits until `GET /ready` answers 200.
     pub fn start(binary: &Path, purpose: &str) -> Result<Server, String> {
         let dir = env::temp_dir().join(format!(
             "movies-xtask-{purpose}-{}-{}",
@@ -135,14 +135,14 @@ impl Server {
         loop {
             // The server was started by us but announces readiness only through its port: poll.
             if let Ok(Some(_)) = self.child.try_wait() {
-                return Err(self.failure("the server stopped before answering GET /health"));
+                return Err(self.failure("the server stopped before answering GET /ready"));
             }
-            match http::get(self.port, "/health") {
+            match http::get(self.port, "/ready") {
                 Ok(response) if response.status == 200 => return Ok(()),
                 _ if Instant::now() > deadline => {
                     let waited = START_TIMEOUT.as_secs();
                     return Err(
-                        self.failure(&format!("GET /health did not answer 200 in {waited} s"))
+                        self.failure(&format!("GET /ready did not answer 200 in {waited} s"))
                     );
                 }
                 _ => thread::sleep(Duration::from_millis(100)),

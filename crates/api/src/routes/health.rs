@@ -1,4 +1,5 @@
-//! `GET /health`: the process is up and the database answers.
+//! `GET /health`: the process is up (it touches nothing, so it is the server's own ceiling);
+//! `GET /ready`: the database answers too, for load balancers that should stop sending traffic.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,12 +15,19 @@ use crate::error::RETRY_AFTER_SECS;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
+}
+
+/// `{"status": "alive"}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Alive {
+    #[schema(example = "alive")]
+    status: &'static str,
 }
 
 /// `{"status", "database"}`: each `ok` or `unavailable`.
 #[derive(Debug, Serialize, ToSchema)]
-struct Health {
+struct Ready {
     #[schema(schema_with = state_schema, example = "ok")]
     status: &'static str,
     #[schema(schema_with = state_schema, example = "ok")]
@@ -30,21 +38,33 @@ fn state_schema() -> ObjectBuilder {
     crate::dto::one_of(&["ok", "unavailable"])
 }
 
-/// Check health
+/// Check the process is alive
 ///
-/// For load balancers and orchestrators: 200 when the database answers, 503 when it does not.
+/// For liveness probes: 200 whenever the process serves requests; it asks nothing of the
+/// database (see `/ready`).
 #[utoipa::path(get, path = "/health", tag = "health", responses(
-    (status = 200, description = "Up, and the database answers", body = Health),
-    (status = 503, description = "The database does not answer", body = Health,
+    (status = 200, description = "The process serves requests", body = Alive,
+        example = json!({ "status": "alive" })),
+))]
+async fn health() -> Json<Alive> {
+    Json(Alive { status: "alive" })
+}
+
+/// Check the service is ready
+///
+/// For load balancers and readiness probes: 200 when the database answers, 503 when it does not.
+#[utoipa::path(get, path = "/ready", tag = "health", responses(
+    (status = 200, description = "Up, and the database answers", body = Ready),
+    (status = 503, description = "The database does not answer", body = Ready,
         headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
         example = json!({ "status": "unavailable", "database": "unavailable" })),
 ))]
-async fn health(State(s): State<AppState>) -> Response {
+async fn ready(State(s): State<AppState>) -> Response {
     match s.readiness.check().await {
-        Ok(()) => Json(Health { status: "ok", database: "ok" }).into_response(),
+        Ok(()) => Json(Ready { status: "ok", database: "ok" }).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "health check: database does not answer");
-            let body = Health { status: "unavailable", database: "unavailable" };
+            tracing::warn!(error = %e, "readiness check: database does not answer");
+            let body = Ready { status: "unavailable", database: "unavailable" };
             // Like every 503 of this server, it says when to look again.
             let retry = [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())];
             (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response()

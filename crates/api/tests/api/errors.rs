@@ -203,12 +203,14 @@ async fn an_unlisted_origin_is_not_allowed() {
 }
 
 #[tokio::test]
-async fn health_says_ok() {
+async fn health_says_alive_and_ready_says_the_database_answers() {
     let app = spawn_app().await;
 
     for path in ["/health", "/health/"] {
         let reply = app.get(path).await;
-        assert_eq!(reply.expect(StatusCode::OK)["status"], "ok", "{path}");
+        assert_eq!(reply.expect(StatusCode::OK), &json!({ "status": "alive" }), "{path}");
         assert_json_content_type(&reply);
     }
+    let reply = app.get("/ready").await;
+    assert_eq!(reply.expect(StatusCode::OK), &json!({ "status": "ok", "database": "ok" }));
 }

@@ -311,14 +311,17 @@ async fn the_outside_catalogue_s_failures_get_their_own_statuses() {
 }
 
 #[tokio::test]
-async fn health_asks_the_readiness_port() {
+async fn health_asks_nothing_and_ready_asks_the_readiness_port() {
+    // No expectation on the readiness fake: `/health` must not call it.
+    assert_eq!(get(Fakes::default().app(), "/health").await.status, StatusCode::OK);
+
     let mut up = Fakes::default();
     up.readiness.expect_check().returning(|| Ok(()));
-    assert_eq!(get(up.app(), "/health").await.status, StatusCode::OK);
+    assert_eq!(get(up.app(), "/ready").await.status, StatusCode::OK);
 
     let mut down = Fakes::default();
     down.readiness.expect_check().returning(|| Err(Error::unavailable("refused")));
-    let answer = get(down.app(), "/health").await;
+    let answer = get(down.app(), "/ready").await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(answer.headers.contains_key(header::RETRY_AFTER));
     assert_eq!(answer.body["database"], "unavailable");
