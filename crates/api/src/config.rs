@@ -103,6 +103,11 @@ pub struct Config {
     #[arg(long, env = "TMDB_TIMEOUT", default_value = "5s", value_parser = parse_tmdb_timeout)]
     pub tmdb_timeout: std::time::Duration,
 
+    /// For benchmarks only: also serve `GET /_bench/health`, the `/health` answer without the
+    /// middleware stack (what `cargo xtask bench` measures as `ceiling_bare`). Off by default.
+    #[arg(long, env = "BENCH_BARE_ROUTE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub bench_bare_route: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -403,6 +408,13 @@ mod tests {
         assert!(parse_tmdb_timeout("2m").is_err());
         let message = Config::load_from(["movies-api", "--tmdb-timeout", "soon"]).unwrap_err();
         assert!(message.starts_with("configuration error: TMDB_TIMEOUT"), "{message}");
+    }
+
+    #[test]
+    fn the_bench_bare_route_is_off_unless_asked_for() {
+        assert!(!Config::load_from(["movies-api"]).unwrap().bench_bare_route);
+        let on = Config::load_from(["movies-api", "--bench-bare-route"]).unwrap();
+        assert!(on.bench_bare_route);
     }
 
     #[test]

@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use movies_infra::auth::{Argon2Hasher, JwtTokens};
+use movies_domain::auth::TokenRevocations;
+use movies_domain::users::UserRepository;
+use movies_infra::auth::{
+    Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, spawn_auth_cache_listener,
+};
 use movies_infra::catalogue::{TmdbCatalogue, TmdbCredentials, TmdbSettings};
 use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher, spawn_pruner};
 use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
@@ -33,6 +37,8 @@ pub enum StartupError {
     Hasher(#[source] movies_domain::Error),
     #[error("cannot read the event log: {0}")]
     Events(#[source] movies_domain::Error),
+    #[error("cannot load the token revocations: {0}")]
+    Revocations(#[source] movies_domain::Error),
     #[error("cannot set up the TMDB client: {0}")]
     Tmdb(#[source] movies_domain::Error),
     #[error("cannot open the database: {0}")]
@@ -76,7 +82,10 @@ impl Application {
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
             spawn_runner(state.jobs.clone(), &job_store, config.jobs_concurrency as usize),
         ];
-        let router = routes::app(state, &config.cors_policy());
+        let mut router = routes::app(state, &config.cors_policy());
+        if config.bench_bare_route {
+            router = routes::with_bench_bare_route(router);
+        }
         let addr = format!("{}:{}", config.host, config.port);
         let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
@@ -135,11 +144,29 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let hub = EventHub::new(config.ws_queue as usize);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
     let job_store = SeaJobStore::new(db.clone());
+    let stored_revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
+    let stored_users = Arc::new(SeaUserRepository::new(db.clone()));
+    // Authentication reads revocations and users from memory where one process owns the
+    // database (SQLite). On PostgreSQL several instances may share it, and their caches would
+    // need events that cross instances, which do not exist yet: there it asks the database.
+    let (revocations, users): (Arc<dyn TokenRevocations>, Arc<dyn UserRepository>) =
+        if config.database_url.starts_with("sqlite:") {
+            let revocations = CachedRevocations::load(stored_revocations)
+                .await
+                .map_err(StartupError::Revocations)?;
+            let (revocations, users) =
+                (Arc::new(revocations), Arc::new(CachedUsers::new(stored_users)));
+            // The listener ends when the hub closes.
+            spawn_auth_cache_listener(&hub, revocations.clone(), users.clone());
+            (revocations, users)
+        } else {
+            (stored_revocations, stored_users)
+        };
     let ports = Ports {
         movies: Arc::new(SeaMovieRepository::new(db.clone())),
         characters: Arc::new(SeaCharacterRepository::new(db.clone())),
-        users: Arc::new(SeaUserRepository::new(db.clone())),
-        revocations: Arc::new(SeaTokenRevocations::new(db.clone())),
+        users,
+        revocations,
         hasher: Arc::new(hasher),
         tokens: Arc::new(tokens),
         jobs: Arc::new(job_store.clone()),

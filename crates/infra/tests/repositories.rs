@@ -6,11 +6,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
-use movies_domain::events::{Delivery, Event, EventFeed, EventLog, EventPublisher, Subscription};
+use movies_domain::events::{
+    Delivery, Event, EventFeed, EventLog, EventPublisher, EventSubject, Operation, Subscription,
+};
 use movies_domain::jobs::{JobCredit, JobKind, JobService, JobStatus, JobStore, RowGenerator};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Error, Page, RecordKind};
+use movies_infra::auth::{CachedRevocations, CachedUsers, spawn_auth_cache_listener};
 use movies_infra::events::{EventHub, SeaEventLog, prune_once, spawn_dispatcher};
 use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
 use movies_infra::{
@@ -114,6 +117,11 @@ on_every_backend!(
     a_sample_of_movie_ids_holds_only_existing_movies,
     a_job_gives_taken_names_a_suffix_and_counts_every_row,
     an_interrupted_job_resumes_to_exactly_the_requested_total,
+    the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_start,
+    a_second_instance_learns_a_revocation_once_its_event_reaches_it,
+    a_deleted_or_changed_user_leaves_the_cache_at_once_and_others_on_the_event,
+    a_lagged_cache_reloads_revocations_and_forgets_every_user,
+    revocations_and_role_changes_record_internal_events,
 );
 
 fn new_movie(name: &str, year: i64) -> NewMovie {
@@ -608,4 +616,112 @@ async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database)
     assert_eq!(movies.count().await.unwrap(), 2500);
     runner.abort();
     dispatcher.abort();
+}
+
+/// One "instance": its own caches over the shared database, kept current from its own hub.
+struct Instance {
+    hub: EventHub,
+    revocations: Arc<CachedRevocations>,
+    users: Arc<CachedUsers>,
+}
+
+async fn instance(db: &Database, hub_capacity: usize) -> Instance {
+    let hub = EventHub::new(hub_capacity);
+    let store = Arc::new(SeaTokenRevocations::new(db.clone()));
+    let revocations = Arc::new(CachedRevocations::load(store).await.unwrap());
+    let users = Arc::new(CachedUsers::new(Arc::new(SeaUserRepository::new(db.clone()))));
+    spawn_auth_cache_listener(&hub, revocations.clone(), users.clone());
+    Instance { hub, revocations, users }
+}
+
+/// Hands `instance` every event logged after `after`, as events crossing instances would.
+async fn deliver_log(db: &Database, instance: &Instance, after: i64) {
+    for event in SeaEventLog::new(db.clone()).since(after, 1000).await.unwrap() {
+        instance.hub.publish(event);
+    }
+}
+
+/// Lets the listener task run until `done` holds. Tests run on one thread, so the listener
+/// progresses exactly when this yields; no clock is involved.
+async fn until<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> F) {
+    while !done().await {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_start(db: Database) {
+    let first = instance(&db, 16).await;
+    assert!(!first.revocations.is_revoked("t1").await.unwrap());
+    first.revocations.revoke("t1", i64::MAX).await.unwrap();
+    assert!(first.revocations.is_revoked("t1").await.unwrap());
+    first.revocations.revoke("expired", 100).await.unwrap();
+
+    let restarted = instance(&db, 16).await;
+    assert!(restarted.revocations.is_revoked("t1").await.unwrap(), "loaded at start");
+    assert!(!restarted.revocations.is_revoked("t2").await.unwrap());
+    assert_eq!(first.revocations.prune(5_000).await.unwrap(), 1);
+    assert!(first.revocations.is_revoked("t1").await.unwrap());
+}
+
+async fn a_second_instance_learns_a_revocation_once_its_event_reaches_it(db: Database) {
+    let (a, b) = (instance(&db, 16).await, instance(&db, 16).await);
+    a.revocations.revoke("t1", i64::MAX).await.unwrap();
+    assert!(!b.revocations.is_revoked("t1").await.unwrap(), "memory only, before the event");
+
+    deliver_log(&db, &b, 0).await;
+
+    until(|| async { b.revocations.is_revoked("t1").await.unwrap() }).await;
+}
+
+async fn a_deleted_or_changed_user_leaves_the_cache_at_once_and_others_on_the_event(db: Database) {
+    let (a, b) = (instance(&db, 16).await, instance(&db, 16).await);
+    let ana = a.users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    let bob = a.users.create(&username("bob"), "h", Role::User).await.unwrap().id;
+    for id in [ana, bob] {
+        a.users.find(id).await.unwrap().expect("cached on a");
+        b.users.find(id).await.unwrap().expect("cached on b");
+    }
+
+    a.users.delete(ana).await.unwrap().expect("deleted");
+    a.users.set_credentials(bob, "h2", Role::Admin).await.unwrap();
+
+    assert_eq!(a.users.find(ana).await.unwrap(), None, "gone at once on the deleting instance");
+    assert_eq!(a.users.find(bob).await.unwrap().unwrap().role, Role::Admin);
+    assert!(b.users.find(ana).await.unwrap().is_some(), "b still remembers, before the events");
+    deliver_log(&db, &b, 0).await;
+    until(|| async { b.users.find(ana).await.unwrap().is_none() }).await;
+    until(|| async { b.users.find(bob).await.unwrap().is_some_and(|u| u.role == Role::Admin) })
+        .await;
+}
+
+async fn a_lagged_cache_reloads_revocations_and_forgets_every_user(db: Database) {
+    let b = instance(&db, 1).await;
+    let users = SeaUserRepository::new(db.clone());
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    assert_eq!(b.users.find(ana).await.unwrap().unwrap().role, Role::User);
+    // Written behind b's back, and the events that told it lost: b's listener lags.
+    SeaTokenRevocations::new(db.clone()).revoke("t1", i64::MAX).await.unwrap();
+    users.set_credentials(ana, "h", Role::Admin).await.unwrap();
+    let log = SeaEventLog::new(db.clone()).since(0, 10).await.unwrap();
+    let unrelated =
+        Event { entity: EventSubject::Movie, operation: Operation::Add, ..log[0].clone() };
+    for seq in 100..103 {
+        b.hub.publish(Event { seq, ..unrelated.clone() });
+    }
+
+    until(|| async { b.revocations.is_revoked("t1").await.unwrap() }).await;
+    until(|| async { b.users.find(ana).await.unwrap().is_some_and(|u| u.role == Role::Admin) })
+        .await;
+}
+
+async fn revocations_and_role_changes_record_internal_events(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    users.set_credentials(ana, "h", Role::Admin).await.unwrap();
+    users.set_credentials(ana + 100, "h", Role::Admin).await.unwrap_err(); // none: rolled back
+    SeaTokenRevocations::new(db.clone()).revoke("t1", 99).await.unwrap();
+    let events = SeaEventLog::new(db.clone()).since(0, 10).await.unwrap();
+    assert!(events.iter().all(Event::is_internal));
+    assert_eq!(log_of(&db).await, pairs(&[("auth", "update"), ("auth", "revoke")]));
+    assert_eq!(events[1].data, serde_json::json!({ "jti": "t1", "exp": 99 }));
 }

@@ -36,11 +36,11 @@ pub struct EventJson<'a> {
 }
 
 fn operation_schema() -> ObjectBuilder {
-    one_of(Operation::NAMES)
+    one_of(Operation::PUBLIC_NAMES)
 }
 
 fn entity_schema() -> ObjectBuilder {
-    one_of(EventSubject::NAMES)
+    one_of(EventSubject::PUBLIC_NAMES)
 }
 
 impl<'a> From<&'a Event> for EventJson<'a> {

@@ -51,8 +51,19 @@ async fn list(
     ApiQuery(params): ApiQuery<EventParams>,
 ) -> Result<Response, ApiError> {
     let page = page(None, params.limit.or(Some(100)))?;
-    let events = s.events.since(params.since.unwrap_or(0), page.limit()).await?;
-    let body: Vec<Value> = events.iter().map(event_json).collect();
+    let limit = page.limit();
+    let mut after = params.since.unwrap_or(0);
+    let mut body: Vec<Value> = Vec::new();
+    // Internal events are for the servers only: skipped, and the page filled from further on.
+    loop {
+        let events = s.events.since(after, limit - body.len() as u64).await?;
+        let full = events.len() as u64 == limit - body.len() as u64;
+        after = events.last().map_or(after, |e| e.seq);
+        body.extend(events.iter().filter(|e| !e.is_internal()).map(event_json));
+        if !full || body.len() as u64 >= limit {
+            break;
+        }
+    }
     let mut response = Json(body).into_response();
     if let Some((oldest, latest)) = s.events.bounds().await? {
         let headers = response.headers_mut();

@@ -76,6 +76,17 @@ pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
     with_middleware(router, cors)
 }
 
+/// The path of the bare `/health`, served only with `--bench-bare-route`.
+pub const BENCH_BARE_ROUTE: &str = "/_bench/health";
+
+/// `router` plus [`BENCH_BARE_ROUTE`]: the `/health` handler with none of the middleware around
+/// it, so that `cargo xtask bench` can tell what the stack costs (its `ceiling_bare` scenario).
+/// A route added after the layers is not wrapped by them. For benchmarks only: it is not in the
+/// OpenAPI document and the server adds it only when `BENCH_BARE_ROUTE` is set.
+pub fn with_bench_bare_route(router: Router) -> Router {
+    router.route(BENCH_BARE_ROUTE, axum::routing::get(health::bare_health))
+}
+
 /// The layers every request passes. A layer added later wraps the ones before it, so a request
 /// meets them bottom up: CORS, then the request id is set (before the trace span reads it),
 /// then the span, then panic catching.

@@ -73,7 +73,9 @@ impl Session {
             return Ok(());
         }
         self.last_seq = event.seq;
-        if self.entities.as_ref().is_none_or(|e| e.contains(&event.entity)) {
+        // Internal events are for the servers only: the listener sees a gap in `seq`.
+        if !event.is_internal() && self.entities.as_ref().is_none_or(|e| e.contains(&event.entity))
+        {
             self.send(&event_json(event)).await?;
         }
         Ok(())
@@ -199,6 +201,7 @@ fn parse_subscribe(text: &str) -> Result<BTreeSet<EventSubject>, String> {
         .map(|v| {
             v.as_str()
                 .and_then(|s| s.parse::<EventSubject>().ok())
+                .filter(|s| !s.is_internal())
                 .ok_or_else(|| format!("unknown entity {v}: {EXPECTED}"))
         })
         .collect()
@@ -220,6 +223,7 @@ mod tests {
         assert_eq!(set.len(), 2);
         assert!(parse_subscribe(r#"{"subscribe": []}"#).unwrap().is_empty());
         assert!(parse_subscribe(r#"{"subscribe": ["film"]}"#).is_err());
+        assert!(parse_subscribe(r#"{"subscribe": ["auth"]}"#).is_err());
         assert!(parse_subscribe(r#"{"subscribe": "movie"}"#).is_err());
         assert!(parse_subscribe("hello").is_err());
     }

@@ -687,3 +687,31 @@ fn the_password_hash_check_catches_a_hash_and_a_password_key() {
     assert!(caught(json!({ "password_hash": "x" })));
     assert!(!caught(json!({ "id": 1, "username": "ana", "role": "user" })));
 }
+
+#[tokio::test]
+async fn a_deleted_users_token_is_refused_from_the_moment_the_delete_answered() {
+    let app = spawn_app().await;
+    let ana = app.user_token("ana").await;
+    // Used once, so the server has seen (and may remember) ana.
+    let ana_id = id_behind(&app, &ana).await;
+
+    app.delete(&format!("/users/{ana_id}")).await.expect(StatusCode::OK);
+
+    assert_unauthorized(&me(&app, &ana).await, "GET /auth/me by a deleted user");
+    let body = json!({ "name": "Alien", "year": 1979 });
+    let write = app.call(Some(&ana), Method::POST, "/movies", Some(&body)).await;
+    assert_unauthorized(&write, "POST /movies by a deleted user");
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_one_use_is_refused_on_the_very_next_request() {
+    let app = spawn_app().await;
+    let ana = app.user_token("ana").await;
+    for _ in 0..3 {
+        me(&app, &ana).await.expect(StatusCode::OK);
+    }
+
+    app.call(Some(&ana), Method::POST, "/auth/logout", None).await.expect(StatusCode::OK);
+
+    assert_unauthorized(&me(&app, &ana).await, "GET /auth/me right after logout");
+}

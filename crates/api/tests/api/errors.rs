@@ -5,7 +5,7 @@ use reqwest::header::{CONTENT_TYPE, ORIGIN};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_json_content_type, spawn_app};
+use crate::helpers::{assert_json_content_type, spawn_anonymous_app_with, spawn_app};
 
 const FRONT_END: &str = "http://localhost:5173";
 
@@ -213,4 +213,17 @@ async fn health_says_alive_and_ready_says_the_database_answers() {
     }
     let reply = app.get("/ready").await;
     assert_eq!(reply.expect(StatusCode::OK), &json!({ "status": "ok", "database": "ok" }));
+}
+
+#[tokio::test]
+async fn the_bare_health_route_for_benchmarks_exists_only_when_asked_for() {
+    let app = spawn_app().await;
+    app.get("/_bench/health").await.expect_error(StatusCode::NOT_FOUND);
+
+    let app = spawn_anonymous_app_with(&["--bench-bare-route"]).await;
+    let reply = app.get("/_bench/health").await;
+    assert_eq!(reply.expect(StatusCode::OK), &json!({ "status": "alive" }));
+    // Outside the middleware: no request id is set on its answers, unlike every other route's.
+    assert_eq!(reply.header("x-request-id"), None);
+    assert!(app.get("/health").await.header("x-request-id").is_some());
 }

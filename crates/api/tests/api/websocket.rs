@@ -287,6 +287,31 @@ async fn deleting_a_user_sends_its_id() {
 }
 
 #[tokio::test]
+async fn the_servers_internal_events_never_reach_a_listener_nor_the_events_route() {
+    let (app, mut listener) = app_and_listener().await;
+    let first = app.create_movie("First", 2000).await;
+    let first_seq = seq_of(&listener.expect("movie", "add", &first).await);
+    // A logout records an internal revocation event (for the other instances' caches).
+    let ana = app.user_token("ana").await;
+    app.call(Some(&ana), Method::POST, "/auth/logout", None).await.expect(StatusCode::OK);
+    let mut resuming = Listener::resuming(app.listen_since(first_seq).await, first_seq);
+
+    let last = app.create_movie("Last", 2020).await;
+
+    // Live and replayed alike, the next message is the movie's, past the skipped seq.
+    let live = listener.expect("movie", "add", &last).await;
+    assert!(seq_of(&live) > first_seq + 1, "the revocation took a seq: {live}");
+    assert_eq!(resuming.expect("movie", "add", &last).await, live);
+    let listed = app.get(&format!("/events?since={first_seq}&limit=1")).await;
+    assert_eq!(listed.items(), &vec![live.clone()], "the page is filled past the internal event");
+    let all = app.get("/events?limit=1000").await;
+    assert!(all.items().iter().all(|e| e["entity"] != "auth"), "{:?}", all.items());
+    let mut ws = app.listen().await;
+    let refused = subscribe(&mut ws, &["auth"]).await;
+    assert_control(&refused, "error");
+}
+
+#[tokio::test]
 async fn two_listeners_receive_every_event_in_the_same_order() {
     let (app, mut first) = app_and_listener().await;
     let mut second = Listener::new(app.listen_since(0).await);

@@ -50,11 +50,17 @@ pub trait TokenService: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait TokenRevocations: Send + Sync {
-    /// Revokes the token `jti`, which expires at `expires_at` (seconds since the epoch).
+    /// Revokes the token `jti`, which expires at `expires_at` (seconds since the epoch); from
+    /// when it returns, `is_revoked(jti)` is true on this instance. Records
+    /// `NewEvent::token_revoked` in the same transaction, so other instances learn it.
     async fn revoke(&self, jti: &str, expires_at: i64) -> Result<()>;
 
     async fn is_revoked(&self, jti: &str) -> Result<bool>;
 
     /// Forgets revocations of tokens that expired before `now`; returns how many.
     async fn prune(&self, now: i64) -> Result<u64>;
+
+    /// Every revocation of a token that expires at or after `now`, as `(jti, expires_at)`: for a
+    /// cache to load at start or after it missed events.
+    async fn unexpired(&self, now: i64) -> Result<Vec<(String, i64)>>;
 }

@@ -16,6 +16,9 @@ pub enum EventSubject {
     Character,
     User,
     Job,
+    /// Internal: what the auth caches of every instance must learn (revocations, role changes).
+    /// Never sent to listeners nor listed by `GET /events`.
+    Auth,
 }
 
 /// What happened to it.
@@ -29,9 +32,17 @@ pub enum Operation {
     DeleteBulk,
     GenerateProgress,
     GenerateDone,
+    /// Internal (with `Auth`): a token was revoked.
+    Revoke,
 }
 
-wire_names!(EventSubject { Movie => "movie", Character => "character", User => "user", Job => "job" });
+wire_names!(EventSubject {
+    Movie => "movie",
+    Character => "character",
+    User => "user",
+    Job => "job",
+    Auth => "auth",
+});
 wire_names!(Operation {
     Add => "add",
     Update => "update",
@@ -40,7 +51,31 @@ wire_names!(Operation {
     DeleteBulk => "delete_bulk",
     GenerateProgress => "generate_progress",
     GenerateDone => "generate_done",
+    Revoke => "revoke",
 });
+
+impl EventSubject {
+    /// The names listeners may see and subscribe to: every subject but the internal ones.
+    pub const PUBLIC_NAMES: &'static [&'static str] = &["movie", "character", "user", "job"];
+
+    /// Whether events of this subject stay inside the servers (never sent to listeners).
+    pub fn is_internal(self) -> bool {
+        matches!(self, Self::Auth)
+    }
+}
+
+impl Operation {
+    /// The operations listeners may see: every one but those only internal events use.
+    pub const PUBLIC_NAMES: &'static [&'static str] = &[
+        "add",
+        "update",
+        "delete",
+        "add_bulk",
+        "delete_bulk",
+        "generate_progress",
+        "generate_done",
+    ];
+}
 
 /// An event about to be written, in the transaction of its change.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +94,14 @@ pub struct Event {
     pub data: Value,
     /// When it was written, RFC 3339 in UTC.
     pub at: String,
+}
+
+impl Event {
+    /// Whether this event is for the servers only (see [`EventSubject::Auth`]): listeners skip
+    /// its `seq`, which is why theirs may have gaps.
+    pub fn is_internal(&self) -> bool {
+        self.entity.is_internal()
+    }
 }
 
 /// A movie's character count after a character write: character events carry one for each movie
@@ -139,6 +182,16 @@ impl NewEvent {
 
     pub fn user_deleted(id: i64) -> Self {
         Self::new(EventSubject::User, Operation::Delete, json!({ "id": id }))
+    }
+
+    /// Internal: the token `jti` (expiring at `expires_at`, seconds) is revoked.
+    pub fn token_revoked(jti: &str, expires_at: i64) -> Self {
+        Self::new(EventSubject::Auth, Operation::Revoke, json!({ "jti": jti, "exp": expires_at }))
+    }
+
+    /// Internal: the user's credentials or role changed.
+    pub fn user_credentials_changed(id: i64) -> Self {
+        Self::new(EventSubject::Auth, Operation::Update, json!({ "userId": id }))
     }
 
     /// A job's progress after a batch, written in the batch's transaction: `done` counts the
@@ -237,5 +290,21 @@ mod tests {
         }
         assert_eq!("job".parse::<EventSubject>().unwrap(), EventSubject::Job);
         assert!("film".parse::<EventSubject>().is_err());
+    }
+
+    #[test]
+    fn the_public_names_are_every_name_but_the_internal_ones() {
+        let public: Vec<&str> = EventSubject::NAMES
+            .iter()
+            .copied()
+            .filter(|n| n.parse::<EventSubject>().is_ok_and(|s| !s.is_internal()))
+            .collect();
+        assert_eq!(public, EventSubject::PUBLIC_NAMES);
+        let internal_ops = [Operation::Revoke.as_str()];
+        let ops: Vec<&str> =
+            Operation::NAMES.iter().copied().filter(|n| !internal_ops.contains(n)).collect();
+        assert_eq!(ops, Operation::PUBLIC_NAMES);
+        assert!(NewEvent::token_revoked("j", 1).entity.is_internal());
+        assert!(NewEvent::user_credentials_changed(1).entity.is_internal());
     }
 }

@@ -6,8 +6,9 @@ use super::{Role, User, UserSummary};
 use crate::auth::Username;
 use crate::error::Result;
 
-/// Stores users and their password hashes. Usernames are unique regardless of case. Only
-/// [`UserRepository::delete`] records an event.
+/// Stores users and their password hashes. Usernames are unique regardless of case.
+/// [`UserRepository::delete`] and [`UserRepository::set_credentials`] record events (the latter
+/// an internal one, for the auth caches of every instance).
 ///
 /// # Errors
 /// Unless a method says otherwise, an implementation returns `Error::Unavailable` (with its
@@ -31,7 +32,8 @@ pub trait UserRepository: Send + Sync {
     /// The user with this name (case-insensitively) and its password hash: for login only.
     async fn credentials(&self, username: &str) -> Result<Option<(User, String)>>;
 
-    /// Replaces a user's password hash and role.
+    /// Replaces a user's password hash and role. Records `NewEvent::user_credentials_changed` in
+    /// the same transaction.
     ///
     /// # Errors
     /// `Error::NotFound(User)` when there is no such user.

@@ -1,7 +1,10 @@
-//! The authentication adapters: argon2id password hashing and HMAC-signed JWTs.
+//! The authentication adapters: argon2id password hashing, HMAC-signed JWTs, and the in-memory
+//! caches that keep SQL off the authentication path.
 
+mod cached;
 mod hasher;
 mod tokens;
 
+pub use cached::{CachedRevocations, CachedUsers, spawn_auth_cache_listener};
 pub use hasher::Argon2Hasher;
 pub use tokens::{JwtAlgorithm, JwtTokens};

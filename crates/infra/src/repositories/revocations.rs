@@ -3,8 +3,11 @@
 use async_trait::async_trait;
 use movies_domain::Result;
 use movies_domain::auth::TokenRevocations;
+use movies_domain::events::NewEvent;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 
 use crate::db::{Database, db_error};
 use crate::entities::revoked_token::{self, Column};
@@ -25,15 +28,21 @@ impl TokenRevocations for SeaTokenRevocations {
     async fn revoke(&self, jti: &str, expires_at: i64) -> Result<()> {
         let row =
             revoked_token::ActiveModel { jti: Set(jti.to_owned()), expires_at: Set(expires_at) };
+        let txn = self.db.write().await?;
         let result = revoked_token::Entity::insert(row)
             .on_conflict(OnConflict::column(Column::Jti).do_nothing().to_owned())
-            .exec_without_returning(self.db.conn())
+            .exec_without_returning(&*txn)
             .await;
         match result {
-            // Revoked twice (two logouts racing): already done.
-            Ok(_) | Err(DbErr::RecordNotInserted) => Ok(()),
-            Err(e) => Err(db_error(e)),
+            // Revoked twice (two logouts racing): the event again does no harm.
+            Ok(_) | Err(DbErr::RecordNotInserted) => {}
+            Err(e) => {
+                txn.rollback().await?;
+                return Err(db_error(e));
+            }
         }
+        // Internal: how the other instances' caches learn it (see `auth/cached.rs`).
+        self.db.commit(txn, vec![NewEvent::token_revoked(jti, expires_at)]).await
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool> {
@@ -52,5 +61,16 @@ impl TokenRevocations for SeaTokenRevocations {
             .await
             .map_err(db_error)?;
         Ok(deleted.rows_affected)
+    }
+
+    async fn unexpired(&self, now: i64) -> Result<Vec<(String, i64)>> {
+        revoked_token::Entity::find()
+            .select_only()
+            .columns([Column::Jti, Column::ExpiresAt])
+            .filter(Column::ExpiresAt.gte(now))
+            .into_tuple()
+            .all(self.db.conn())
+            .await
+            .map_err(db_error)
     }
 }

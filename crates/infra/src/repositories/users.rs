@@ -114,11 +114,20 @@ impl UserRepository for SeaUserRepository {
             role: Set(role.as_str().to_owned()),
             ..Default::default()
         };
-        match model.update(self.db.conn()).await {
-            Ok(stored) => Ok(to_domain(stored)),
-            Err(DbErr::RecordNotUpdated) => Err(Error::NotFound(RecordKind::User)),
-            Err(e) => Err(db_error(e)),
-        }
+        let txn = self.db.write().await?;
+        let stored = match model.update(&*txn).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                txn.rollback().await?;
+                return Err(match e {
+                    DbErr::RecordNotUpdated => Error::NotFound(RecordKind::User),
+                    e => db_error(e),
+                });
+            }
+        };
+        // Internal: the other instances' auth caches drop the user's cached role.
+        self.db.commit(txn, vec![NewEvent::user_credentials_changed(id)]).await?;
+        Ok(to_domain(stored))
     }
 
     async fn summaries(&self, role: Role) -> Result<Vec<UserSummary>> {
