@@ -25,6 +25,15 @@ pub fn get(port: u16, path: &str) -> Result<Response, String> {
     read(answer).map_err(|e| format!("GET {path}: {e}"))
 }
 
+/// `GET` with `token` as `Authorization: Bearer`.
+pub fn get_as(port: u16, path: &str, token: &str) -> Result<Response, String> {
+    let answer = agent()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .call();
+    read(answer).map_err(|e| format!("GET {path}: {e}"))
+}
+
 /// `POST` of a JSON `body`, with `token` as `Authorization: Bearer` when given.
 pub fn post_json(
     port: u16,

@@ -2,15 +2,17 @@
 //! matklad's cargo-xtask: `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! Few dependencies (serde_json, and ureq without TLS to talk to the server it
-//! starts), so it compiles fast. Cargo is invoked through the `CARGO`
+//! starts), so it compiles fast; `bench` adds the ones its load generator needs (tokio, hyper,
+//! tokio-tungstenite, hdrhistogram, plotters), without their default features where they allow. Cargo is invoked through the `CARGO`
 //! environment variable (fallback `cargo`) and always from the workspace root.
 //! `fuzz` and `screenshots` run the server through [`server::Server`], which
-//! also stops it. To add a subcommand (e.g. `bench`), write a
+//! also stops it; `bench` runs the release build. To add a subcommand, write a
 //! `fn(&[String]) -> Result<(), String>` and add one entry to [`TASKS`].
 //!
 //! `tidy.rs` is not a task but the house rules as tests (every file opens with `//!`, no
 //! `unwrap()` outside tests, ...), which `cargo test --workspace` runs.
 
+mod bench;
 mod fake_tmdb;
 mod fuzz;
 mod http;
@@ -71,6 +73,12 @@ const TASKS: &[Task] = &[
         args: None,
         about: "save /docs, /redoc and / of a throwaway server to docs/img/*.png with headless chromium",
         run: screenshots::screenshots,
+    },
+    Task {
+        name: "bench",
+        args: Some("[OPTIONS]"),
+        about: "benchmark the release server (`--quick`: 2 s a scenario); `bench --help` for more",
+        run: bench::bench,
     },
     Task { name: "help", args: None, about: "print this usage text", run: help },
 ];
@@ -281,6 +289,7 @@ mod tests {
         assert_eq!(task_name(parse(&args(&["openapi"]))), "openapi");
         assert_eq!(task_name(parse(&args(&["fuzz"]))), "fuzz");
         assert_eq!(task_name(parse(&args(&["screenshots"]))), "screenshots");
+        assert_eq!(task_name(parse(&args(&["bench", "--quick"]))), "bench");
     }
 
     #[test]

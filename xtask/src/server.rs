@@ -1,9 +1,10 @@
-//! A throwaway `movies-api` for the tasks that need one running (`fuzz`, `screenshots`): the
-//! debug binary on a free port, a fresh SQLite file in a temporary directory, one admin, and a
+//! A throwaway `movies-api` for the tasks that need one running (`fuzz`, `screenshots`, and
+//! `bench` with the release binary and [`Settings`]): the binary on a free port, a fresh SQLite file in a temporary directory, one admin, and a
 //! fake TMDB on 127.0.0.1 (`fake_tmdb.rs`) for the `/moviesTMDB` routes. The process is killed,
 //! the fake stopped and the directory removed when the [`Server`] is dropped, on success, error
 //! or panic alike.
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::TcpListener;
@@ -35,6 +36,8 @@ pub struct Server {
     dir: PathBuf,
     log: PathBuf,
     pub admin: Admin,
+    /// How long each seeding of [`Settings::seed`] took, in order.
+    pub seed_times: Vec<Duration>,
     /// Dropped after the server is killed (`Drop` runs before the fields are dropped).
     _tmdb: FakeTmdb,
 }
@@ -49,10 +52,35 @@ pub fn build() -> Result<PathBuf, String> {
     Ok(crate::target_dir().join("debug").join("movies-api"))
 }
 
+/// Builds the release server (as `cargo build --release` does) for `bench`; returns its path.
+pub fn build_release() -> Result<PathBuf, String> {
+    let mut cmd = crate::cargo();
+    cmd.args(["build", "--release", "-p", "movies-api"]);
+    crate::run(&mut cmd)?;
+    Ok(crate::target_dir().join("release").join("movies-api"))
+}
+
+/// What a server gets beyond the defaults of [`Server::start`].
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// A database to use instead of a fresh SQLite file in the temporary directory.
+    pub database_url: Option<String>,
+    /// More environment for the server (and its seeding), after the defaults.
+    pub env: Vec<(&'static str, String)>,
+    /// `movies-api generate --movies M --characters C` for each `(M, C)`, in order, over the
+    /// database before the server starts; their output is shown.
+    pub seed: Vec<(u64, u64)>,
+}
+
 impl Server {
     /// Starts `binary` on a free port and a fresh database in a new temporary directory named
     /// after `purpose`, and waits until `GET /ready` answers 200.
     pub fn start(binary: &Path, purpose: &str) -> Result<Server, String> {
+        Self::start_with(binary, purpose, Settings::default())
+    }
+
+    /// As [`Server::start`], with `settings`.
+    pub fn start_with(binary: &Path, purpose: &str, settings: Settings) -> Result<Server, String> {
         let dir = env::temp_dir().join(format!(
             "movies-xtask-{purpose}-{}-{}",
             std::process::id(),
@@ -65,27 +93,51 @@ impl Server {
         let port = free_port()?;
         let admin = Admin { username: "admin".into(), password: random_hex(24) };
         let tmdb = FakeTmdb::start()?;
-        let mut cmd = Command::new(binary);
-        // Only our settings: a DATABASE_URL or APP_ENV in the caller's shell must not leak in.
-        cmd.env_clear();
-        for name in ["PATH", "HOME", "TMPDIR", "RUST_BACKTRACE"] {
-            if let Some(value) = env::var_os(name) {
-                cmd.env(name, value);
-            }
+        let mut environment = server_env(&dir, port, &admin, &random_hex(64));
+        if let Some(url) = settings.database_url {
+            environment.retain(|(name, _)| *name != "DATABASE_URL");
+            environment.push(("DATABASE_URL", url));
         }
-        cmd.envs(server_env(&dir, port, &admin, &random_hex(64)))
-            .envs(tmdb.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
+        environment.extend(settings.env);
+        let command = || {
+            let mut cmd = Command::new(binary);
+            // Only our settings: a DATABASE_URL or APP_ENV in the caller's shell must not leak in.
+            cmd.env_clear();
+            for name in ["PATH", "HOME", "TMPDIR", "RUST_BACKTRACE"] {
+                if let Some(value) = env::var_os(name) {
+                    cmd.env(name, value);
+                }
+            }
+            cmd.envs(environment.iter().map(|(n, v)| (OsString::from(n), OsString::from(v))));
+            cmd
+        };
+        let mut seed_times = Vec::new();
+        for (movies, characters) in settings.seed {
+            let mut cmd = command();
+            cmd.args(["generate", "--movies", &movies.to_string()]);
+            cmd.args(["--characters", &characters.to_string()]);
+            let started = Instant::now();
+            crate::run(&mut cmd).map_err(|e| {
+                let _ = fs::remove_dir_all(&dir);
+                format!("seeding the database: {e}")
+            })?;
+            seed_times.push(started.elapsed());
+        }
+        let mut cmd = command();
+        cmd.envs(tmdb.env()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file);
         let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let mut server = Server { child, port, dir, log, admin, _tmdb: tmdb };
+        let mut server = Server { child, port, dir, log, admin, seed_times, _tmdb: tmdb };
         server.wait_until_healthy()?;
         Ok(server)
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's process id (to read its memory in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://127.0.0.1:PORT` followed by `path`.

@@ -1,0 +1,897 @@
+//! `cargo xtask bench`: builds the release server, starts it on a fresh SQLite database (and on
+//! PostgreSQL when `BENCH_DATABASE_URL` is set) seeded with 100,000 movies and 200,000
+//! characters, runs each scenario against it from a load generator in this process (hyper and
+//! tokio-tungstenite on tokio, fixed concurrency, 127.0.0.1 only), then writes
+//! `target/bench.json`, `docs/benchmarks.md` and `docs/img/benchmarks.png`.
+//!
+//! The server and the load generator share the machine's cores, so each figure is also given as
+//! a ratio to `ceiling` (`GET /health`, which touches nothing) measured in the same run: that
+//! ratio, more than the raw figure, is what compares across machines.
+//!
+//! Two servers per database: the first for every scenario on 100,000 movies (the generation
+//! beside `get_movie` last, as it grows the table), the second for `generate` (1,000,000 movies
+//! through `POST /movies/generate/{n}`, on its own) and `scale` (the reads again on those
+//! 1,000,000 movies and 200,000 characters).
+
+mod chart;
+mod listeners;
+mod load;
+mod options;
+mod report;
+mod stats;
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::{env, thread};
+
+use serde_json::Value;
+use tokio::runtime::Runtime;
+
+use crate::http;
+use crate::server::{self, Server, Settings};
+use listeners::Fanout;
+use load::{Load, MakeRequest, Outcome, Requests, Stop};
+use options::{Options, Parsed};
+use report::{Report, Row, Run, Unit};
+use stats::per_second;
+
+/// The seed of the first server: the issue's 100,000 movies and 200,000 characters.
+const MOVIES: u64 = 100_000;
+const CHARACTERS: u64 = 200_000;
+/// The `generate` and `scale` database.
+const SCALE_MOVIES: u64 = 1_000_000;
+const SCALE_CHARACTERS: u64 = 200_000;
+/// `bulk`: this many movies in [`BULK_REQUESTS`] requests.
+const BULK_MOVIES: u64 = 100_000;
+const BULK_REQUESTS: u64 = 10;
+/// `ws_fanout`'s writer: creates per second.
+const WS_RATE: u32 = 200;
+/// How long after the 10,000-connection scenario memory is read again.
+const MEMORY_SETTLE: Duration = Duration::from_secs(30);
+/// `GET /movies/names` answers every name (30 MB at 1,000,000 movies): at most this many at
+/// once, so that the server's memory, not the benchmark, is not what gives way.
+const NAMES_CONNECTIONS: usize = 4;
+/// Genres of the generated movies (crates/infra/src/jobs/generator.rs), URL-encoded.
+const GENRES: &[&str] = &[
+    "Action",
+    "Adventure",
+    "Comedy",
+    "Crime",
+    "Drama",
+    "Fantasy",
+    "Horror",
+    "Mystery",
+    "Science%20Fiction",
+    "Thriller",
+];
+/// Substrings for `q`, common and rare in generated titles ("The Synergistic Paradigm").
+const QUERIES: &[&str] = &["the", "ar", "ent", "ion", "ic", "syn", "xyz", "web", "ive", "ware"];
+
+pub fn bench(args: &[String]) -> Result<(), String> {
+    let options = match options::parse(args)? {
+        Parsed::Help => {
+            print!("{}", options::USAGE);
+            return Ok(());
+        }
+        Parsed::Run(_) if cfg!(debug_assertions) => return run_optimised(args),
+        Parsed::Run(options) => options,
+    };
+    // Read before the long run, so that a wrong path fails at once.
+    let earlier = options.compare.as_deref().map(read_report).transpose()?;
+    let wall = Instant::now();
+    raise_open_files_limit();
+    let binary = server::build_release()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting tokio: {e}"))?;
+    let mut runs = vec![bench_database(&runtime, &binary, &options, None)?];
+    if let Ok(url) = env::var("BENCH_DATABASE_URL") {
+        runs.push(bench_database(&runtime, &binary, &options, Some(url))?);
+    }
+    let report = Report {
+        date: today(),
+        commit: commit(),
+        cores: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        quick: options.quick,
+        seconds_per_scenario: options.duration.as_secs(),
+        concurrency: options.concurrency,
+        wall_seconds: wall.elapsed().as_secs_f64(),
+        runs,
+    };
+    let json_path = crate::target_dir().join("bench.json");
+    write(&json_path, &format!("{:#}\n", report.to_json()))?;
+    println!("\n{}", report.markdown_tables());
+    println!("wrote {}", json_path.display());
+    if options.write_docs {
+        let root = crate::workspace_root();
+        write(&root.join("docs/benchmarks.md"), &benchmarks_md(&report))?;
+        let chart = root.join("docs/img/benchmarks.png");
+        chart::draw(&report, &chart)?;
+        println!("wrote docs/benchmarks.md and {}", chart.display());
+    }
+    if let Some(earlier) = earlier {
+        println!();
+        for line in report::compare_lines(&report, &earlier) {
+            println!("{line}");
+        }
+    }
+    println!("bench: done in {:.0} s", wall.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Runs this task again from a release build of xtask: a debug build of hyper and tokio would
+/// make the load generator, not the server, the bottleneck. The rest of xtask stays a debug
+/// build, quick to compile.
+fn run_optimised(args: &[String]) -> Result<(), String> {
+    println!("bench: building the load generator (xtask) with optimisations");
+    let mut cmd = crate::cargo();
+    cmd.args(["build", "--release", "-p", "xtask"]);
+    crate::run(&mut cmd)?;
+    let mut cmd = Command::new(crate::target_dir().join("release").join("xtask"));
+    cmd.arg("bench").args(args);
+    // The optimised run has reported its own failure.
+    crate::run(&mut cmd).map_err(|_| "failed".to_owned())
+}
+
+fn read_report(path: &Path) -> Result<Report, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    Report::from_json(&value).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// 10,000 connections need more than the usual 1,024 open files, here and in the server (a
+/// child, which inherits the limit): the soft limit goes up to the hard one.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 10_500 => println!(
+            "bench: open files limited to {limit} (hard limit); the 10,000-connection \
+             scenarios may fail (raise it with `ulimit -Hn` as root)"
+        ),
+        Ok(limit) => println!("bench: open files limit {limit}"),
+        Err(e) => println!("bench: could not raise the open files limit: {e}"),
+    }
+}
+
+/// One database's scenarios: a fresh SQLite file, or `database_url`.
+fn bench_database(
+    runtime: &Runtime,
+    binary: &Path,
+    options: &Options,
+    database_url: Option<String>,
+) -> Result<Run, String> {
+    let database = if database_url.is_some() { "postgres" } else { "sqlite" };
+    let mut run = Run::new(database);
+    if database_url.is_some() {
+        run.notes.push(
+            "PostgreSQL: the database of BENCH_DATABASE_URL as it was given (meant to be \
+             empty), used by both servers in turn: `scale` runs on what the first left in it."
+                .into(),
+        );
+    }
+    println!(
+        "==> bench [{database}]: seeding {} movies and {} characters, then starting the server",
+        report::thousands(MOVIES as f64),
+        report::thousands(CHARACTERS as f64)
+    );
+    let settings = Settings {
+        database_url: database_url.clone(),
+        env: bench_env(),
+        seed: vec![(MOVIES, CHARACTERS)],
+    };
+    let server = Server::start_with(binary, "bench", settings)?;
+    if let Some(took) = server.seed_times.first() {
+        println!("    seeded in {:.1} s; the server is ready", took.as_secs_f64());
+    }
+    let mut bench = Bench::new(runtime, server, options)?;
+    bench.main_scenarios(&mut run)?;
+    drop(bench);
+
+    if options.second_server() {
+        println!("==> bench [{database}]: a second server, for `generate` and `scale`");
+        let settings = Settings { database_url, env: bench_env(), seed: Vec::new() };
+        let server = Server::start_with(binary, "bench-scale", settings)?;
+        let mut bench = Bench::new(runtime, server, options)?;
+        bench.scale_scenarios(&mut run)?;
+    }
+    if options.quick {
+        let skipped = if options.second_server() {
+            ""
+        } else {
+            println!(
+                "    (quick: no `scale`, no 1,000,000-movie `generate`; add --scale for them)"
+            );
+            " No second server: neither `scale` nor the 1,000,000-movie `generate` ran \
+             (`--quick --scale` runs them)."
+        };
+        run.notes.push(format!(
+            "Quick run: {} s per scenario; the generation beside `get_movie` asks for {} movies \
+             (1,000,000 in a full run).{skipped}",
+            options.duration.as_secs(),
+            report::thousands(options.generate_beside() as f64)
+        ));
+    }
+    run.fill_ratios();
+    Ok(run)
+}
+
+/// The server's settings for a benchmark, besides those of every throwaway server.
+fn bench_env() -> Vec<(&'static str, String)> {
+    vec![
+        // The `ceiling_bare` scenario's route.
+        ("BENCH_BARE_ROUTE", "1".into()),
+        // Errors only: a log line per WebSocket or connection would be measured too.
+        ("RUST_LOG", "error".into()),
+        // Generation runs one job at a time, as it does on a small server.
+        ("JOBS_CONCURRENCY", "1".into()),
+    ]
+}
+
+/// A running server and what the scenarios need of it.
+struct Bench<'a> {
+    runtime: &'a Runtime,
+    server: Server,
+    options: &'a Options,
+    addr: SocketAddr,
+    requests: Requests,
+    token: String,
+    /// The smallest and largest movie id.
+    ids: (u64, u64),
+    /// Starts the name of every movie this run creates, so that names never collide.
+    prefix: String,
+}
+
+impl<'a> Bench<'a> {
+    fn new(runtime: &'a Runtime, mut server: Server, options: &'a Options) -> Result<Self, String> {
+        let token = server.login()?;
+        let port = server.port();
+        let requests = Requests { host: format!("127.0.0.1:{port}"), token: Some(token.clone()) };
+        let prefix = format!(
+            "bench-{}-",
+            server.dir().file_name().map_or_else(
+                || "run".into(),
+                |name| name.to_string_lossy().rsplit('-').next().unwrap_or("run").to_owned(),
+            )
+        );
+        Ok(Bench {
+            runtime,
+            server,
+            options,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            requests,
+            token,
+            // Read once there are movies (the second server starts empty).
+            ids: (1, 1),
+            prefix,
+        })
+    }
+
+    /// Every scenario of the first server, in order.
+    fn main_scenarios(&mut self, run: &mut Run) -> Result<(), String> {
+        let c = self.options.concurrency;
+        self.ids = self.movie_ids()?;
+        if self.options.runs("memory") {
+            run.memory.push(("idle, after start and login".into(), self.rss_mb()?));
+        }
+        let r = self.requests.clone();
+        self.timed(run, "ceiling", c, Arc::new(move |_, _| r.get("/health", false)))?;
+        let r = self.requests.clone();
+        if self.options.runs("ceiling_bare") {
+            self.timed(
+                run,
+                "ceiling_bare",
+                c,
+                Arc::new(move |_, _| r.get("/_bench/health", false)),
+            )?;
+        }
+        if self.options.runs("get_movie") {
+            let make = self.get_movie(true);
+            self.timed(run, "get_movie", c, make)?;
+        }
+        if self.options.runs("get_movie_public") {
+            let make = self.get_movie(false);
+            self.timed(run, "get_movie_public", c, make)?;
+        }
+        let movies = self.ids.1 - self.ids.0 + 1;
+        if self.options.runs("list_movies") {
+            let r = self.requests.clone();
+            let make: MakeRequest = Arc::new(move |rng, _| {
+                let skip = rng.between(0, movies.saturating_sub(50));
+                r.get(&format!("/movies?skip={skip}&limit=50"), false)
+            });
+            self.timed(run, "list_movies", c, make)?;
+        }
+        if self.options.runs("filter_movies") {
+            let make = self.filter();
+            self.timed(run, "filter_movies", c, make)?;
+        }
+        if self.options.runs("create_movie") {
+            let make = self.create_movie("create");
+            self.timed(run, "create_movie", c, make)?;
+        }
+        if self.options.runs("mixed") {
+            let (read, write) = (self.get_movie(true), self.create_movie("mixed"));
+            let make: MakeRequest =
+                Arc::new(move |rng, n| if rng.percent(10) { write(rng, n) } else { read(rng, n) });
+            self.timed(run, "mixed", c, make)?;
+            if let Some(row) = run.rows.last_mut() {
+                row.note = "90% get_movie, 10% create_movie".into();
+            }
+        }
+        if self.options.runs("bulk") {
+            self.bulk(run)?;
+        }
+        if self.options.runs("ws_fanout") {
+            for listeners in [1_000, 10_000] {
+                self.ws_fanout(run, listeners)?;
+            }
+        }
+        if self.options.runs("connections") {
+            for connections in [1_000, 10_000] {
+                let name = format!("connections_{connections}");
+                let r = self.requests.clone();
+                self.timed(run, &name, connections, Arc::new(move |_, _| r.get("/health", false)))?;
+                if let Some(row) = run.rows.last_mut() {
+                    row.note = format!("GET /health over {connections} connections");
+                }
+            }
+            if self.options.runs("memory") {
+                run.memory.push(("right after 10,000 connections".into(), self.rss_mb()?));
+                println!("--> memory: waiting {} s", MEMORY_SETTLE.as_secs());
+                thread::sleep(MEMORY_SETTLE);
+                run.memory.push(("30 s after 10,000 connections".into(), self.rss_mb()?));
+                self.print_memory(run);
+            }
+        }
+        if self.options.runs("generate") {
+            self.generate_beside_get_movie(run)?;
+        }
+        Ok(())
+    }
+
+    /// `generate` on its own, then `scale`, on the second server.
+    fn scale_scenarios(&mut self, run: &mut Run) -> Result<(), String> {
+        let characters = self.generate_for_scale(run)?;
+        if !self.options.runs("scale") {
+            return Ok(());
+        }
+        self.ids = self.movie_ids()?;
+        let c = self.options.concurrency;
+        let movies = self.ids.1 - self.ids.0 + 1;
+        println!(
+            "--> scale: reads on {} movies and {} characters",
+            report::thousands(movies as f64),
+            report::thousands(characters as f64)
+        );
+        let r = self.requests.clone();
+        self.timed(
+            run,
+            "scale_first_page",
+            c,
+            Arc::new(move |_, _| r.get("/movies?limit=50", false)),
+        )?;
+        let r = self.requests.clone();
+        let make: MakeRequest = Arc::new(move |rng, _| {
+            let skip = movies.saturating_sub(50 + rng.between(0, 1000));
+            r.get(&format!("/movies?skip={skip}&limit=50"), false)
+        });
+        self.timed(run, "scale_deep_page", c, make)?;
+        let r = self.requests.clone();
+        let make: MakeRequest = Arc::new(move |rng, _| {
+            let skip = rng.between(0, characters.saturating_sub(50));
+            r.get(&format!("/characters?skip={skip}&limit=50"), true)
+        });
+        self.timed(run, "scale_characters", c, make)?;
+        let r = self.requests.clone();
+        let make: MakeRequest = Arc::new(move |rng, _| {
+            let q = QUERIES[rng.between(0, QUERIES.len() as u64 - 1) as usize];
+            r.get(&format!("/movies?q={q}&limit=50"), false)
+        });
+        self.timed(run, "scale_q", c, make)?;
+        let r = self.requests.clone();
+        let make: MakeRequest = Arc::new(move |rng, _| {
+            let genre = GENRES[rng.between(0, GENRES.len() as u64 - 1) as usize];
+            r.get(&format!("/movies?genre={genre}&limit=50"), false)
+        });
+        self.timed(run, "scale_genre", c, make)?;
+        let r = self.requests.clone();
+        let names = NAMES_CONNECTIONS.min(c);
+        self.timed(run, "scale_names", names, Arc::new(move |_, _| r.get("/movies/names", true)))?;
+        if let Some(row) = run.rows.last_mut() {
+            row.note = format!("every name in one answer; {names} connections");
+        }
+        Ok(())
+    }
+
+    /// The `generate` scenario's first half (1,000,000 movies through the API, nothing else
+    /// running), then the characters `scale` needs. Returns how many characters there are.
+    fn generate_for_scale(&mut self, run: &mut Run) -> Result<u64, String> {
+        println!(
+            "--> generate: {} movies through POST /movies/generate",
+            report::thousands(SCALE_MOVIES as f64)
+        );
+        let took = self.generate_job("movies", SCALE_MOVIES)?;
+        if self.options.runs("generate") {
+            let rows = per_second(SCALE_MOVIES, took);
+            let row = Row {
+                name: "generate".into(),
+                unit: Unit::Rows,
+                throughput: rows,
+                p50_ms: None,
+                p99_ms: None,
+                max_ms: None,
+                errors: 0,
+                ratio: None,
+                note: format!(
+                    "{} movies in {:.1} s, wall time of the job, nothing else running",
+                    report::thousands(SCALE_MOVIES as f64),
+                    took.as_secs_f64()
+                ),
+            };
+            print_row(&row);
+            run.rows.push(row);
+        }
+        if !self.options.runs("scale") {
+            return Ok(0);
+        }
+        println!(
+            "--> scale: {} characters through POST /characters/generate",
+            report::thousands(SCALE_CHARACTERS as f64)
+        );
+        let took = self.generate_job("characters", SCALE_CHARACTERS)?;
+        println!("    {:.1} s", took.as_secs_f64());
+        Ok(SCALE_CHARACTERS)
+    }
+
+    /// Runs a generation job of `n` `kind` and waits for its end; returns its wall time.
+    fn generate_job(&mut self, kind: &str, n: u64) -> Result<Duration, String> {
+        let started = Instant::now();
+        let job = self.submit_job(kind, n)?;
+        wait_for_job(self.server.port(), &self.token, &job)?;
+        Ok(started.elapsed())
+    }
+
+    fn submit_job(&mut self, kind: &str, n: u64) -> Result<String, String> {
+        let path = format!("/{kind}/generate/{n}");
+        let answer = http::post_json(self.server.port(), &path, Some(&self.token), &Value::Null)?;
+        match (answer.status, answer.string_field("jobId")) {
+            (202, Some(job)) => Ok(job),
+            (status, _) => {
+                Err(self.server.failure(&format!("POST {path} answered {status} {}", answer.body)))
+            }
+        }
+    }
+
+    /// The `generate` scenario's second half: a generation job while `get_movie` runs beside
+    /// it, until the job ends.
+    fn generate_beside_get_movie(&mut self, run: &mut Run) -> Result<(), String> {
+        let n = self.options.generate_beside();
+        println!(
+            "--> generate: {} movies while get_movie runs on {} connections",
+            report::thousands(n as f64),
+            self.options.concurrency
+        );
+        let done = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let job = self.submit_job("movies", n)?;
+        let (port, token, flag) = (self.server.port(), self.token.clone(), done.clone());
+        let watcher = thread::spawn(move || {
+            let result = wait_for_job(port, &token, &job);
+            flag.store(true, Ordering::Relaxed);
+            result.map(|()| started.elapsed())
+        });
+        let load = Load {
+            connections: self.options.concurrency,
+            stop: Stop::Flag(done.clone()),
+            make: self.get_movie(true),
+        };
+        let outcome = self.runtime.block_on(load::run(self.addr, load));
+        // The job's end stops the load; should the load fail first, the job still has to end.
+        let took = watcher.join().map_err(|_| "the job watcher panicked".to_owned())??;
+        let outcome = outcome?;
+        self.server.check_running()?;
+        let row = Row {
+            name: "generate_beside_get_movie".into(),
+            unit: Unit::Rows,
+            throughput: per_second(n, took),
+            p50_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            errors: 0,
+            ratio: None,
+            note: format!(
+                "{} movies in {:.1} s with get_movie running",
+                report::thousands(n as f64),
+                took.as_secs_f64()
+            ),
+        };
+        print_row(&row);
+        run.rows.push(row);
+        let mut row = self.row("get_movie_beside_generate", Unit::Requests, &outcome);
+        row.note = "get_movie while the generation above ran".into();
+        print_row(&row);
+        run.rows.push(row);
+        Ok(())
+    }
+
+    /// 100,000 movies in 10 `POST /movies/bulk/` requests, one after the other.
+    fn bulk(&mut self, run: &mut Run) -> Result<(), String> {
+        let per_request = BULK_MOVIES / BULK_REQUESTS;
+        println!(
+            "--> bulk: {} movies in {BULK_REQUESTS} requests",
+            report::thousands(BULK_MOVIES as f64)
+        );
+        let (r, prefix) = (self.requests.clone(), self.prefix.clone());
+        let make: MakeRequest = Arc::new(move |_, n| {
+            let movies: Vec<Value> = (0..per_request)
+                .map(|i| serde_json::json!({ "name": format!("{prefix}bulk-{n}-{i}"), "year": 1999 }))
+                .collect();
+            r.post_json("/movies/bulk/", Value::Array(movies).to_string())
+        });
+        let load = Load { connections: 1, stop: Stop::Requests(BULK_REQUESTS), make };
+        let outcome = self.runtime.block_on(load::run(self.addr, load))?;
+        self.server.check_running()?;
+        let mut row = self.row("bulk", Unit::Rows, &outcome);
+        row.throughput =
+            per_second(per_request * (outcome.requests - outcome.errors), outcome.elapsed);
+        row.note = format!(
+            "{} movies in {} requests: {:.1} s",
+            report::thousands(BULK_MOVIES as f64),
+            BULK_REQUESTS,
+            outcome.elapsed.as_secs_f64()
+        );
+        print_row(&row);
+        run.rows.push(row);
+        Ok(())
+    }
+
+    fn ws_fanout(&mut self, run: &mut Run, listeners: usize) -> Result<(), String> {
+        println!(
+            "--> ws_fanout: {} listeners, a writer at {WS_RATE} writes/s for {} s",
+            report::thousands(listeners as f64),
+            self.options.duration.as_secs()
+        );
+        let fanout = Fanout {
+            listeners,
+            rate: WS_RATE,
+            duration: self.options.duration,
+            prefix: format!("{}ws{listeners}-", self.prefix),
+        };
+        let pid = self.server.pid();
+        let mut idle = None;
+        let record_idle = listeners == 10_000 && self.options.runs("memory");
+        let outcome = self.runtime.block_on(listeners::run(
+            self.addr,
+            self.requests.clone(),
+            fanout,
+            |connected| {
+                println!("    {connected} listeners subscribed");
+                if record_idle {
+                    idle = Some(rss_mb(pid));
+                }
+            },
+        ))?;
+        if let Some(mb) = idle {
+            run.memory.push(("with 10,000 idle listeners".into(), mb?));
+        }
+        self.server.check_running()?;
+        let row = Row {
+            name: format!("ws_fanout_{listeners}"),
+            unit: Unit::Events,
+            throughput: per_second(outcome.received, outcome.elapsed),
+            p50_ms: outcome.latencies.quantile_ms(0.5),
+            p99_ms: outcome.latencies.quantile_ms(0.99),
+            max_ms: outcome.latencies.max_ms(),
+            errors: outcome.connect_errors + outcome.write_errors + outcome.lagged,
+            ratio: None,
+            note: format!(
+                "{} listeners connected; {} writes; {} events lost; {} listeners lagged; \
+                 {} events before their write's answer",
+                outcome.connected, outcome.writes, outcome.lost, outcome.lagged, outcome.early
+            ),
+        };
+        print_row(&row);
+        if let Some(error) = &outcome.first_error {
+            println!("    first error: {error}");
+        }
+        run.rows.push(row);
+        Ok(())
+    }
+
+    /// A fixed-concurrency scenario for the configured duration.
+    fn timed(
+        &mut self,
+        run: &mut Run,
+        name: &str,
+        connections: usize,
+        make: MakeRequest,
+    ) -> Result<(), String> {
+        println!("--> {name}: {connections} connections for {} s", self.options.duration.as_secs());
+        let load = Load { connections, stop: Stop::After(self.options.duration), make };
+        let outcome = self.runtime.block_on(load::run(self.addr, load))?;
+        self.server.check_running()?;
+        let row = self.row(name, Unit::Requests, &outcome);
+        print_row(&row);
+        if let Some(error) = &outcome.first_error {
+            println!("    first error: {error}");
+        }
+        run.rows.push(row);
+        Ok(())
+    }
+
+    fn row(&self, name: &str, unit: Unit, outcome: &Outcome) -> Row {
+        Row {
+            name: name.into(),
+            unit,
+            throughput: per_second(outcome.requests, outcome.elapsed),
+            p50_ms: outcome.latencies.quantile_ms(0.5),
+            p99_ms: outcome.latencies.quantile_ms(0.99),
+            max_ms: outcome.latencies.max_ms(),
+            errors: outcome.errors,
+            ratio: None,
+            note: String::new(),
+        }
+    }
+
+    fn get_movie(&self, with_token: bool) -> MakeRequest {
+        let (r, (low, high)) = (self.requests.clone(), self.ids);
+        Arc::new(move |rng, _| r.get(&format!("/movies/{}", rng.between(low, high)), with_token))
+    }
+
+    fn filter(&self) -> MakeRequest {
+        let r = self.requests.clone();
+        Arc::new(move |rng, n| {
+            if n % 2 == 0 {
+                let q = QUERIES[rng.between(0, QUERIES.len() as u64 - 1) as usize];
+                r.get(&format!("/movies?q={q}&limit=50"), false)
+            } else {
+                let genre = GENRES[rng.between(0, GENRES.len() as u64 - 1) as usize];
+                r.get(&format!("/movies?genre={genre}&limit=50"), false)
+            }
+        })
+    }
+
+    fn create_movie(&self, scenario: &str) -> MakeRequest {
+        let (r, prefix) = (self.requests.clone(), format!("{}{scenario}-", self.prefix));
+        Arc::new(move |rng, n| {
+            let body = serde_json::json!({
+                "name": format!("{prefix}{n}"),
+                "year": rng.between(1900, 2030),
+                "genre": "Drama",
+                "description": "Made by cargo xtask bench.",
+            });
+            r.post_json("/movies", body.to_string())
+        })
+    }
+
+    /// The smallest and largest movie id (1 and 100,000 on the first fresh database).
+    fn movie_ids(&mut self) -> Result<(u64, u64), String> {
+        let port = self.server.port();
+        let id = |path: &str| -> Result<Option<u64>, String> {
+            let answer = http::get(port, path)?;
+            let list: Value = serde_json::from_str(&answer.body)
+                .map_err(|e| format!("GET {path}: {e}: {}", answer.body))?;
+            Ok(list[0]["id"].as_u64())
+        };
+        match (id("/movies?limit=1")?, id("/movies?limit=1&sort=-id")?) {
+            (Some(low), Some(high)) => Ok((low, high)),
+            _ => Err(self.server.failure("the database has no movies")),
+        }
+    }
+
+    fn rss_mb(&self) -> Result<f64, String> {
+        rss_mb(self.server.pid())
+    }
+
+    fn print_memory(&self, run: &Run) {
+        for (name, mb) in &run.memory {
+            println!("    memory, {name}: {mb:.0} MB");
+        }
+    }
+}
+
+/// Polls `GET /jobs/{job}` until the job ends; `Err` unless it ended `done`.
+fn wait_for_job(port: u16, token: &str, job: &str) -> Result<(), String> {
+    let path = format!("/jobs/{job}");
+    loop {
+        let answer = http::get_as(port, &path, token)?;
+        match answer.string_field("status").as_deref() {
+            Some("done") => return Ok(()),
+            Some("queued" | "running") => thread::sleep(Duration::from_millis(100)),
+            _ => return Err(format!("job {job} ended: {} {}", answer.status, answer.body)),
+        }
+    }
+}
+
+/// The resident memory of process `pid`, in MB, from `/proc/PID/status`.
+fn rss_mb(pid: u32) -> Result<f64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    vm_rss_mb(&status).ok_or_else(|| format!("no VmRSS line in {path}"))
+}
+
+fn vm_rss_mb(status: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn print_row(row: &Row) {
+    let ms = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.2} ms"));
+    println!(
+        "    {} {}, p50 {}, p99 {}, max {}, errors {}{}",
+        report::thousands(row.throughput),
+        row.unit.label(),
+        ms(row.p50_ms),
+        ms(row.p99_ms),
+        ms(row.max_ms),
+        row.errors,
+        if row.note.is_empty() { String::new() } else { format!(" ({})", row.note) }
+    );
+}
+
+/// Today's date, UTC, as `YYYY-MM-DD`.
+fn today() -> String {
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The calendar date `days` after 1970-01-01 (the proleptic Gregorian calendar, in 400-year
+/// eras of 146,097 days, each starting on 1 March so that the leap day comes last).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The commit measured (`abc1234`, with `-dirty` when the tree has changes), or `unknown`.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(crate::workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(hash) => {
+            let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{hash}-dirty") } else { hash }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// docs/benchmarks.md: what was measured, how, and the tables.
+fn benchmarks_md(report: &Report) -> String {
+    let mode = if report.quick {
+        format!("a **quick** run (`--quick`: {} s per scenario)", report.seconds_per_scenario)
+    } else {
+        format!("a full run ({} s per scenario)", report.seconds_per_scenario)
+    };
+    let databases: Vec<&str> = report.runs.iter().map(|r| r.database.as_str()).collect();
+    format!(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench` from {mode} on {date}: {cores} cores, commit `{commit}`, \
+         database {databases}, {concurrency} connections for the fixed-concurrency scenarios, \
+         {wall:.0} s in all. The server and the load generator share the cores, so the figures \
+         say as much about the machine as about the server: compare each scenario's **ratio to \
+         ceiling** (its requests/s over `GET /health`'s in the same run) rather than raw \
+         requests/s across machines.\n\n\
+         ![Each scenario's throughput as a ratio to the ceiling](img/benchmarks.png)\n\n\
+         ## Results\n\n{tables}\
+         ## The scenarios\n\n\
+         - `ceiling`: `GET /health`, which touches no database: the fastest this binary answers \
+         through its middleware stack. `ceiling_bare`: the same handler on a route outside the \
+         middleware (`BENCH_BARE_ROUTE`), so the difference is what the stack costs.\n\
+         - `get_movie` (with a token: revocation, user and movie queries) and `get_movie_public` \
+         (no token): `GET /movies/{{random id}}`.\n\
+         - `list_movies`: `GET /movies?skip={{random}}&limit=50`; `filter_movies`: `q` (a \
+         substring) and `genre`, in turn, 50 at most.\n\
+         - `create_movie`: `POST /movies`; `mixed`: 90% `get_movie`, 10% `create_movie`.\n\
+         - `bulk`: 100,000 movies in 10 `POST /movies/bulk/` requests, one after the other \
+         (rows/s; latencies are the 10 requests').\n\
+         - `ws_fanout_N`: N WebSocket listeners on `/ws` (movies only), a writer creating \
+         200 movies/s; latency from each write's answer to each listener's receipt of its \
+         event; events/s delivered; errors are failed connections and writes and listeners \
+         dropped as `lagged`; lost events in the notes.\n\
+         - `connections_N`: `GET /health` over N connections at once.\n\
+         - Memory: the server's RSS idle, with 10,000 idle listeners, right after the \
+         10,000-connection scenario and 30 s later.\n\
+         - `generate`: 1,000,000 movies through `POST /movies/generate/{{n}}` on a fresh \
+         database, wall time until the job is done; `generate_beside_get_movie`: a generation \
+         while `get_movie` runs (`get_movie_beside_generate`), on the first database.\n\
+         - `scale_*`: the reads again on 1,000,000 movies and 200,000 characters: the first \
+         page, a deep page (`skip` near the end), `GET /characters` pages (with a token), `q`, \
+         `genre`, and `GET /movies/names` (every name).\n\n\
+         ## How to run\n\n\
+         ```sh\n\
+         cargo xtask bench --quick            # 2 s per scenario, no `scale`: about 5 minutes\n\
+         cargo xtask bench --quick --scale    # with `scale` and the 1,000,000-movie `generate`\n\
+         cargo xtask bench                    # the full run, 10 s per scenario: 20 minutes and more\n\
+         cargo xtask bench --only get_movie,mixed --compare target/bench-before.json\n\
+         BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench cargo xtask bench --quick\n\
+         ```\n\n\
+         It builds the release binary, starts it on 127.0.0.1 over a fresh SQLite file seeded \
+         with `movies-api generate` (100,000 movies, 200,000 characters), runs the scenarios \
+         from a load generator inside xtask, and stops the server. It writes \
+         `target/bench.json`, this page and its chart (`--no-write` leaves these two alone); \
+         `--compare FILE` prints each figure beside the same figure of an earlier \
+         `bench.json` (copy it aside first: each run overwrites it). With \
+         `BENCH_DATABASE_URL` every scenario runs again on that PostgreSQL database, which \
+         should be empty and is left filled. It raises its open-files limit to the hard limit \
+         for the 10,000 connections (the server inherits it). \
+         `cargo xtask bench --help` lists the options.\n",
+        date = report.date,
+        cores = report.cores,
+        commit = report.commit,
+        databases = databases.join(" and "),
+        concurrency = report.concurrency,
+        wall = report.wall_seconds,
+        tables = report.markdown_tables(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_from_days_since_the_epoch() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(31 + 28), (1970, 3, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_783), (2026, 11, 26));
+        assert_eq!(today().len(), 10);
+    }
+
+    #[test]
+    fn rss_is_read_from_the_status_file() {
+        let status = "Name:\tmovies-api\nVmPeak:\t  9000 kB\nVmRSS:\t   51200 kB\nThreads:\t3\n";
+        assert_eq!(vm_rss_mb(status), Some(50.0));
+        assert_eq!(vm_rss_mb("Name:\tx\n"), None);
+        assert!(rss_mb(std::process::id()).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn the_page_says_how_it_was_measured() {
+        let report = Report {
+            date: "2026-11-26".into(),
+            commit: "abc1234".into(),
+            cores: 2,
+            quick: true,
+            seconds_per_scenario: 2,
+            concurrency: 64,
+            wall_seconds: 200.0,
+            runs: vec![Run::new("sqlite")],
+        };
+        let page = benchmarks_md(&report);
+        for needle in ["**quick**", "2026-11-26", "2 cores", "`abc1234`", "database sqlite"] {
+            assert!(page.contains(needle), "{needle}");
+        }
+        assert!(page.contains("## How to run"));
+    }
+}
