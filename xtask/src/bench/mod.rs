@@ -426,21 +426,12 @@ impl<'a> Bench<'a> {
         let took = self.generate_job("movies", SCALE_MOVIES)?;
         if self.options.runs("generate") {
             let rows = per_second(SCALE_MOVIES, took);
-            let row = Row {
-                name: "generate".into(),
-                unit: Unit::Rows,
-                throughput: rows,
-                p50_ms: None,
-                p99_ms: None,
-                max_ms: None,
-                errors: 0,
-                ratio: None,
-                note: format!(
-                    "{} movies in {:.1} s, wall time of the job, nothing else running",
-                    report::thousands(SCALE_MOVIES as f64),
-                    took.as_secs_f64()
-                ),
-            };
+            let note = format!(
+                "{} movies in {:.1} s, wall time of the job, nothing else running",
+                report::thousands(SCALE_MOVIES as f64),
+                took.as_secs_f64()
+            );
+            let row = Row::rows_per_second("generate", rows, note);
             print_row(&row);
             run.rows.push(row);
         }
@@ -503,21 +494,12 @@ impl<'a> Bench<'a> {
         let took = watcher.join().map_err(|_| "the job watcher panicked".to_owned())??;
         let outcome = outcome?;
         self.server.check_running()?;
-        let row = Row {
-            name: "generate_beside_get_movie".into(),
-            unit: Unit::Rows,
-            throughput: per_second(n, took),
-            p50_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            errors: 0,
-            ratio: None,
-            note: format!(
-                "{} movies in {:.1} s with get_movie running",
-                report::thousands(n as f64),
-                took.as_secs_f64()
-            ),
-        };
+        let note = format!(
+            "{} movies in {:.1} s with get_movie running",
+            report::thousands(n as f64),
+            took.as_secs_f64()
+        );
+        let row = Row::rows_per_second("generate_beside_get_movie", per_second(n, took), note);
         print_row(&row);
         run.rows.push(row);
         let mut row = self.row("get_movie_beside_generate", Unit::Requests, &outcome);

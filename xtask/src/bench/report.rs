@@ -47,6 +47,23 @@ pub struct Row {
     pub note: String,
 }
 
+impl Row {
+    /// A row of rows stored per second over a whole timed run, with no latency of its own.
+    pub fn rows_per_second(name: &str, throughput: f64, note: String) -> Self {
+        Row {
+            name: name.into(),
+            unit: Unit::Rows,
+            throughput,
+            p50_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            errors: 0,
+            ratio: None,
+            note,
+        }
+    }
+}
+
 /// The scenarios run against one database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
