@@ -104,16 +104,8 @@ mod tests {
 
     #[test]
     fn one_bar_per_request_scenario_with_a_ratio() {
-        let row = |name: &str, unit, throughput| Row {
-            name: String::from(name),
-            unit,
-            throughput,
-            p50_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            errors: 0,
-            ratio: None,
-            note: String::new(),
+        let row = |name: &str, unit, throughput| {
+            Row::throughput_only(name, unit, throughput, String::new())
         };
         let mut run = Run::new("sqlite");
         run.rows = vec![

@@ -431,7 +431,7 @@ impl<'a> Bench<'a> {
                 report::thousands(SCALE_MOVIES as f64),
                 took.as_secs_f64()
             );
-            let row = Row::rows_per_second("generate", rows, note);
+            let row = Row::throughput_only("generate", Unit::Rows, rows, note);
             print_row(&row);
             run.rows.push(row);
         }
@@ -499,7 +499,12 @@ impl<'a> Bench<'a> {
             report::thousands(n as f64),
             took.as_secs_f64()
         );
-        let row = Row::rows_per_second("generate_beside_get_movie", per_second(n, took), note);
+        let row = Row::throughput_only(
+            "generate_beside_get_movie",
+            Unit::Rows,
+            per_second(n, took),
+            note,
+        );
         print_row(&row);
         run.rows.push(row);
         let mut row = self.row("get_movie_beside_generate", Unit::Requests, &outcome);

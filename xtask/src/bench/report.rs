@@ -48,11 +48,11 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of rows stored per second over a whole timed run, with no latency of its own.
-    pub fn rows_per_second(name: &str, throughput: f64, note: String) -> Self {
+    /// A row with a throughput over a whole timed run and no latency of its own.
+    pub fn throughput_only(name: &str, unit: Unit, throughput: f64, note: String) -> Self {
         Row {
             name: name.into(),
-            unit: Unit::Rows,
+            unit,
             throughput,
             p50_ms: None,
             p99_ms: None,
