@@ -9,6 +9,7 @@ mod m20261125_000001_create_users_movies_characters;
 mod m20261125_000002_create_revoked_tokens;
 mod m20261125_000003_create_events;
 mod m20261125_000004_create_jobs;
+mod m20261126_000005_create_counters_and_search;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_revoked_tokens::Migration),
             Box::new(m20261125_000003_create_events::Migration),
             Box::new(m20261125_000004_create_jobs::Migration),
+            Box::new(m20261126_000005_create_counters_and_search::Migration),
         ]
     }
 }

@@ -98,6 +98,7 @@ pub fn finish(mut doc: Document) -> Document {
         for op in operations_mut(item) {
             if let Some(op) = op.as_mut() {
                 add_shared_answers(op);
+                add_cursor_header(op);
                 name_uniquely(op);
             }
         }
@@ -134,6 +135,20 @@ fn name_uniquely(op: &mut Operation) {
 }
 
 /// The answers an operation gets from the layers around its handler.
+/// Every list that counts its matches in `X-Total-Count` also pages by cursor: its 200 says
+/// so once, here.
+fn add_cursor_header(op: &mut Operation) {
+    let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else { return };
+    if ok.headers.contains_key("X-Total-Count") {
+        let integer = Object::with_type(Type::Integer);
+        let mut header = Header::new(integer);
+        header.description = Some(
+            "The next page's cursor (for `after`), when this page is full and in id order".into(),
+        );
+        ok.headers.insert("X-Next-After".into(), RefOr::T(header));
+    }
+}
+
 fn add_shared_answers(op: &mut Operation) {
     let mut add = |status: &str, name: &str| {
         op.responses

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use movies_domain::auth::TokenRevocations;
+use movies_domain::characters::CharacterRepository;
+use movies_domain::movies::MovieRepository;
 use movies_domain::users::UserRepository;
 use movies_infra::auth::{
     Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, spawn_auth_cache_listener,
@@ -15,8 +17,8 @@ use movies_infra::catalogue::{TmdbCatalogue, TmdbCredentials, TmdbSettings};
 use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher, spawn_pruner};
 use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
 use movies_infra::{
-    Database, SeaCharacterRepository, SeaMovieRepository, SeaReadiness, SeaTokenRevocations,
-    SeaUserRepository,
+    CachedCharacters, CachedMovies, Database, ReadCache, SeaCharacterRepository,
+    SeaMovieRepository, SeaReadiness, SeaTokenRevocations, SeaUserRepository,
 };
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -149,22 +151,22 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     // Authentication reads revocations and users from memory where one process owns the
     // database (SQLite). On PostgreSQL several instances may share it, and their caches would
     // need events that cross instances, which do not exist yet: there it asks the database.
-    let (revocations, users): (Arc<dyn TokenRevocations>, Arc<dyn UserRepository>) =
-        if config.database_url.starts_with("sqlite:") {
-            let revocations = CachedRevocations::load(stored_revocations)
-                .await
-                .map_err(StartupError::Revocations)?;
-            let (revocations, users) =
-                (Arc::new(revocations), Arc::new(CachedUsers::new(stored_users)));
-            // The listener ends when the hub closes.
-            spawn_auth_cache_listener(&hub, revocations.clone(), users.clone());
-            (revocations, users)
-        } else {
-            (stored_revocations, stored_users)
-        };
+    let sqlite = config.database_url.starts_with("sqlite:");
+    let (revocations, users): (Arc<dyn TokenRevocations>, Arc<dyn UserRepository>) = if sqlite {
+        let revocations =
+            CachedRevocations::load(stored_revocations).await.map_err(StartupError::Revocations)?;
+        let (revocations, users) =
+            (Arc::new(revocations), Arc::new(CachedUsers::new(stored_users)));
+        // The listener ends when the hub closes.
+        spawn_auth_cache_listener(&hub, revocations.clone(), users.clone());
+        (revocations, users)
+    } else {
+        (stored_revocations, stored_users)
+    };
+    let (movies, characters) = read_through(&db, sqlite);
     let ports = Ports {
-        movies: Arc::new(SeaMovieRepository::new(db.clone())),
-        characters: Arc::new(SeaCharacterRepository::new(db.clone())),
+        movies,
+        characters,
         users,
         revocations,
         hasher: Arc::new(hasher),
@@ -181,6 +183,26 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
 
 /// The TMDB adapter's settings; the access token wins over the API key, as it never appears in a
 /// URL.
+/// The movie and character repositories, behind the read cache where one process owns the
+/// database (SQLite); on PostgreSQL other instances' writes would not reach it yet.
+fn read_through(
+    db: &Database,
+    sqlite: bool,
+) -> (Arc<dyn MovieRepository>, Arc<dyn CharacterRepository>) {
+    let movies = Arc::new(SeaMovieRepository::new(db.clone()));
+    let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
+    if !sqlite {
+        return (movies, characters);
+    }
+    let cache = Arc::new(ReadCache::default());
+    let forget = cache.clone();
+    db.on_commit(Arc::new(move |events| forget.forget(events)));
+    (
+        Arc::new(CachedMovies::new(movies, cache.clone())),
+        Arc::new(CachedCharacters::new(characters, cache)),
+    )
+}
+
 fn tmdb_settings(config: &Config) -> TmdbSettings {
     let credentials = match (&config.tmdb_access_token, &config.tmdb_api_key) {
         (Some(token), _) => Some(TmdbCredentials::AccessToken(token.clone())),

@@ -53,8 +53,13 @@ impl MovieRepository for InMemoryMovies {
             .cloned()
             .collect();
         let total = matching.len() as u64;
-        let items =
-            matching.into_iter().skip(page.skip() as usize).take(page.limit() as usize).collect();
+        let after = page.after().unwrap_or(i64::MIN);
+        let items = matching
+            .into_iter()
+            .filter(|m| m.id > after)
+            .skip(page.skip() as usize)
+            .take(page.limit() as usize)
+            .collect();
         Ok(Listing { items, total })
     }
 
@@ -140,8 +145,10 @@ impl MovieRepository for InMemoryMovies {
         Ok(doomed)
     }
 
-    async fn names(&self) -> Result<Vec<String>> {
-        Ok(self.rows().iter().map(|m| m.name.clone()).collect())
+    async fn names_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, String)>> {
+        let rows = self.rows();
+        let after = rows.iter().filter(|m| m.id > after).take(limit as usize);
+        Ok(after.map(|m| (m.id, m.name.clone())).collect())
     }
 
     async fn sample_ids(&self, n: u64) -> Result<Vec<i64>> {

@@ -23,4 +23,4 @@ pub mod users;
 
 pub use bulk::DeletedRange;
 pub use error::{Error, FieldError, Loc, OutsideItem, RecordKind, Result, UpstreamError};
-pub use paging::{Listing, Page};
+pub use paging::{Keyed, Listing, Page};

@@ -85,4 +85,8 @@ pub struct CharacterParams {
     /// The movie's id.
     #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub movie_id: Option<i64>,
+    /// A cursor: only records with ids above this one, in id order. The next page's cursor
+    /// comes in the `X-Next-After` header.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
+    pub after: Option<i64>,
 }

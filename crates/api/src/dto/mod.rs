@@ -65,6 +65,10 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 1000)]
     #[serde(default, deserialize_with = "lax::opt_int")]
     pub limit: Option<i64>,
+    /// A cursor: only records with ids above this one, in id order. The next page's cursor
+    /// comes in the `X-Next-After` header.
+    #[serde(default, deserialize_with = "lax::opt_int")]
+    pub after: Option<i64>,
 }
 
 /// A string schema allowing one of `names`: the domain's enums name themselves

@@ -130,6 +130,11 @@ pub struct MovieParams {
     #[param(minimum = 1, maximum = 1000)]
     #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
     pub limit: Option<i64>,
+    /// A cursor: only records with ids above this one, in id order (so
+    /// `sort` must be left out or be `id`). The next page's cursor
+    /// comes in the `X-Next-After` header.
+    #[serde(default, deserialize_with = "crate::dto::lax::opt_int")]
+    pub after: Option<i64>,
     /// A part of the name, ignoring case.
     pub q: Option<String>,
     /// The genre, exactly.
@@ -170,6 +175,13 @@ impl MovieParams {
             Some(raw) => MovieSort::parse(raw).map_err(|e| errors.push(e)).ok(),
             None => Some(MovieSort::default()),
         };
+        if self.after.is_some() && sort.is_some_and(|s| s != MovieSort::default()) {
+            errors.push(FieldError::new(
+                "after",
+                "value_error",
+                "The cursor `after` pages in id order: leave `sort` out or set it to `id`",
+            ));
+        }
         match (page, sort) {
             (Some(page), Some(sort)) if errors.is_empty() => {
                 let filter = MovieFilter {
@@ -181,7 +193,7 @@ impl MovieParams {
                     editor_id: None,
                     sort,
                 };
-                Ok((filter, page))
+                Ok((filter, page.starting_after(self.after)))
             }
             _ => Err(ApiError::invalid("query", errors)),
         }

@@ -38,7 +38,7 @@ async fn list(
     CurrentUser(_): CurrentUser,
     ApiQuery(params): ApiQuery<CharacterParams>,
 ) -> Result<Response, ApiError> {
-    let page = page(params.skip, params.limit)?;
+    let page = page(params.skip, params.limit, params.after)?;
     let filter = CharacterFilter {
         q: params.q,
         movie_name: params.movie_name,
@@ -46,7 +46,8 @@ async fn list(
         editor_id: None,
     };
     let listing = s.characters.list(&filter, page).await?;
-    Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
+    let next = listing.next_after(page);
+    Ok(listed(listing, next, CharacterJson::from))
 }
 
 /// Get a character
@@ -189,7 +190,8 @@ async fn by_editor(
     ApiPath(username): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    let page = page(params.skip, params.limit)?;
+    let page = page(params.skip, params.limit, params.after)?;
     let listing = s.characters.list_by_editor(&username, page).await?;
-    Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
+    let next = listing.next_after(page);
+    Ok(listed(listing, next, CharacterJson::from))
 }

@@ -50,7 +50,7 @@ async fn list(
     State(s): State<AppState>,
     ApiQuery(params): ApiQuery<EventParams>,
 ) -> Result<Response, ApiError> {
-    let page = page(None, params.limit.or(Some(100)))?;
+    let page = page(None, params.limit.or(Some(100)), None)?;
     let limit = page.limit();
     let mut after = params.since.unwrap_or(0);
     let mut body: Vec<Value> = Vec::new();

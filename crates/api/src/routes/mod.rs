@@ -26,7 +26,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 
-use movies_domain::Page;
+use movies_domain::{Listing, Page};
 
 use crate::config::{CorsOrigins, CorsPolicy};
 use crate::error::ApiError;
@@ -39,6 +39,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub const BULK_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+const X_NEXT_AFTER: HeaderName = HeaderName::from_static("x-next-after");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The REST routes, each with its OpenAPI description.
@@ -105,9 +106,14 @@ fn with_middleware(router: Router, cors: &CorsPolicy) -> Router {
         .layer(cors_layer(cors))
 }
 
-/// `skip` and `limit` from the query string, or a 422 naming them.
-pub(crate) fn page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
-    Page::new(skip, limit).map_err(|e| ApiError::invalid("query", e))
+/// `skip`, `limit` and the cursor `after` from the query string, or a 422 naming them.
+pub(crate) fn page(
+    skip: Option<i64>,
+    limit: Option<i64>,
+    after: Option<i64>,
+) -> Result<Page, ApiError> {
+    let page = Page::new(skip, limit).map_err(|e| ApiError::invalid("query", e))?;
+    Ok(page.starting_after(after))
 }
 
 /// 200 (as the original answered a create) with the new record and its `Location`.
@@ -115,9 +121,19 @@ pub(crate) fn created<T: Serialize>(location: String, record: T) -> Response {
     ([(header::LOCATION, location)], Json(record)).into_response()
 }
 
-/// A page of a list, with the number of matches in `X-Total-Count`.
-pub(crate) fn listed<T: Serialize>(total: u64, items: Vec<T>) -> Response {
-    ([(X_TOTAL_COUNT, total.to_string())], Json(items)).into_response()
+/// A page of a list, with the number of matches in `X-Total-Count` and, when the list is in
+/// id order and may go on, the next page's cursor in `X-Next-After`.
+pub(crate) fn listed<T, J: Serialize>(
+    listing: Listing<T>,
+    next_after: Option<i64>,
+    json: impl FnMut(T) -> J,
+) -> Response {
+    let items: Vec<J> = listing.items.into_iter().map(json).collect();
+    let mut response = ([(X_TOTAL_COUNT, listing.total.to_string())], Json(items)).into_response();
+    if let Some(after) = next_after {
+        response.headers_mut().insert(X_NEXT_AFTER, HeaderValue::from(after));
+    }
+    response
 }
 
 fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
@@ -131,7 +147,7 @@ fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([X_TOTAL_COUNT, header::LOCATION, X_REQUEST_ID])
+        .expose_headers([X_TOTAL_COUNT, X_NEXT_AFTER, header::LOCATION, X_REQUEST_ID])
         .max_age(Duration::from_secs(600));
     match &policy.origins {
         // Browsers refuse credentials with a wildcard origin, so `*` goes without them.

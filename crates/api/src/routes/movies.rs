@@ -1,9 +1,12 @@
 //! `/movies` routes.
 
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::response::Response;
-use movies_domain::movies::MovieInput;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use movies_domain::movies::{MovieInput, MovieService, MovieSort};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -44,7 +47,8 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let (filter, page) = params.into_domain()?;
     let listing = s.movies.list(&filter, page).await?;
-    Ok(listed(listing.total, listing.items.into_iter().map(MovieJson::from).collect()))
+    let next = listing.next_after(page).filter(|_| filter.sort == MovieSort::default());
+    Ok(listed(listing, next, MovieJson::from))
 }
 
 /// Get a movie
@@ -197,8 +201,49 @@ async fn delete_range(
 async fn names(
     State(s): State<AppState>,
     CurrentUser(_): CurrentUser,
-) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(s.movies.names().await?))
+) -> Result<Response, ApiError> {
+    // The first slice is read before the answer starts, so that a database that is down still
+    // gets its 503; a failure further on can only cut the body short, and is logged.
+    let first = s.movies.names_after(i64::MIN, NAMES_SLICE).await?;
+    let body = Body::from_stream(names_json(s.movies, first));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Names read and sent per slice: a few hundred kilobytes of JSON, whatever the table's size.
+const NAMES_SLICE: u64 = 5000;
+
+/// The JSON array of every name, one chunk per slice read after `first`.
+fn names_json(
+    movies: MovieService,
+    first: Vec<(i64, String)>,
+) -> impl Stream<Item = Result<Bytes, movies_domain::Error>> {
+    futures_util::stream::try_unfold(Some((first, true)), move |state| {
+        let movies = movies.clone();
+        async move {
+            let Some((slice, opening)) = state else { return Ok(None) };
+            let mut chunk = String::from(if opening { "[" } else { "" });
+            for (i, (_, name)) in slice.iter().enumerate() {
+                if !opening || i > 0 {
+                    chunk.push(',');
+                }
+                // A `String` always serialises.
+                chunk.push_str(&serde_json::to_string(name).unwrap_or_default());
+            }
+            let next = match slice.last() {
+                Some(&(last, _)) if slice.len() as u64 == NAMES_SLICE => {
+                    let next = movies.names_after(last, NAMES_SLICE).await.inspect_err(
+                        |e| tracing::error!(error = %e, "GET /movies/names stopped part way"),
+                    )?;
+                    Some((next, false))
+                }
+                _ => {
+                    chunk.push(']');
+                    None
+                }
+            };
+            Ok(Some((Bytes::from(chunk), next)))
+        }
+    })
 }
 
 /// Count movies
@@ -229,9 +274,10 @@ async fn characters_of(
 ) -> Result<Response, ApiError> {
     // A movie's characters come whole unless the client pages them.
     let limit = params.limit.or(Some(movies_domain::paging::MAX_LIMIT as i64));
-    let page = page(params.skip, limit)?;
+    let page = page(params.skip, limit, params.after)?;
     let listing = s.characters.list_for_movie(id, page).await?;
-    Ok(listed(listing.total, listing.items.into_iter().map(CharacterJson::from).collect()))
+    let next = listing.next_after(page);
+    Ok(listed(listing, next, CharacterJson::from))
 }
 
 /// Recount every movie's characters
@@ -284,7 +330,8 @@ async fn by_editor(
     ApiPath(username): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    let page = page(params.skip, params.limit)?;
+    let page = page(params.skip, params.limit, params.after)?;
     let listing = s.movies.list_by_editor(&username, page).await?;
-    Ok(listed(listing.total, listing.items.into_iter().map(MovieJson::from).collect()))
+    let next = listing.next_after(page);
+    Ok(listed(listing, next, MovieJson::from))
 }

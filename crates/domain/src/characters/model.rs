@@ -18,6 +18,12 @@ pub struct Character {
     pub editor_id: Option<i64>,
 }
 
+impl crate::paging::Keyed for Character {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
 /// A character as a client sends it, before any check. The movie is named by id or by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CharacterInput {

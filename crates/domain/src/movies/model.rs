@@ -21,6 +21,12 @@ pub struct Movie {
     pub editor_id: Option<i64>,
 }
 
+impl crate::paging::Keyed for Movie {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
 /// A movie as a client sends it, before any check. Missing fields are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MovieInput {

@@ -19,7 +19,8 @@ use crate::paging::{Listing, Page};
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MovieRepository: Send + Sync {
-    /// The movies matching `filter`, in its order, windowed by `page`, and how many match.
+    /// The movies matching `filter`, in its order, windowed by `page`, and how many match (not
+    /// counting the window). With a cursor in `page` the order is by id, whatever `filter` says.
     async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>>;
 
     /// The movie with this id, if any.
@@ -77,8 +78,9 @@ pub trait MovieRepository: Send + Sync {
     /// Records events as [`MovieRepository::delete`] does.
     async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>>;
 
-    /// Every movie's name, ordered by id.
-    async fn names(&self) -> Result<Vec<String>>;
+    /// The `(id, name)` of up to `limit` movies with ids above `after`, ordered by id: how the
+    /// list of every name is read a slice at a time.
+    async fn names_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, String)>>;
 
     /// Up to `n` ids of existing movies picked at random (fewer when there are fewer movies,
     /// none when there is none), without reading the whole table: how generated characters find

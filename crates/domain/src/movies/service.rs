@@ -46,7 +46,7 @@ pub struct BulkMovies {
 /// #     async fn delete(&self, _: i64) -> Result<Option<Movie>> { unreachable!() }
 /// #     async fn delete_by_name(&self, _: &str) -> Result<Option<Movie>> { unreachable!() }
 /// #     async fn delete_range(&self, _: i64, _: i64) -> Result<Vec<i64>> { unreachable!() }
-/// #     async fn names(&self) -> Result<Vec<String>> { unreachable!() }
+/// #     async fn names_after(&self, _: i64, _: u64) -> Result<Vec<(i64, String)>> { unreachable!() }
 /// #     async fn sample_ids(&self, _: u64) -> Result<Vec<i64>> { unreachable!() }
 /// #     async fn count(&self) -> Result<u64> { unreachable!() }
 /// #     async fn recount_characters(&self) -> Result<()> { unreachable!() }
@@ -186,8 +186,11 @@ impl MovieService {
         Ok(DeletedRange { not_found: missing_from_range(start, end, &deleted), deleted })
     }
 
-    pub async fn names(&self) -> Result<Vec<String>> {
-        self.repo.names().await
+    /// The `(id, name)` of up to `limit` movies after the id `after`, in id order (from
+    /// `i64::MIN` for the first slice): every name, a slice at a time, in flat memory however
+    /// many there are.
+    pub async fn names_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, String)>> {
+        self.repo.names_after(after, limit).await
     }
 
     pub async fn count(&self) -> Result<u64> {

@@ -5,7 +5,7 @@
 //!
 //! `events/` (the log, dispatcher and pruner) depends on this module, never the reverse.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -30,7 +30,7 @@ const SQLITE_POOL_SIZE: u32 = 8;
 const POSTGRES_POOL_SIZE: u32 = 16;
 
 /// A shared handle on the database: a connection pool, cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Database {
     conn: DatabaseConnection,
     /// SQLite only: one writer at a time, first come first served, so that a long series of
@@ -39,7 +39,19 @@ pub struct Database {
     write_gate: Option<Arc<Mutex<()>>>,
     /// Woken after every commit that wrote events, for the event dispatcher.
     committed: Arc<Notify>,
+    /// Told each commit's events before the write returns (in-process caches).
+    hooks: Arc<RwLock<Vec<CommitHook>>>,
 }
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("conn", &self.conn).finish_non_exhaustive()
+    }
+}
+
+/// Called with a committed write's events before the write returns: how an in-process cache
+/// forgets what a write changed before that write's response is sent.
+pub type CommitHook = Arc<dyn Fn(&[NewEvent]) + Send + Sync>;
 
 /// Opens the database named by `url` and brings its schema up to date.
 ///
@@ -66,7 +78,8 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
     let conn = sea_orm::Database::connect(options).await?;
     Migrator::up(&conn, None).await?;
     let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
-    Ok(Database { conn, write_gate, committed: Arc::new(Notify::new()) })
+    let hooks = Arc::new(RwLock::new(Vec::new()));
+    Ok(Database { conn, write_gate, committed: Arc::new(Notify::new()), hooks })
 }
 
 impl Database {
@@ -99,13 +112,24 @@ impl Database {
     /// Writes `events` into `txn`, commits, and wakes the event dispatcher: the one way every
     /// repository ends a write.
     pub(crate) async fn commit(&self, txn: WriteTxn, events: Vec<NewEvent>) -> Result<(), Error> {
-        let wrote_events = !events.is_empty();
+        if events.is_empty() {
+            return txn.txn.commit().await.map_err(db_error);
+        }
+        let hooks: Vec<CommitHook> =
+            self.hooks.read().unwrap_or_else(PoisonError::into_inner).clone();
+        let told = if hooks.is_empty() { Vec::new() } else { events.clone() };
         outbox::record(&txn, events).await?;
         txn.txn.commit().await.map_err(db_error)?;
-        if wrote_events {
-            self.committed.notify_one();
+        for hook in &hooks {
+            hook(&told);
         }
+        self.committed.notify_one();
         Ok(())
+    }
+
+    /// Adds `hook`, told every later commit's events.
+    pub fn on_commit(&self, hook: CommitHook) {
+        self.hooks.write().unwrap_or_else(PoisonError::into_inner).push(hook);
     }
 
     /// What the event dispatcher waits on.

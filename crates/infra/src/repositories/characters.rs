@@ -12,11 +12,12 @@ use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
     Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Select,
+    QuerySelect, RelationTrait, Select,
 };
 
+use super::listing::{self, PageQuery, Search, Table, in_order_of};
 use super::movies::bump_counts;
-use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
+use super::{IN_CHUNK, INSERT_CHUNK};
 use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character::{self, Column, WithMovieName};
 use crate::entities::{movie, user};
@@ -100,6 +101,39 @@ async fn missing_reference(
     Error::internal(e)
 }
 
+/// The names of the movies `ids`.
+async fn movie_names(
+    conn: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<BTreeMap<i64, String>> {
+    let ids: Vec<i64> = ids.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut names = BTreeMap::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let rows: Vec<(i64, String)> = movie::Entity::find()
+            .select_only()
+            .columns([movie::Column::Id, movie::Column::Name])
+            .filter(movie::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await
+            .map_err(db_error)?;
+        names.extend(rows);
+    }
+    Ok(names)
+}
+
+/// A stored row as a character, with its movie's name from `names`.
+fn with_movie_name(c: character::Model, names: &BTreeMap<i64, String>) -> Character {
+    Character {
+        movie_name: names.get(&c.movie_id).cloned().unwrap_or_default(),
+        id: c.id,
+        name: c.name,
+        movie_id: c.movie_id,
+        description: c.description,
+        editor_id: c.editor_id,
+    }
+}
+
 /// How many characters each movie gains (or loses, with `sign` -1).
 fn tally(movie_ids: impl IntoIterator<Item = i64>, sign: i64) -> Vec<(i64, i64)> {
     let mut counts = BTreeMap::new();
@@ -112,30 +146,59 @@ fn tally(movie_ids: impl IntoIterator<Item = i64>, sign: i64) -> Vec<(i64, i64)>
 #[async_trait]
 impl CharacterRepository for SeaCharacterRepository {
     async fn list(&self, filter: &CharacterFilter, page: Page) -> Result<Listing<Character>> {
-        let mut c = Condition::all();
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-            c = c.add(contains_ci(Column::Name, q));
-        }
+        let conn = self.db.conn();
+        let mut movie_id = filter.movie_id;
         if let Some(name) = &filter.movie_name {
-            c = c.add(movie::Column::Name.eq(name.as_str()));
+            // The movie's id from its unique name, then the characters by their own index: no
+            // join over the characters table.
+            let found: Option<i64> = movie::Entity::find()
+                .select_only()
+                .column(movie::Column::Id)
+                .filter(movie::Column::Name.eq(name.as_str()))
+                .into_tuple()
+                .one(conn)
+                .await
+                .map_err(db_error)?;
+            match found {
+                Some(id) if movie_id.is_none_or(|wanted| wanted == id) => movie_id = Some(id),
+                _ => return Ok(Listing { items: Vec::new(), total: 0 }),
+            }
         }
-        if let Some(id) = filter.movie_id {
-            c = c.add(Column::MovieId.eq(id));
+        let mut condition = Condition::all();
+        if let Some(id) = movie_id {
+            condition = condition.add(Column::MovieId.eq(id));
         }
         if let Some(editor) = filter.editor_id {
-            c = c.add(Column::EditorId.eq(editor));
+            condition = condition.add(Column::EditorId.eq(editor));
         }
-        let select = joined().filter(c);
-        let total = select.clone().count(self.db.conn()).await.map_err(db_error)?;
-        let items = select
-            .order_by_asc(Column::Id)
-            .offset(page.skip())
-            .limit(page.limit())
-            .into_model::<WithMovieName>()
-            .all(self.db.conn())
+        let query = PageQuery {
+            table: Table::Characters,
+            search: filter
+                .q
+                .as_deref()
+                .filter(|q| !q.is_empty())
+                .map(|q| Search::new(self.db.backend(), Column::Name.as_column_ref(), q)),
+            condition,
+            keys: Vec::new(),
+            descending: false,
+        };
+        let total = if query.search.is_none() && query.condition.is_empty() {
+            listing::total(conn, Table::Characters).await?
+        } else {
+            query.count(conn).await?
+        };
+        let ids = query.ids(conn, page).await?;
+        let rows = character::Entity::find()
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .all(conn)
             .await
             .map_err(db_error)?;
-        Ok(Listing { items: items.into_iter().map(Character::from).collect(), total })
+        let names = movie_names(conn, rows.iter().map(|c| c.movie_id)).await?;
+        let items = in_order_of(&ids, rows, |c| c.id)
+            .into_iter()
+            .map(|c| with_movie_name(c, &names))
+            .collect();
+        Ok(Listing { items, total })
     }
 
     async fn find(&self, id: i64) -> Result<Option<Character>> {
@@ -154,6 +217,7 @@ impl CharacterRepository for SeaCharacterRepository {
             Err(e) => return Err(write_error(RecordKind::Character, &r.name, None)(e)),
         };
         let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
+        listing::add_to_total(&*txn, Table::Characters, 1).await?;
         let character =
             find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(RecordKind::Movie))?;
         self.db.commit(txn, vec![NewEvent::character_added(&character, &counts)]).await?;
@@ -188,35 +252,16 @@ impl CharacterRepository for SeaCharacterRepository {
             }
         }
         let counts = bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
-        let movie_ids: Vec<i64> = counts.iter().map(|c| c.id).collect();
-        let names: BTreeMap<i64, String> = movie::Entity::find()
-            .select_only()
-            .columns([movie::Column::Id, movie::Column::Name])
-            .filter(movie::Column::Id.is_in(movie_ids))
-            .into_tuple::<(i64, String)>()
-            .all(&*txn)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .collect();
+        let names = movie_names(&*txn, counts.iter().map(|c| c.id)).await?;
         stored.sort_by_key(|c| c.id);
         let ids: Vec<i64> = stored.iter().map(|c| c.id).collect();
+        listing::add_to_total(&*txn, Table::Characters, ids.len() as i64).await?;
         let mut events = vec![NewEvent::characters_added(&ids, &counts)];
         if let Some(credit) = &credit {
             events.push(record_progress(&txn, credit, ids.len() as u64).await?);
         }
         self.db.commit(txn, events).await?;
-        Ok(stored
-            .into_iter()
-            .map(|c| Character {
-                movie_name: names.get(&c.movie_id).cloned().unwrap_or_default(),
-                id: c.id,
-                name: c.name,
-                movie_id: c.movie_id,
-                description: c.description,
-                editor_id: c.editor_id,
-            })
-            .collect())
+        Ok(stored.into_iter().map(|c| with_movie_name(c, &names)).collect())
     }
 
     async fn update(&self, id: i64, r: &CharacterRecord) -> Result<Character> {
@@ -260,6 +305,7 @@ impl CharacterRepository for SeaCharacterRepository {
             return Ok(None);
         };
         let counts = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
+        listing::add_to_total(&*txn, Table::Characters, -1).await?;
         self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
         Ok(Some(character))
     }
@@ -275,6 +321,7 @@ impl CharacterRepository for SeaCharacterRepository {
         let counts = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
         let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
         ids.sort_unstable();
+        listing::add_to_total(&*txn, Table::Characters, -(ids.len() as i64)).await?;
         let events = if ids.is_empty() {
             Vec::new()
         } else {
@@ -285,6 +332,6 @@ impl CharacterRepository for SeaCharacterRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        character::Entity::find().count(self.db.conn()).await.map_err(db_error)
+        listing::total(self.db.conn(), Table::Characters).await
     }
 }

@@ -6,13 +6,14 @@ use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
 use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use rand::Rng;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
-    Condition, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Condition, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{IN_CHUNK, INSERT_CHUNK, contains_ci};
+use super::listing::{self, PageQuery, Search, Table, in_order_of};
+use super::{IN_CHUNK, INSERT_CHUNK};
 use crate::db::{Database, Reference, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
@@ -43,11 +44,9 @@ fn active(m: &NewMovie) -> movie::ActiveModel {
     }
 }
 
+/// The filter's conditions but `q`, which is a [`Search`].
 fn condition(f: &MovieFilter) -> Condition {
     let mut c = Condition::all();
-    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
-        c = c.add(contains_ci(Column::Name, q));
-    }
     if let Some(genre) = &f.genre {
         c = c.add(Column::Genre.eq(genre.as_str()));
     }
@@ -69,25 +68,36 @@ fn condition(f: &MovieFilter) -> Condition {
 #[async_trait]
 impl MovieRepository for SeaMovieRepository {
     async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
-        let select = movie::Entity::find().filter(condition(filter));
-        let total = select.clone().count(self.db.conn()).await.map_err(db_error)?;
         let order = if filter.sort.descending { Order::Desc } else { Order::Asc };
-        let select = match filter.sort.key {
-            SortKey::Id => select.order_by(Column::Id, order),
-            SortKey::Name => {
-                select.order_by(Column::Name, order.clone()).order_by(Column::Id, order)
-            }
-            SortKey::Year => {
-                select.order_by(Column::Year, order.clone()).order_by(Column::Id, order)
-            }
+        let query = PageQuery {
+            table: Table::Movies,
+            search: filter
+                .q
+                .as_deref()
+                .filter(|q| !q.is_empty())
+                .map(|q| Search::new(self.db.backend(), Column::Name.as_column_ref(), q)),
+            condition: condition(filter),
+            keys: match filter.sort.key {
+                SortKey::Id => Vec::new(),
+                SortKey::Name => vec![(Alias::new("name"), order)],
+                SortKey::Year => vec![(Alias::new("year"), order)],
+            },
+            descending: filter.sort.descending,
         };
-        let items = select
-            .offset(page.skip())
-            .limit(page.limit())
-            .all(self.db.conn())
+        let conn = self.db.conn();
+        let total = if query.search.is_none() && query.condition.is_empty() {
+            listing::total(conn, Table::Movies).await?
+        } else {
+            query.count(conn).await?
+        };
+        let ids = query.ids(conn, page).await?;
+        let rows = movie::Entity::find()
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .all(conn)
             .await
             .map_err(db_error)?;
-        Ok(Listing { items: items.into_iter().map(Movie::from).collect(), total })
+        let items = in_order_of(&ids, rows, |m| m.id).into_iter().map(Movie::from).collect();
+        Ok(Listing { items, total })
     }
 
     async fn find(&self, id: i64) -> Result<Option<Movie>> {
@@ -133,6 +143,7 @@ impl MovieRepository for SeaMovieRepository {
             .await
             .map_err(write_error(RecordKind::Movie, m.name.as_str(), Some(Reference::Editor)))?
             .into();
+        listing::add_to_total(&*txn, Table::Movies, 1).await?;
         self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
         Ok(stored)
     }
@@ -165,6 +176,7 @@ impl MovieRepository for SeaMovieRepository {
         }
         added.sort_by_key(|m| m.id);
         let ids: Vec<i64> = added.iter().map(|m| m.id).collect();
+        listing::add_to_total(&*txn, Table::Movies, ids.len() as i64).await?;
         let mut events = Vec::new();
         if !ids.is_empty() {
             events.push(NewEvent::movies_added(&ids));
@@ -207,11 +219,13 @@ impl MovieRepository for SeaMovieRepository {
         Ok(self.delete_where(range).await?.into_iter().map(|m| m.id).collect())
     }
 
-    async fn names(&self) -> Result<Vec<String>> {
+    async fn names_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, String)>> {
         movie::Entity::find()
             .select_only()
-            .column(Column::Name)
+            .columns([Column::Id, Column::Name])
+            .filter(Column::Id.gt(after))
             .order_by_asc(Column::Id)
+            .limit(limit)
             .into_tuple()
             .all(self.db.conn())
             .await
@@ -266,7 +280,7 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        movie::Entity::find().count(self.db.conn()).await.map_err(db_error)
+        listing::total(self.db.conn(), Table::Movies).await
     }
 
     async fn recount_characters(&self) -> Result<()> {
@@ -324,6 +338,8 @@ impl SeaMovieRepository {
         }
         deleted.sort_by_key(|m| m.id);
         characters.sort_unstable();
+        listing::add_to_total(&*txn, Table::Movies, -(deleted.len() as i64)).await?;
+        listing::add_to_total(&*txn, Table::Characters, -(characters.len() as i64)).await?;
         let mut events = match deleted.as_slice() {
             [one] => vec![NewEvent::movie_deleted(one)],
             many => vec![NewEvent::movies_deleted(&many.iter().map(|m| m.id).collect::<Vec<_>>())],

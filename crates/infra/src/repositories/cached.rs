@@ -1,0 +1,330 @@
+//! A read-through cache in front of the movie and character repositories: `find(id)` answers
+//! from memory after the first read. Decorators over the ports, so nothing else changes.
+//!
+//! It never answers a record older than a write whose response has been sent: every write
+//! ends in `Database::commit`, which hands its events to [`ReadCache::forget`] before the
+//! write returns, and the events name every record the write touched (a character's write
+//! names the movies whose count moved). A read that raced a write does not store what it read
+//! (see `epoch`). One process per database only (SQLite): another instance's writes would
+//! need events that cross instances.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use moka::sync::Cache;
+use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
+use movies_domain::events::{EventSubject, NewEvent, Operation};
+use movies_domain::jobs::JobCredit;
+use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie};
+use movies_domain::{Listing, Page, Result};
+use serde_json::Value;
+
+/// Records kept per kind at most, the least used going first: about 40 MB of movies.
+const MAX_RECORDS: u64 = 100_000;
+
+/// The cached movies and characters, shared by both decorators and the commit hook.
+pub struct ReadCache {
+    movies: Cache<i64, Movie>,
+    characters: Cache<i64, Character>,
+    /// Moves on at every write, under `gate`'s write side: a read stores what it read only if
+    /// no write committed since before it asked the database (checked under the read side),
+    /// so a value read before a write cannot land in the cache after that write's forget.
+    epoch: AtomicU64,
+    gate: RwLock<()>,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self::new(MAX_RECORDS)
+    }
+}
+
+impl ReadCache {
+    pub fn new(max_records: u64) -> Self {
+        Self {
+            movies: Cache::new(max_records),
+            characters: Cache::new(max_records),
+            epoch: AtomicU64::new(0),
+            gate: RwLock::new(()),
+        }
+    }
+
+    /// Drops every record `events` (one committed write's) may have changed.
+    pub fn forget(&self, events: &[NewEvent]) {
+        let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        for event in events {
+            self.forget_one(event.entity, event.operation, &event.data);
+        }
+    }
+
+    fn forget_one(&self, subject: EventSubject, operation: Operation, data: &Value) {
+        match subject {
+            EventSubject::Movie => {
+                for id in ids(data) {
+                    self.movies.invalidate(&id);
+                }
+                // Characters carry their movie's name.
+                if operation == Operation::Update {
+                    self.characters.invalidate_all();
+                }
+            }
+            EventSubject::Character => {
+                for id in ids(data) {
+                    self.characters.invalidate(&id);
+                }
+                // The movies whose character count moved.
+                let movies = data.get("movies").and_then(Value::as_array);
+                for id in movies.into_iter().flatten().filter_map(|m| m["id"].as_i64()) {
+                    self.movies.invalidate(&id);
+                }
+            }
+            // A deleted user's records lose their editor.
+            EventSubject::User => {
+                self.movies.invalidate_all();
+                self.characters.invalidate_all();
+            }
+            _ => {}
+        }
+    }
+
+    /// Stores `value` read at `epoch`, unless a write committed since.
+    fn store<V: Clone + Send + Sync + 'static>(
+        &self,
+        cache: &Cache<i64, V>,
+        epoch: u64,
+        id: i64,
+        value: &V,
+    ) {
+        let _gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        if self.epoch.load(Ordering::SeqCst) == epoch {
+            cache.insert(id, value.clone());
+        }
+    }
+}
+
+/// The ids an event's data names: `id`, `ids` or `deleted`.
+fn ids(data: &Value) -> impl Iterator<Item = i64> + '_ {
+    let one = data.get("id").and_then(Value::as_i64);
+    let many = ["ids", "deleted"]
+        .into_iter()
+        .filter_map(|key| data.get(key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_i64);
+    one.into_iter().chain(many)
+}
+
+/// [`MovieRepository`] with `find` cached.
+pub struct CachedMovies {
+    inner: Arc<dyn MovieRepository>,
+    cache: Arc<ReadCache>,
+}
+
+impl CachedMovies {
+    pub fn new(inner: Arc<dyn MovieRepository>, cache: Arc<ReadCache>) -> Self {
+        Self { inner, cache }
+    }
+}
+
+#[async_trait]
+impl MovieRepository for CachedMovies {
+    async fn find(&self, id: i64) -> Result<Option<Movie>> {
+        if let Some(movie) = self.cache.movies.get(&id) {
+            return Ok(Some(movie));
+        }
+        let epoch = self.cache.epoch.load(Ordering::SeqCst);
+        let found = self.inner.find(id).await?;
+        if let Some(movie) = &found {
+            self.cache.store(&self.cache.movies, epoch, id, movie);
+        }
+        Ok(found)
+    }
+
+    async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
+        self.inner.list(filter, page).await
+    }
+
+    async fn find_by_name(&self, name: &str) -> Result<Option<Movie>> {
+        self.inner.find_by_name(name).await
+    }
+
+    async fn find_refs(&self, ids: &[i64], names: &[String]) -> Result<Vec<(i64, String)>> {
+        self.inner.find_refs(ids, names).await
+    }
+
+    async fn insert(&self, movie: &NewMovie, editor_id: Option<i64>) -> Result<Movie> {
+        self.inner.insert(movie, editor_id).await
+    }
+
+    async fn insert_many(
+        &self,
+        movies: &[NewMovie],
+        editor_id: Option<i64>,
+        credit: Option<JobCredit>,
+    ) -> Result<Vec<Movie>> {
+        self.inner.insert_many(movies, editor_id, credit).await
+    }
+
+    async fn update(&self, id: i64, movie: &NewMovie) -> Result<Movie> {
+        self.inner.update(id, movie).await
+    }
+
+    async fn delete(&self, id: i64) -> Result<Option<Movie>> {
+        self.inner.delete(id).await
+    }
+
+    async fn delete_by_name(&self, name: &str) -> Result<Option<Movie>> {
+        self.inner.delete_by_name(name).await
+    }
+
+    async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>> {
+        self.inner.delete_range(start, end).await
+    }
+
+    async fn names_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, String)>> {
+        self.inner.names_after(after, limit).await
+    }
+
+    async fn sample_ids(&self, n: u64) -> Result<Vec<i64>> {
+        self.inner.sample_ids(n).await
+    }
+
+    async fn count(&self) -> Result<u64> {
+        self.inner.count().await
+    }
+
+    async fn recount_characters(&self) -> Result<()> {
+        // It records no event: what it changed is forgotten here.
+        let recounted = self.inner.recount_characters().await;
+        let _gate = self.cache.gate.write().unwrap_or_else(PoisonError::into_inner);
+        self.cache.epoch.fetch_add(1, Ordering::SeqCst);
+        self.cache.movies.invalidate_all();
+        recounted
+    }
+}
+
+/// [`CharacterRepository`] with `find` cached.
+pub struct CachedCharacters {
+    inner: Arc<dyn CharacterRepository>,
+    cache: Arc<ReadCache>,
+}
+
+impl CachedCharacters {
+    pub fn new(inner: Arc<dyn CharacterRepository>, cache: Arc<ReadCache>) -> Self {
+        Self { inner, cache }
+    }
+}
+
+#[async_trait]
+impl CharacterRepository for CachedCharacters {
+    async fn find(&self, id: i64) -> Result<Option<Character>> {
+        if let Some(character) = self.cache.characters.get(&id) {
+            return Ok(Some(character));
+        }
+        let epoch = self.cache.epoch.load(Ordering::SeqCst);
+        let found = self.inner.find(id).await?;
+        if let Some(character) = &found {
+            self.cache.store(&self.cache.characters, epoch, id, character);
+        }
+        Ok(found)
+    }
+
+    async fn list(&self, filter: &CharacterFilter, page: Page) -> Result<Listing<Character>> {
+        self.inner.list(filter, page).await
+    }
+
+    async fn insert(&self, record: &CharacterRecord, editor_id: Option<i64>) -> Result<Character> {
+        self.inner.insert(record, editor_id).await
+    }
+
+    async fn insert_many(
+        &self,
+        records: &[CharacterRecord],
+        editor_id: Option<i64>,
+        credit: Option<JobCredit>,
+    ) -> Result<Vec<Character>> {
+        self.inner.insert_many(records, editor_id, credit).await
+    }
+
+    async fn update(&self, id: i64, record: &CharacterRecord) -> Result<Character> {
+        self.inner.update(id, record).await
+    }
+
+    async fn delete(&self, id: i64) -> Result<Option<Character>> {
+        self.inner.delete(id).await
+    }
+
+    async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>> {
+        self.inner.delete_range(start, end).await
+    }
+
+    async fn count(&self) -> Result<u64> {
+        self.inner.count().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use movies_domain::events::MovieCount;
+
+    fn movie(id: i64) -> Movie {
+        Movie {
+            id,
+            name: format!("M{id}"),
+            year: 2000,
+            duration: String::new(),
+            genre: String::new(),
+            description: String::new(),
+            nr_characters: 0,
+            editor_id: None,
+        }
+    }
+
+    fn character(id: i64, movie_id: i64) -> Character {
+        Character {
+            id,
+            name: format!("C{id}"),
+            movie_id,
+            movie_name: format!("M{movie_id}"),
+            description: String::new(),
+            editor_id: None,
+        }
+    }
+
+    #[test]
+    fn a_write_forgets_the_records_its_events_name_and_no_other() {
+        let cache = ReadCache::new(100);
+        for id in 1..=4 {
+            cache.movies.insert(id, movie(id));
+            cache.characters.insert(id, character(id, 1));
+        }
+        let counts = [MovieCount { id: 2, nr_characters: 1 }];
+        cache.forget(&[
+            NewEvent::movies_deleted(&[1]),
+            NewEvent::character_added(&character(3, 2), &counts),
+            NewEvent::characters_deleted_with_movies(&[4]),
+        ]);
+        assert!(cache.movies.get(&1).is_none() && cache.movies.get(&2).is_none());
+        assert!(cache.movies.get(&3).is_some() && cache.movies.get(&4).is_some());
+        assert!(cache.characters.get(&3).is_none() && cache.characters.get(&4).is_none());
+        assert!(cache.characters.get(&1).is_some());
+
+        cache.forget(&[NewEvent::movie_updated(&movie(3))]);
+        assert!(cache.movies.get(&3).is_none());
+        assert!(cache.characters.get(&1).is_none(), "characters carry the movie's name");
+    }
+
+    #[test]
+    fn a_value_read_before_a_write_is_not_stored_after_it() {
+        let cache = ReadCache::new(100);
+        let epoch = cache.epoch.load(Ordering::SeqCst);
+        cache.forget(&[NewEvent::movie_updated(&movie(1))]);
+        cache.store(&cache.movies, epoch, 1, &movie(1));
+        assert!(cache.movies.get(&1).is_none());
+        let epoch = cache.epoch.load(Ordering::SeqCst);
+        cache.store(&cache.movies, epoch, 1, &movie(1));
+        assert!(cache.movies.get(&1).is_some());
+    }
+}
