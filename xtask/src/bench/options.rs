@@ -42,6 +42,8 @@ Usage: cargo xtask bench [--quick [--scale]] [--only SCENARIO[,...]] [--duration
 Scenarios: ceiling ceiling_bare get_movie get_movie_public list_movies filter_movies
 create_movie mixed bulk ws_fanout connections memory generate scale.
 With BENCH_DATABASE_URL=postgres://... set, every scenario runs again on that (empty) database.
+With BENCH_BINARY=PATH set, that server binary runs instead of this tree's release build (to
+measure an earlier commit with the same harness).
 ";
 
 /// What the command line asked for.

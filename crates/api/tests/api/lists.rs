@@ -149,6 +149,46 @@ async fn totals_stay_exact_through_every_kind_of_write() {
 }
 
 #[tokio::test]
+async fn a_genres_total_follows_creates_moves_and_deletes() {
+    let app = spawn_app().await;
+    let total = |genre: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app.get(&format!("/movies?genre={genre}&limit=1")).await;
+            reply.expect(StatusCode::OK);
+            reply.total_count()
+        }
+    };
+    let batch: Vec<Value> = (0..6)
+        .map(|i| {
+            let genre = ["Drama", "Horror"][i % 2];
+            json!({ "name": format!("M{i}"), "year": 2000, "genre": genre })
+        })
+        .collect();
+    let added = app.post_json("/movies/bulk/", &json!(batch)).await;
+    let added =
+        added.expect(StatusCode::OK)["added_movies"].as_array().cloned().unwrap_or_default();
+    let one =
+        app.create_movie_from(&json!({ "name": "One", "year": 2000, "genre": "Drama" })).await;
+    assert_eq!((total("Drama").await, total("Horror").await), (4, 3));
+
+    // A movie that changes genre moves between the totals; one that keeps it does not.
+    let body = json!({ "name": "One", "year": 2001, "genre": "Horror" });
+    app.put_json(&format!("/movies/{}", id_of(&one)), &body).await.expect(StatusCode::OK);
+    app.put_json(&format!("/movies/{}", id_of(&one)), &body).await.expect(StatusCode::OK);
+    assert_eq!((total("Drama").await, total("Horror").await), (3, 4));
+
+    app.delete(&format!("/movies/{}", id_of(&added[0]))).await.expect(StatusCode::OK);
+    let (from, to) = (id_of(&added[1]), id_of(&added[4]));
+    app.delete(&format!("/movies/bulk/{from}/{to}")).await.expect(StatusCode::OK);
+    assert_eq!((total("Drama").await, total("Horror").await), (1, 2));
+    assert_eq!(total("Comedy").await, 0);
+    // With another filter the total is counted, and agrees.
+    let reply = app.get("/movies?genre=Horror&year=2001").await;
+    assert_eq!((reply.items().len(), reply.total_count()), (1, 1));
+}
+
+#[tokio::test]
 async fn q_finds_a_renamed_movie_by_its_new_name_only_and_a_deleted_one_no_more() {
     let app = spawn_app().await;
     let id = id_of(&app.create_movie("The Thing", 1982).await);

@@ -15,7 +15,7 @@ use sea_orm::{
     QuerySelect, RelationTrait, Select,
 };
 
-use super::listing::{self, PageQuery, Search, Table, in_order_of};
+use super::listing::{self, PageQuery, Search, Table};
 use super::movies::bump_counts;
 use super::{IN_CHUNK, INSERT_CHUNK};
 use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation, write_error};
@@ -182,22 +182,24 @@ impl CharacterRepository for SeaCharacterRepository {
             keys: Vec::new(),
             descending: false,
         };
-        let total = if query.search.is_none() && query.condition.is_empty() {
-            listing::total(conn, Table::Characters).await?
-        } else {
-            query.count(conn).await?
+        let total = match (&query.search, movie_id, filter.editor_id) {
+            (None, None, None) => listing::total(conn, Table::Characters.name()).await?,
+            // A movie's `nr_characters`, which every write keeps exact.
+            (None, Some(movie), None) => {
+                let count: Option<i64> = movie::Entity::find_by_id(movie)
+                    .select_only()
+                    .column(movie::Column::NrCharacters)
+                    .into_tuple()
+                    .one(conn)
+                    .await
+                    .map_err(db_error)?;
+                count.map_or(0, |n| u64::try_from(n).unwrap_or(0))
+            }
+            _ => query.count(conn).await?,
         };
-        let ids = query.ids(conn, page).await?;
-        let rows = character::Entity::find()
-            .filter(Column::Id.is_in(ids.iter().copied()))
-            .all(conn)
-            .await
-            .map_err(db_error)?;
+        let rows = query.rows::<character::Entity>(conn, page).await?;
         let names = movie_names(conn, rows.iter().map(|c| c.movie_id)).await?;
-        let items = in_order_of(&ids, rows, |c| c.id)
-            .into_iter()
-            .map(|c| with_movie_name(c, &names))
-            .collect();
+        let items = rows.into_iter().map(|c| with_movie_name(c, &names)).collect();
         Ok(Listing { items, total })
     }
 
@@ -332,6 +334,6 @@ impl CharacterRepository for SeaCharacterRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        listing::total(self.db.conn(), Table::Characters).await
+        listing::total(self.db.conn(), Table::Characters.name()).await
     }
 }

@@ -1,13 +1,14 @@
 //! What the movie and character lists share, so that their cost does not grow with the table:
-//! the `counters` row of each table (an unfiltered total without a count), the trigram index
-//! for `q`, and the page read in two steps: the ids first, from an index (a deep `skip` walks
-//! ids, not rows), then those rows by id.
+//! the `counters` rows (each table's and each genre's: a total without a count), the trigram
+//! index for `q`, and the page read through a subquery of its ids, which an index serves (a
+//! deep `skip` walks ids, not rows).
 
 use movies_domain::{Page, Result};
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, ExprTrait, IntoColumnRef, JoinType, Order, Query, SelectStatement,
+    Alias, Condition, Expr, ExprTrait, IntoColumnRef, JoinType, OnConflict, Order, Query,
+    SelectStatement,
 };
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 
 use super::contains_ci_expr;
 use crate::db::db_error;
@@ -22,7 +23,8 @@ pub(crate) enum Table {
 }
 
 impl Table {
-    fn name(self) -> &'static str {
+    /// Also the name of its counter.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Movies => "movies",
             Table::Characters => "characters",
@@ -37,12 +39,17 @@ impl Table {
     }
 }
 
-/// How many rows `table` holds, from its counter.
-pub(crate) async fn total(conn: &impl ConnectionTrait, table: Table) -> Result<u64> {
+/// The counter of the movies of `genre`.
+pub(crate) fn genre_counter(genre: &str) -> String {
+    format!("movies.genre:{genre}")
+}
+
+/// The value of `counter`: a table's ([`Table::name`]) or a genre's ([`genre_counter`]).
+pub(crate) async fn total(conn: &impl ConnectionTrait, counter: &str) -> Result<u64> {
     let select = Query::select()
         .column(Alias::new("value"))
         .from(Alias::new(COUNTERS))
-        .and_where(Expr::col(Alias::new("name")).eq(table.name()))
+        .and_where(Expr::col(Alias::new("name")).eq(counter))
         .to_owned();
     let row = conn.query_one(&select).await.map_err(db_error)?;
     let value: i64 = match row {
@@ -52,22 +59,40 @@ pub(crate) async fn total(conn: &impl ConnectionTrait, table: Table) -> Result<u
     Ok(u64::try_from(value).unwrap_or(0))
 }
 
-/// Adds `delta` to `table`'s counter, in the transaction `txn` that added or removed the rows.
+/// Adds each delta to its counter (made at 0 if new), in the transaction `txn` that added or
+/// removed the rows it counts.
+pub(crate) async fn add_to_totals(
+    txn: &impl ConnectionTrait,
+    deltas: impl IntoIterator<Item = (String, i64)>,
+) -> Result<()> {
+    let mut summed = std::collections::BTreeMap::new();
+    for (counter, delta) in deltas {
+        *summed.entry(counter).or_insert(0) += delta;
+    }
+    // In name order, so that concurrent transactions on PostgreSQL lock rows in one order.
+    for (counter, delta) in summed.into_iter().filter(|(_, d)| *d != 0) {
+        let upsert = Query::insert()
+            .into_table(Alias::new(COUNTERS))
+            .columns([Alias::new("name"), Alias::new("value")])
+            .values_panic([counter.into(), delta.into()])
+            .on_conflict(
+                OnConflict::column(Alias::new("name"))
+                    .value(Alias::new("value"), Expr::cust("counters.value + excluded.value"))
+                    .to_owned(),
+            )
+            .to_owned();
+        txn.execute(&upsert).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Adds `delta` to `table`'s counter.
 pub(crate) async fn add_to_total(
     txn: &impl ConnectionTrait,
     table: Table,
     delta: i64,
 ) -> Result<()> {
-    if delta == 0 {
-        return Ok(());
-    }
-    let update = Query::update()
-        .table(Alias::new(COUNTERS))
-        .value(Alias::new("value"), Expr::col(Alias::new("value")).add(delta))
-        .and_where(Expr::col(Alias::new("name")).eq(table.name()))
-        .to_owned();
-    txn.execute(&update).await.map_err(db_error)?;
-    Ok(())
+    add_to_totals(txn, [(table.name().to_owned(), delta)]).await
 }
 
 /// A name search, as the database can serve it.
@@ -158,45 +183,57 @@ impl PageQuery {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The ids of the page's rows, in order. With a cursor, the rows after it in id order.
-    pub(crate) async fn ids(&self, conn: &impl ConnectionTrait, page: Page) -> Result<Vec<i64>> {
+    /// The order of the page: the keys, then the id (in the last key's direction). With a
+    /// cursor, the id alone, ascending.
+    fn order(&self, page: Page) -> Vec<(Alias, Order)> {
+        let direction = if self.descending { Order::Desc } else { Order::Asc };
+        match page.after() {
+            Some(_) => vec![(Alias::new("id"), Order::Asc)],
+            None => {
+                let mut order = self.keys.clone();
+                order.push((Alias::new("id"), direction));
+                order
+            }
+        }
+    }
+
+    /// The ids of the page's rows: a statement of their own, which reads an index only (the
+    /// ids, or a filter's column and the ids) however far `skip` goes.
+    fn ids(&self, page: Page) -> SelectStatement {
         let table = Alias::new(self.table.name());
         let id = (table.clone(), Alias::new("id"));
         let mut select = self.base();
         select.column(id.clone());
-        let direction = |descending| if descending { Order::Desc } else { Order::Asc };
         if let Some(after) = page.after() {
-            select.and_where(Expr::col(id.clone()).gt(after));
+            select.and_where(Expr::col(id).gt(after));
         }
-        let by_id_only = self.keys.is_empty() || page.after().is_some();
-        if !by_id_only {
-            for (key, order) in &self.keys {
-                select.order_by((table.clone(), key.clone()), order.clone());
-            }
-        }
-        let descending = self.descending && page.after().is_none();
-        match (&self.search, by_id_only) {
-            // The index hands its matches out in rowid order: no sort, and it stops at the page.
-            (Some(Search::Trigrams(_)), true) => {
-                select.order_by(
-                    (Alias::new(self.table.fts()), Alias::new("rowid")),
-                    direction(descending),
-                );
-            }
-            _ => {
-                select.order_by(id, direction(descending));
-            }
+        for (key, order) in self.order(page) {
+            match (&self.search, key.0.as_str()) {
+                // The index hands its matches out in rowid order: no sort, and it stops at the
+                // page's end.
+                (Some(Search::Trigrams(_)), "id") => {
+                    select.order_by((Alias::new(self.table.fts()), Alias::new("rowid")), order)
+                }
+                _ => select.order_by((table.clone(), key), order),
+            };
         }
         select.limit(page.limit()).offset(page.skip());
-        let rows = conn.query_all(&select).await.map_err(db_error)?;
-        rows.iter().map(|row| row.try_get_by_index::<i64>(0).map_err(db_error)).collect()
+        select
     }
-}
 
-/// `rows` in the order of `ids` (which a `WHERE id IN (...)` does not keep).
-pub(crate) fn in_order_of<T>(ids: &[i64], mut rows: Vec<T>, id: impl Fn(&T) -> i64) -> Vec<T> {
-    let position: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
-    rows
+    /// The page's rows of the entity `E` (this table's), in order, in one statement: the
+    /// rows whose id is among [`PageQuery::ids`].
+    pub(crate) async fn rows<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        page: Page,
+    ) -> Result<Vec<E::Model>> {
+        let table = Alias::new(self.table.name());
+        let mut select = E::find()
+            .filter(Expr::col((table.clone(), Alias::new("id"))).in_subquery(self.ids(page)));
+        for (key, order) in self.order(page) {
+            select = select.order_by(Expr::col((table.clone(), key)), order);
+        }
+        select.all(conn).await.map_err(db_error)
+    }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
     Condition, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::listing::{self, PageQuery, Search, Table, in_order_of};
+use super::listing::{self, PageQuery, Search, Table, genre_counter};
 use super::{IN_CHUNK, INSERT_CHUNK};
 use crate::db::{Database, Reference, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character;
@@ -85,18 +85,19 @@ impl MovieRepository for SeaMovieRepository {
             descending: filter.sort.descending,
         };
         let conn = self.db.conn();
-        let total = if query.search.is_none() && query.condition.is_empty() {
-            listing::total(conn, Table::Movies).await?
-        } else {
-            query.count(conn).await?
+        // The table's counter without a filter, the genre's with that one alone.
+        let but_genre = condition(&MovieFilter { genre: None, ..filter.clone() });
+        let total = match (&query.search, &filter.genre) {
+            (None, None) if but_genre.is_empty() => {
+                listing::total(conn, Table::Movies.name()).await?
+            }
+            (None, Some(genre)) if but_genre.is_empty() => {
+                listing::total(conn, &genre_counter(genre)).await?
+            }
+            _ => query.count(conn).await?,
         };
-        let ids = query.ids(conn, page).await?;
-        let rows = movie::Entity::find()
-            .filter(Column::Id.is_in(ids.iter().copied()))
-            .all(conn)
-            .await
-            .map_err(db_error)?;
-        let items = in_order_of(&ids, rows, |m| m.id).into_iter().map(Movie::from).collect();
+        let rows = query.rows::<movie::Entity>(conn, page).await?;
+        let items = rows.into_iter().map(Movie::from).collect();
         Ok(Listing { items, total })
     }
 
@@ -143,7 +144,7 @@ impl MovieRepository for SeaMovieRepository {
             .await
             .map_err(write_error(RecordKind::Movie, m.name.as_str(), Some(Reference::Editor)))?
             .into();
-        listing::add_to_total(&*txn, Table::Movies, 1).await?;
+        listing::add_to_totals(&*txn, movie_counts([stored.genre.as_str()], 1)).await?;
         self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
         Ok(stored)
     }
@@ -176,7 +177,8 @@ impl MovieRepository for SeaMovieRepository {
         }
         added.sort_by_key(|m| m.id);
         let ids: Vec<i64> = added.iter().map(|m| m.id).collect();
-        listing::add_to_total(&*txn, Table::Movies, ids.len() as i64).await?;
+        let genres = added.iter().map(|m| m.genre.as_str());
+        listing::add_to_totals(&*txn, movie_counts(genres, 1)).await?;
         let mut events = Vec::new();
         if !ids.is_empty() {
             events.push(NewEvent::movies_added(&ids));
@@ -193,6 +195,15 @@ impl MovieRepository for SeaMovieRepository {
 
     async fn update(&self, id: i64, m: &NewMovie) -> Result<Movie> {
         let txn = self.db.write().await?;
+        // The genre it leaves, for the genres' counters.
+        let old_genre: Option<String> = movie::Entity::find_by_id(id)
+            .select_only()
+            .column(Column::Genre)
+            .into_tuple()
+            .one(&*txn)
+            .await
+            .map_err(db_error)?;
+        let Some(old_genre) = old_genre else { return Err(Error::NotFound(RecordKind::Movie)) };
         let mut model = active(m);
         model.id = Unchanged(id);
         let stored: Movie = match model.update(&*txn).await {
@@ -200,6 +211,10 @@ impl MovieRepository for SeaMovieRepository {
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Movie)),
             Err(e) => return Err(write_error(RecordKind::Movie, m.name.as_str(), None)(e)),
         };
+        if old_genre != stored.genre {
+            let moved = [(genre_counter(&old_genre), -1), (genre_counter(&stored.genre), 1)];
+            listing::add_to_totals(&*txn, moved).await?;
+        }
         self.db.commit(txn, vec![NewEvent::movie_updated(&stored)]).await?;
         Ok(stored)
     }
@@ -280,7 +295,7 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn count(&self) -> Result<u64> {
-        listing::total(self.db.conn(), Table::Movies).await
+        listing::total(self.db.conn(), Table::Movies.name()).await
     }
 
     async fn recount_characters(&self) -> Result<()> {
@@ -338,7 +353,8 @@ impl SeaMovieRepository {
         }
         deleted.sort_by_key(|m| m.id);
         characters.sort_unstable();
-        listing::add_to_total(&*txn, Table::Movies, -(deleted.len() as i64)).await?;
+        listing::add_to_totals(&*txn, movie_counts(deleted.iter().map(|m| m.genre.as_str()), -1))
+            .await?;
         listing::add_to_total(&*txn, Table::Characters, -(characters.len() as i64)).await?;
         let mut events = match deleted.as_slice() {
             [one] => vec![NewEvent::movie_deleted(one)],
@@ -350,6 +366,17 @@ impl SeaMovieRepository {
         self.db.commit(txn, events).await?;
         Ok(deleted)
     }
+}
+
+/// What adding (`sign` 1) or removing (-1) movies of these genres does to the counters: the
+/// table's, and each genre's.
+fn movie_counts<'a>(genres: impl IntoIterator<Item = &'a str>, sign: i64) -> Vec<(String, i64)> {
+    let mut counts = vec![(Table::Movies.name().to_owned(), 0)];
+    for genre in genres {
+        counts[0].1 += sign;
+        counts.push((genre_counter(genre), sign));
+    }
+    counts
 }
 
 /// Adds `delta` to the character count of each movie, in id order so that concurrent
