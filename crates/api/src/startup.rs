@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::dto::events::event_text;
 use crate::routes;
 use crate::state::{AppState, Ports};
 
@@ -141,7 +142,7 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
     let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
-    let hub = EventHub::new(config.ws_queue as usize);
+    let hub = EventHub::new(config.ws_queue as usize).rendering(event_text);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
     let job_store = SeaJobStore::new(db.clone());
     let stored_revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
