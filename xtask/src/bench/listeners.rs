@@ -332,6 +332,9 @@ impl Listener {
 /// The id of the movie an `add` event carries, when its name starts with `prefix`. A text scan
 /// first, as 10,000 listeners each parsing every event as JSON would take the load generator
 /// more CPU than the server; the full parse only when the scan does not recognise the shape.
+/// The scan takes the first `"id":` after `"data":{`, wherever `id` stands among the movie's
+/// keys (the server sends them sorted, so after `duration` and `editorId`): a movie's `data` is
+/// flat, and inside a JSON string a quote is escaped, so `"id":` cannot come from a value.
 fn our_movie_added(text: &str, prefix: &str) -> Option<i64> {
     if !text.contains(prefix) {
         return None;
@@ -340,7 +343,8 @@ fn our_movie_added(text: &str, prefix: &str) -> Option<i64> {
         .contains("\"operation\":\"add\"")
         .then(|| text.contains("\"entity\":\"movie\""))
         .filter(|ok| *ok)
-        .and_then(|_| text.split_once("\"data\":{\"id\":"))
+        .and_then(|_| text.split_once("\"data\":{"))
+        .and_then(|(_, data)| data.split_once("\"id\":"))
         .and_then(|(_, rest)| {
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
             digits.parse().ok()
@@ -365,6 +369,8 @@ mod tests {
         let reordered =
             r#"{"data": {"name": "ws-1-3", "id": 8}, "entity": "movie", "operation": "add"}"#;
         assert_eq!(our_movie_added(reordered, "ws-1-"), Some(8));
+        let sorted = r#"{"at":"2026-11-25T10:02:05.424Z","data":{"description":"","duration":"","editorId":1,"genre":"","id":9,"name":"ws-1-4","nrCharacters":0,"year":2001},"entity":"movie","message":"New data is available. Please refresh.","operation":"add","seq":43}"#;
+        assert_eq!(our_movie_added(sorted, "ws-1-"), Some(9));
         let other_prefix = compact.replace("ws-1-3", "Alien");
         assert_eq!(our_movie_added(&other_prefix, "ws-1-"), None);
         let update = compact.replace("\"add\"", "\"update\"");
