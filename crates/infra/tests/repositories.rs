@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::characters::{CharacterFilter, CharacterRecord, CharacterRepository};
 use movies_domain::events::{
-    Delivery, Event, EventFeed, EventLog, EventPublisher, EventSubject, Operation, Subscription,
+    Delivery, Event, EventFeed, EventLog, EventPublisher, EventSubject, LiveEvent, Operation,
+    Subscription,
 };
 use movies_domain::jobs::{JobCredit, JobKind, JobService, JobStatus, JobStore, RowGenerator};
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
@@ -439,7 +440,7 @@ async fn every_write_records_its_event_and_a_failed_one_none(db: Database) {
 }
 
 /// The next event a live subscription hears; panics on a lag or a close.
-async fn next_event(live: &mut Box<dyn Subscription>) -> Arc<Event> {
+async fn next_event(live: &mut Box<dyn Subscription>) -> Arc<LiveEvent> {
     match live.next().await {
         Delivery::Event(event) => event,
         other => panic!("expected an event, got {other:?}"),

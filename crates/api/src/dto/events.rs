@@ -60,6 +60,12 @@ pub fn event_json(event: &Event) -> Value {
     json!(EventJson::from(event))
 }
 
+/// [`event_json`] as the text `/ws` sends; the hub renders each live event with it once, for
+/// every listener.
+pub fn event_text(event: &Event) -> String {
+    event_json(event).to_string()
+}
+
 /// A control message (`subscribed`, `lagged`, `reset`, `error`): no `message` key, so the front
 /// end does not refetch for it.
 pub fn control_json(operation: &str, data: Value) -> Value {

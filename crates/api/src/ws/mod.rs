@@ -41,9 +41,28 @@ async fn upgrade(
     // the client is connected is then either in the log after that end, or on the receiver.
     let live = s.feed.subscribe();
     let bounds = s.events.bounds().await?;
-    // Frames up to 1 MiB are read (and answered with 1009 over 64 KiB); larger ones fail the
-    // read, which also closes with 1009.
     Ok(upgrade
-        .max_message_size(1024 * 1024)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(MAX_READ)
+        .max_frame_size(MAX_READ)
         .on_upgrade(move |socket| session::run(socket, s, live, bounds, params.since)))
 }
+
+// A listener mostly receives, and tungstenite's buffers (128 KiB each by default, the read one
+// allocated and filled at the first read) were most of the memory of an idle listener.
+
+/// What a client sends is small (`{"subscribe": [...]}`, pongs, a close: under 200 bytes), so
+/// 1 KiB reads it in one go; anything bigger still arrives, in 1 KiB reads.
+const READ_BUFFER: usize = 1024;
+/// Writes wait for this much only while the session queues a backlog of events (see
+/// `session::forward`), so that a busy server writes about ten typical events per system call.
+/// The buffer keeps its largest size for the connection's life: larger would cost memory on
+/// every listener. No cap (`max_write_buffer_size`): the sink flushes before it takes more, so
+/// the buffer never holds more than this and one message, and an event may be megabytes (a bulk
+/// delete's ids).
+const WRITE_BUFFER: usize = 4 * 1024;
+/// Messages and frames up to 1 MiB are read (and answered with 1009 over 64 KiB); larger ones
+/// fail the read, which also closes with 1009. A frame's length is refused from its header,
+/// before a buffer of that size is reserved.
+const MAX_READ: usize = 1024 * 1024;

@@ -2,16 +2,18 @@
 //! listener's entity filter, backpressure (`lagged`), liveness pings and its own messages.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use movies_domain::events::{Delivery, Event, EventSubject, Subscription};
 use serde_json::{Value, json};
 use tokio::time::{Instant, interval};
 
-use crate::dto::events::{control_json, event_json};
+use crate::dto::events::{control_json, event_text};
 use crate::state::AppState;
 
 /// The largest message a client may send.
@@ -22,6 +24,10 @@ pub const PING_EVERY: Duration = Duration::from_secs(30);
 pub const PONG_WITHIN: Duration = Duration::from_secs(60);
 /// Events read from the log per query while replaying.
 const REPLAY_BATCH: u64 = 500;
+/// Live events already waiting that go out with the one just received, in one write: a busy
+/// server then makes one system call for several events. Bounded, so that the listener's own
+/// messages and pings are not kept waiting behind a long backlog.
+const LIVE_BATCH: usize = 32;
 
 type Sink = SplitSink<WebSocket, Message>;
 
@@ -64,11 +70,19 @@ pub async fn run(
 }
 
 impl Session {
+    /// Sends `value` now, after whatever was queued.
     async fn send(&mut self, value: &Value) -> Result<(), End> {
         self.sink.send(Message::Text(value.to_string().into())).await.map_err(|_| End::Gone)
     }
 
-    async fn deliver(&mut self, event: &Event) -> Result<(), End> {
+    /// Writes out what [`Session::queue`] left in the socket's buffer.
+    async fn flush(&mut self) -> Result<(), End> {
+        self.sink.flush().await.map_err(|_| End::Gone)
+    }
+
+    /// Queues `event` for the listener, unless it was handled already or is filtered out. Its
+    /// `text`, when the feed rendered it, is shared rather than rendered again.
+    async fn queue(&mut self, event: &Event, text: Option<&Arc<str>>) -> Result<(), End> {
         if event.seq <= self.last_seq {
             return Ok(());
         }
@@ -76,9 +90,41 @@ impl Session {
         // Internal events are for the servers only: the listener sees a gap in `seq`.
         if !event.is_internal() && self.entities.as_ref().is_none_or(|e| e.contains(&event.entity))
         {
-            self.send(&event_json(event)).await?;
+            let text = match text {
+                Some(text) => shared(text),
+                None => event_text(event).into(),
+            };
+            self.sink.feed(Message::Text(text)).await.map_err(|_| End::Gone)?;
         }
         Ok(())
+    }
+
+    /// Sends `first` and up to [`LIVE_BATCH`] more deliveries the feed already holds, then
+    /// flushes; a lag or a close ends the session (after what came before it).
+    async fn forward(
+        &mut self,
+        first: Delivery,
+        live: &mut Box<dyn Subscription>,
+    ) -> Result<(), End> {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(delivery) = next.take() {
+            match delivery {
+                Delivery::Event(event) => self.queue(&event, event.text.as_ref()).await?,
+                Delivery::Lagged => {
+                    let resume = json!({ "resume_from": self.last_seq });
+                    let _ = self.send(&control_json("lagged", resume)).await;
+                    return Err(End::Close(close_code::NORMAL, "lagged: reconnect with ?since"));
+                }
+                Delivery::Closed => return Err(End::Close(close_code::AWAY, "server stopping")),
+            }
+            taken += 1;
+            if taken < LIVE_BATCH {
+                // `next` is cancel-safe: when nothing is waiting, dropping its future loses nothing.
+                next = live.next().now_or_never();
+            }
+        }
+        self.flush().await
     }
 
     /// Sends what the listener missed since `since`, or `reset` if that is no longer kept.
@@ -109,8 +155,9 @@ impl Session {
                 .map_err(|_| End::Close(close_code::ERROR, "event log unavailable"))?;
             let done = (batch.len() as u64) < REPLAY_BATCH;
             for event in &batch {
-                self.deliver(event).await?;
+                self.queue(event, None).await?;
             }
+            self.flush().await?;
             if done {
                 return Ok(());
             }
@@ -127,15 +174,7 @@ impl Session {
         let mut heard = Instant::now();
         loop {
             let step = tokio::select! {
-                received = live.next() => match received {
-                    Delivery::Event(event) => self.deliver(&event).await,
-                    Delivery::Lagged => {
-                        let resume = json!({ "resume_from": self.last_seq });
-                        let _ = self.send(&control_json("lagged", resume)).await;
-                        Err(End::Close(close_code::NORMAL, "lagged: reconnect with ?since"))
-                    }
-                    Delivery::Closed => Err(End::Close(close_code::AWAY, "server stopping")),
-                },
+                received = live.next() => self.forward(received, &mut live).await,
                 incoming = stream.next() => {
                     heard = Instant::now();
                     match incoming {
@@ -207,6 +246,19 @@ fn parse_subscribe(text: &str) -> Result<BTreeSet<EventSubject>, String> {
         .collect()
 }
 
+/// An event's text as a frame's payload, without copying it: the frame shares the text.
+fn shared(text: &Arc<str>) -> Utf8Bytes {
+    struct Shared(Arc<str>);
+    impl AsRef<[u8]> for Shared {
+        fn as_ref(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+    }
+    // A `str` is UTF-8, so the copy is never made; it spares an `expect`.
+    Utf8Bytes::try_from(Bytes::from_owner(Shared(text.clone())))
+        .unwrap_or_else(|_| Utf8Bytes::from(&**text))
+}
+
 /// A read that failed because the client's message was over the size limit.
 fn is_too_big(e: &axum::Error) -> bool {
     let text = e.to_string();
@@ -226,5 +278,11 @@ mod tests {
         assert!(parse_subscribe(r#"{"subscribe": ["auth"]}"#).is_err());
         assert!(parse_subscribe(r#"{"subscribe": "movie"}"#).is_err());
         assert!(parse_subscribe("hello").is_err());
+    }
+
+    #[test]
+    fn a_shared_text_is_the_text_itself() {
+        let text: Arc<str> = Arc::from(r#"{"data":"héllo"}"#);
+        assert_eq!(shared(&text).as_str(), &*text);
     }
 }

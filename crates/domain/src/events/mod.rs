@@ -10,6 +10,6 @@ mod model;
 mod port;
 
 pub use model::{Event, EventSubject, MovieCount, NewEvent, Operation};
-pub use port::{Delivery, EventFeed, EventLog, EventPublisher, Subscription};
+pub use port::{Delivery, EventFeed, EventLog, EventPublisher, LiveEvent, Render, Subscription};
 #[cfg(any(test, feature = "mocks"))]
 pub use port::{MockEventFeed, MockEventLog, MockEventPublisher};

@@ -32,11 +32,41 @@ pub trait EventPublisher: Send + Sync {
     fn publish(&self, event: Event);
 }
 
+/// Turns an event into the message its listeners receive (the api's JSON). A feed given one
+/// renders each event once, for all its listeners, instead of each listener rendering its own.
+pub type Render = fn(&Event) -> String;
+
+/// An event as the live feed hands it out: made once, shared by every listener.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveEvent {
+    pub event: Event,
+    /// The event's message for listeners, from the feed's [`Render`]: `None` when the feed has
+    /// none, and for internal events, which no listener receives.
+    pub text: Option<Arc<str>>,
+}
+
+impl LiveEvent {
+    /// `event` with the text `render` makes of it, if listeners may see it.
+    pub fn rendered(event: Event, render: Option<Render>) -> Self {
+        let text = render.filter(|_| !event.is_internal()).map(|render| render(&event).into());
+        Self { event, text }
+    }
+}
+
+/// A live event reads as its event.
+impl std::ops::Deref for LiveEvent {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 /// What a live listener hears next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     /// The next event, in `seq` order; shared by every listener, so it is made once.
-    Event(Arc<Event>),
+    Event(Arc<LiveEvent>),
     /// The listener fell too far behind and events were dropped for it: it must resume from the
     /// log (`?since=`).
     Lagged,

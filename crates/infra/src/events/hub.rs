@@ -4,27 +4,38 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use movies_domain::events::{Delivery, Event, EventFeed, EventPublisher, Subscription};
+use movies_domain::events::{
+    Delivery, Event, EventFeed, EventPublisher, LiveEvent, Render, Subscription,
+};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Fans events out to the WebSocket listeners of this process.
 #[derive(Clone, Debug)]
 pub struct EventHub {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Arc<LiveEvent>>,
+    render: Option<Render>,
 }
 
 impl EventHub {
     /// `capacity`: how many events a listener may fall behind before it is told it lagged.
     pub fn new(capacity: usize) -> Self {
-        Self { sender: broadcast::channel(capacity.max(1)).0 }
+        Self { sender: broadcast::channel(capacity.max(1)).0, render: None }
+    }
+
+    /// Renders each published event with `render` once, before fanning it out: with thousands
+    /// of listeners, rendering it once per listener was most of the work of a write.
+    #[must_use]
+    pub fn rendering(mut self, render: Render) -> Self {
+        self.render = Some(render);
+        self
     }
 }
 
 impl EventPublisher for EventHub {
     fn publish(&self, event: Event) {
         // No receiver is not an error: nobody is listening right now.
-        let _ = self.sender.send(Arc::new(event));
+        let _ = self.sender.send(Arc::new(LiveEvent::rendered(event, self.render)));
     }
 }
 
@@ -34,7 +45,7 @@ impl EventFeed for EventHub {
     }
 }
 
-struct HubSubscription(broadcast::Receiver<Arc<Event>>);
+struct HubSubscription(broadcast::Receiver<Arc<LiveEvent>>);
 
 #[async_trait]
 impl Subscription for HubSubscription {
@@ -66,16 +77,31 @@ mod tests {
         }
     }
 
+    fn live(event: Event, text: Option<&str>) -> Delivery {
+        Delivery::Event(Arc::new(LiveEvent { event, text: text.map(Arc::from) }))
+    }
+
     #[tokio::test]
     async fn a_subscriber_hears_what_is_published_after_it_subscribed_then_that_it_lagged() {
         let hub = EventHub::new(2);
         hub.publish(event(1));
         let mut listener = hub.subscribe();
         hub.publish(event(2));
-        assert_eq!(listener.next().await, Delivery::Event(Arc::new(event(2))));
+        assert_eq!(listener.next().await, live(event(2), None));
         for seq in 3..=5 {
             hub.publish(event(seq));
         }
         assert_eq!(listener.next().await, Delivery::Lagged);
+    }
+
+    #[tokio::test]
+    async fn a_rendering_hub_hands_out_each_event_with_its_text_but_internal_ones_without() {
+        let hub = EventHub::new(4).rendering(|e| format!("event {}", e.seq));
+        let mut listener = hub.subscribe();
+        hub.publish(event(1));
+        let internal = Event { entity: EventSubject::Auth, ..event(2) };
+        hub.publish(internal.clone());
+        assert_eq!(listener.next().await, live(event(1), Some("event 1")));
+        assert_eq!(listener.next().await, live(internal, None));
     }
 }
