@@ -449,6 +449,8 @@ impl<'a> Bench<'a> {
         if let Some(row) = run.rows.last_mut() {
             row.note = format!("every name in one streamed answer; {names} connections");
         }
+        // What the names cost in memory (an allocator keeps what it took at the peak).
+        run.memory.push((format!("{prefix}: right after `{prefix}_names`"), self.rss_mb()?));
         if prefix == "scale" {
             note_kept_throughput(run);
         }
