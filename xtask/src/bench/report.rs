@@ -45,6 +45,9 @@ pub struct Row {
     /// requests).
     pub ratio: Option<f64>,
     pub note: String,
+    /// Events that never reached a listener (`ws_fanout_N` only): the "zero lost" is
+    /// read from here, not from the note.
+    pub lost: Option<u64>,
 }
 
 impl Row {
@@ -60,6 +63,7 @@ impl Row {
             errors: 0,
             ratio: None,
             note,
+            lost: None,
         }
     }
 }
@@ -74,11 +78,20 @@ pub struct Run {
     pub memory: Vec<(String, f64)>,
     /// What was scaled down or skipped, and why.
     pub notes: Vec<String>,
+    /// Movie ids missing between the smallest and the largest after `generate`'s 1,000,000
+    /// movies (a range delete over them would trip on a gap); `None` when not checked.
+    pub movie_id_gaps: Option<u64>,
 }
 
 impl Run {
     pub fn new(database: &str) -> Run {
-        Run { database: database.into(), rows: Vec::new(), memory: Vec::new(), notes: Vec::new() }
+        Run {
+            database: database.into(),
+            rows: Vec::new(),
+            memory: Vec::new(),
+            notes: Vec::new(),
+            movie_id_gaps: None,
+        }
     }
 
     /// Sets every request row's ratio to this run's `ceiling`.
@@ -121,13 +134,14 @@ impl Report {
                             "name": r.name, "unit": r.unit.label(), "throughput": r.throughput,
                             "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
                             "errors": r.errors, "ratio_to_ceiling": r.ratio, "note": r.note,
+                            "lost": r.lost,
                         })
                     })
                     .collect();
                 let memory: Vec<Value> =
                     run.memory.iter().map(|(name, mb)| json!({ "name": name, "mb": mb })).collect();
                 json!({ "database": run.database, "scenarios": rows, "memory": memory,
-                        "notes": run.notes })
+                        "notes": run.notes, "movie_id_gaps": run.movie_id_gaps })
             })
             .collect();
         json!({
@@ -159,6 +173,7 @@ impl Report {
                                 errors: r["errors"].as_u64().unwrap_or(0),
                                 ratio: r["ratio_to_ceiling"].as_f64(),
                                 note: text(r, "note"),
+                                lost: r["lost"].as_u64(),
                             })
                             .collect()
                     })
@@ -175,6 +190,7 @@ impl Report {
                     .as_array()
                     .map(|n| n.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
                     .unwrap_or_default(),
+                movie_id_gaps: run["movie_id_gaps"].as_u64(),
             })
             .collect();
         Ok(Report {
@@ -230,7 +246,7 @@ impl Report {
     }
 }
 
-fn database_title(database: &str) -> String {
+pub fn database_title(database: &str) -> String {
     match database {
         "sqlite" => "SQLite (a fresh temporary file)".into(),
         "postgres" => "PostgreSQL (`BENCH_DATABASE_URL`)".into(),
@@ -260,7 +276,7 @@ pub fn thousands(x: f64) -> String {
 }
 
 /// A latency for the table: `-` when there is none, else to a precision that suits it.
-fn ms(x: Option<f64>) -> String {
+pub fn ms(x: Option<f64>) -> String {
     match x {
         None => "-".into(),
         Some(x) if x < 10.0 => format!("{x:.2}"),
@@ -382,6 +398,7 @@ mod tests {
             errors: 0,
             ratio: None,
             note: String::new(),
+            lost: None,
         }
     }
 
@@ -414,7 +431,9 @@ mod tests {
 
     #[test]
     fn json_reads_back_as_written() {
-        let report = report(vec![row("ceiling", 100_000.0, 1.5), row("get", 25_000.0, 4.0)]);
+        let mut report = report(vec![row("ceiling", 100_000.0, 1.5), row("get", 25_000.0, 4.0)]);
+        report.runs[0].rows[1].lost = Some(3);
+        report.runs[0].movie_id_gaps = Some(0);
         let again = Report::from_json(&report.to_json()).unwrap();
         assert_eq!(again, report);
         assert!(Report::from_json(&json!({ "other": 1 })).is_err());
