@@ -8,6 +8,7 @@ use movies_api::{Application, Config, cli, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    return_large_blocks();
     let config = match Config::load() {
         Ok(config) => config,
         Err(message) => return fail(&message),
@@ -33,6 +34,19 @@ async fn main() -> ExitCode {
 async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config).await.map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
+}
+
+/// Makes glibc give every block of 128 KiB or more back to the system when it is freed.
+/// By default glibc raises that threshold to the largest block freed so far, so after the
+/// first argon2 hash (19 MiB) it keeps each later one in its heap: 102 MB of RSS after three
+/// logins at once, against 24 MB with the threshold fixed (measured on the release binary).
+fn return_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter, under glibc's own lock; 128 KiB is
+    // glibc's default value for it.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
 
 fn fail(message: &str) -> ExitCode {
