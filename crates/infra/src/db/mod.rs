@@ -21,7 +21,10 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
+mod bulk;
 mod outbox;
+
+pub(crate) use bulk::BulkInsert;
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
