@@ -97,6 +97,7 @@ macro_rules! on_every_backend {
 on_every_backend!(
     a_taken_name_is_a_duplicate,
     bulk_insert_skips_taken_names_and_keeps_input_order,
+    bulk_insert_over_several_statements_gives_dense_ids_to_the_rows_it_stores,
     updating_is_not_found_or_duplicate_as_the_port_says,
     a_character_of_a_missing_movie_is_refused_by_the_foreign_key,
     a_write_by_an_editor_deleted_since_its_token_was_checked_is_unauthorized,
@@ -117,6 +118,7 @@ on_every_backend!(
     a_credited_batch_and_the_jobs_progress_commit_together,
     a_sample_of_movie_ids_holds_only_existing_movies,
     a_job_gives_taken_names_a_suffix_and_counts_every_row,
+    a_job_of_repeated_titles_leaves_no_gap_in_the_ids,
     an_interrupted_job_resumes_to_exactly_the_requested_total,
     the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_start,
     a_second_instance_learns_a_revocation_once_its_event_reaches_it,
@@ -162,6 +164,40 @@ async fn bulk_insert_skips_taken_names_and_keeps_input_order(db: Database) {
     let many: Vec<_> = (0..2500).map(|i| new_movie(&format!("M{i}"), 1999)).collect();
     assert_eq!(movies.insert_many(&many, None, None).await.unwrap().len(), 2500);
     assert_eq!(movies.count().await.unwrap(), 2503);
+}
+
+/// Whether the movie ids are exactly 1 to the number of movies: no id was used up by a row
+/// that was not stored.
+async fn ids_are_dense(movies: &SeaMovieRepository) -> bool {
+    let count = movies.count().await.unwrap() as i64;
+    let ids: Vec<i64> = (1..=count + 100).collect();
+    movies.find_refs(&ids, &[]).await.unwrap().len() as i64 == count
+}
+
+async fn bulk_insert_over_several_statements_gives_dense_ids_to_the_rows_it_stores(db: Database) {
+    let movies = SeaMovieRepository::new(db);
+    for name in ["M10", "M5000", "M9999"] {
+        movies.insert(&new_movie(name, 2000), None).await.unwrap();
+    }
+    // More rows than one statement holds on either backend, with taken names among them and
+    // at a statement's edges, and a name repeated in the input.
+    let mut batch: Vec<_> = (0..12_000).map(|i| new_movie(&format!("M{i}"), 1999)).collect();
+    batch.push(new_movie("M3", 1999));
+    let added = movies.insert_many(&batch, None, None).await.unwrap();
+    assert_eq!(added.len(), 11_997);
+    let expected: Vec<String> =
+        (0..12_000).filter(|i| ![10, 5000, 9999].contains(i)).map(|i| format!("M{i}")).collect();
+    let names: Vec<&str> = added.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, expected, "the rows stored, in input order");
+    for m in [&added[0], &added[6000], &added[11_996]] {
+        let found = movies.find_by_name(&m.name).await.unwrap().expect("stored");
+        assert_eq!(&found, m, "returned as stored, with its own id");
+    }
+    assert!(ids_are_dense(&movies).await);
+    // Every name taken: nothing stored, no id used up.
+    assert!(movies.insert_many(&batch[..100], None, None).await.unwrap().is_empty());
+    let next = movies.insert(&new_movie("Next", 2000), None).await.unwrap();
+    assert_eq!(next.id, 12_001);
 }
 
 async fn updating_is_not_found_or_duplicate_as_the_port_says(db: Database) {
@@ -589,6 +625,18 @@ async fn a_job_gives_taken_names_a_suffix_and_counts_every_row(db: Database) {
     let distinct: std::collections::HashSet<_> = names.iter().collect();
     assert_eq!(distinct.len(), 6, "{names:?}");
     assert!(names.iter().skip(1).all(|n| n.starts_with("Same (")), "{names:?}");
+}
+
+async fn a_job_of_repeated_titles_leaves_no_gap_in_the_ids(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    movies.insert(&new_movie("Same", 2000), None).await.unwrap();
+    let (store, service) = job_service(&db, Arc::new(Same));
+    let job = service.submit_as_system(JobKind::Movies, 2500).await.unwrap();
+    let job = store.claim(&job.id).await.unwrap().expect("claimed");
+    let ended = service.run(job, |_| {}).await.unwrap();
+    assert_eq!((ended.status, ended.done), (JobStatus::Done, 2500));
+    assert_eq!(movies.count().await.unwrap(), 2501);
+    assert!(ids_are_dense(&movies).await);
 }
 
 async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database) {

@@ -1,7 +1,7 @@
 //! Background generation jobs: `POST /movies/generate/{n}` and `POST /characters/generate/{n}`
-//! answer 202 with a job, which runs in batches of 1000 to `done`, announcing each batch and its
-//! end over `/ws`; `GET /jobs`, `GET /jobs/{id}` and `DELETE /jobs/{id}` show and cancel a job,
-//! for its owner or an admin only.
+//! answer 202 with a job, which runs in batches of `BATCH_SIZE` to `done`, announcing each batch
+//! and its end over `/ws`; `GET /jobs`, `GET /jobs/{id}` and `DELETE /jobs/{id}` show and cancel
+//! a job, for its owner or an admin only.
 //!
 //! A job is awaited through its `generate_done` event, read from a listener connected before the
 //! job was submitted; the only time limit turns a hang into a failure.
@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use movies_domain::jobs::BATCH_SIZE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -272,7 +273,10 @@ async fn a_movie_job_announces_each_batch_its_progress_and_its_end_over_the_webs
     let app = spawn_app().await;
     let mut events = Events::connect(&app).await;
 
-    let id = submit(&app, admin(&app), "movies", 2500).await;
+    // Two and a half batches.
+    const B: u64 = BATCH_SIZE;
+    let requested = 2 * B + B / 2;
+    let id = submit(&app, admin(&app), "movies", requested).await;
     let seen = events.until_done(&id).await;
 
     let kinds: Vec<(&str, &str)> = seen
@@ -282,7 +286,7 @@ async fn a_movie_job_announces_each_batch_its_progress_and_its_end_over_the_webs
     let batch = [("movie", "add_bulk"), ("job", "generate_progress")];
     let expected: Vec<(&str, &str)> =
         [batch, batch, batch].concat().into_iter().chain([("job", "generate_done")]).collect();
-    assert_eq!(kinds, expected, "the events of a 2,500-movie job");
+    assert_eq!(kinds, expected, "the events of a job of two and a half batches");
     let mut announced = Vec::new();
     let mut progress = Vec::new();
     for pair in seen[..6].chunks(2) {
@@ -297,12 +301,12 @@ async fn a_movie_job_announces_each_batch_its_progress_and_its_end_over_the_webs
         assert_eq!(added["count"], ids.len(), "{added}");
         announced.extend(ids);
         assert_keys(step, &["done", "jobId", "requested"]);
-        assert_eq!((&step["jobId"], &step["requested"]), (&json!(id), &json!(2500)), "{step}");
+        assert_eq!((&step["jobId"], &step["requested"]), (&json!(id), &json!(requested)), "{step}");
         assert_eq!(step["done"], announced.len(), "progress after a batch of {added}");
         progress.push(step["done"].as_u64().expect("done is a number"));
     }
-    assert_eq!(progress, [1000, 2000, 2500]);
-    assert_eq!(seen[6]["data"], json!({ "jobId": id, "status": "done", "done": 2500 }));
+    assert_eq!(progress, [B, 2 * B, requested]);
+    assert_eq!(seen[6]["data"], json!({ "jobId": id, "status": "done", "done": requested }));
     // The batches announced exactly the movies stored.
     announced.sort_unstable();
     let mut stored: Vec<i64> = every_page(&app, "/movies").await.iter().map(id_of).collect();

@@ -6,8 +6,10 @@ use serde::Serialize;
 /// The most rows one job may generate.
 pub const MAX_GENERATE: u64 = 1_000_000;
 /// Rows per batch, and so per transaction: single writes from the API interleave between
-/// batches, and reads never wait for one.
-pub const BATCH_SIZE: u64 = 1000;
+/// batches, and reads never wait for one. Each commit rewrites every page it touched (the name
+/// index's pages are touched at random): 1,000,000 movies took 2.2 times longer in batches of
+/// 1,000 than of 10,000, which hold the write lock for about 0.1 s.
+pub const BATCH_SIZE: u64 = 10_000;
 /// How many jobs one user may have queued or running at once, so that no account can keep the
 /// workers (and the database) busy with an endless queue.
 pub const MAX_ACTIVE_PER_USER: usize = 4;

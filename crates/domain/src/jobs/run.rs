@@ -50,6 +50,7 @@ impl JobService {
         let credit = JobCredit::new(job.id.clone());
         let mut done = job.done;
         let mut cancel = job.cancel_requested;
+        let mut taken = Taken::default();
         let (status, error) = loop {
             if cancel {
                 break (JobStatus::Cancelled, None);
@@ -59,7 +60,7 @@ impl JobService {
                 break (JobStatus::Done, None);
             }
             let batch = match job.kind {
-                JobKind::Movies => self.movie_batch(&job, done, n, &credit).await,
+                JobKind::Movies => self.movie_batch(&job, done, n, &credit, &mut taken).await,
                 JobKind::Characters => self.character_batch(&job, n, &credit).await,
             };
             match batch {
@@ -84,42 +85,66 @@ impl JobService {
     }
 
     /// Stores `n` generated movies as rows `done..done + n` of `job`.
-    async fn movie_batch(&self, job: &Job, done: u64, n: u64, credit: &JobCredit) -> Result<Batch> {
-        let movies = self.rows.movies(n as usize);
+    async fn movie_batch(
+        &self,
+        job: &Job,
+        done: u64,
+        n: u64,
+        credit: &JobCredit,
+        known: &mut Taken,
+    ) -> Result<Batch> {
+        let mut batch = self.rows.movies(n as usize);
         // Names already stored, or repeated in the batch, get their suffix before the first
         // insert, so that a batch is normally one transaction (one `add_bulk` and one progress
-        // event); the insert skips a name another writer took meanwhile, retried below.
-        let names: Vec<String> =
-            movies.iter().map(|m| m.name.to_string()).collect::<HashSet<_>>().into_iter().collect();
-        let taken: HashSet<String> =
-            self.movies.find_refs(&[], &names).await?.into_iter().map(|(_, name)| name).collect();
-        let mut seen = HashSet::new();
-        let mut pending = Vec::with_capacity(movies.len());
-        for (row, movie) in (done..).zip(movies) {
-            let title = movie.name.to_string();
-            let mut pick = Pick { row, title, suffixes: 0, movie };
-            if taken.contains(&pick.title) || !seen.insert(pick.title.clone()) {
-                pick = pick.renamed(&job.id)?;
+        // event); the insert skips a name another writer took meanwhile, retried below. Only
+        // titles this job has not met yet are looked up: generated titles soon repeat.
+        let titles: Vec<String> = batch.iter().map(|m| m.name.to_string()).collect();
+        let unknown: Vec<String> = titles
+            .iter()
+            .filter(|t| !known.contains(t))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let taken: HashSet<String> = match unknown.is_empty() {
+            true => HashSet::new(),
+            false => {
+                self.movies.find_refs(&[], &unknown).await?.into_iter().map(|(_, n)| n).collect()
             }
-            pending.push(pick);
+        };
+        let mut seen = HashSet::with_capacity(batch.len());
+        let mut picks = Vec::with_capacity(batch.len());
+        for ((row, title), movie) in (done..).zip(titles).zip(&mut batch) {
+            let mut pick = Pick { row, title, suffixes: 0 };
+            if known.contains(&pick.title)
+                || taken.contains(&pick.title)
+                || !seen.insert(pick.title.clone())
+            {
+                pick.rename(movie, &job.id)?;
+            }
+            picks.push(pick);
         }
+        known.extend(seen.into_iter().chain(taken));
         for _ in 0..NAME_ATTEMPTS {
-            let batch: Vec<NewMovie> = pending.iter().map(|p| p.movie.clone()).collect();
             let stored =
                 self.movies.insert_many(&batch, job.owner_id, Some(credit.clone())).await?;
-            let stored: HashSet<&str> = stored.iter().map(|m| m.name.as_str()).collect();
-            pending = pending
-                .into_iter()
-                .filter(|p| !stored.contains(p.movie.name.as_str()))
-                .map(|p| p.renamed(&job.id))
-                .collect::<Result<_>>()?;
-            if pending.is_empty() {
+            if stored.len() == batch.len() {
                 return Ok(Batch::Stored);
             }
+            let stored: HashSet<String> = stored.into_iter().map(|m| m.name).collect();
+            let mut left = (Vec::new(), Vec::new());
+            for (mut pick, mut movie) in picks.into_iter().zip(batch) {
+                if !stored.contains(movie.name.as_str()) {
+                    pick.rename(&mut movie, &job.id)?;
+                    left.0.push(pick);
+                    left.1.push(movie);
+                }
+            }
+            (picks, batch) = left;
         }
         Err(Error::internal(format!(
             "could not find free names for {} generated movies",
-            pending.len()
+            picks.len()
         )))
     }
 
@@ -139,23 +164,40 @@ fn failed(e: Error) -> (JobStatus, Option<String>) {
     (JobStatus::Failed, Some(e.to_string()))
 }
 
-/// A generated movie on its way in, and how many suffixes its title has had.
+/// A generated movie's place in its job, and how many suffixes its title has had.
 struct Pick {
     /// Its row number within the job.
     row: u64,
     /// The generated title.
     title: String,
     suffixes: usize,
-    movie: NewMovie,
 }
 
 impl Pick {
-    /// The movie under its title with the next suffix.
-    fn renamed(self, job_id: &str) -> Result<Self> {
-        let suffixes = self.suffixes + 1;
-        let name = Name::new("name", &suffixed(&self.title, job_id, self.row, suffixes))
+    /// Gives `movie` its title with the next suffix.
+    fn rename(&mut self, movie: &mut NewMovie, job_id: &str) -> Result<()> {
+        self.suffixes += 1;
+        movie.name = Name::new("name", &suffixed(&self.title, job_id, self.row, self.suffixes))
             .map_err(|e| Error::internal(format!("a generated name is invalid: {}", e.msg)))?;
-        Ok(Self { suffixes, movie: NewMovie { name, ..self.movie }, ..self })
+        Ok(())
+    }
+}
+
+/// Titles a job has met (stored, or found taken), which it need not look up again: at most
+/// [`Taken::MAX`], since a generator whose titles never repeat would make it grow with the job.
+#[derive(Default)]
+struct Taken(HashSet<String>);
+
+impl Taken {
+    const MAX: usize = 100_000;
+
+    fn contains(&self, title: &str) -> bool {
+        self.0.contains(title)
+    }
+
+    fn extend(&mut self, titles: impl IntoIterator<Item = String>) {
+        let room = Self::MAX.saturating_sub(self.0.len());
+        self.0.extend(titles.into_iter().take(room));
     }
 }
 
@@ -384,21 +426,29 @@ mod tests {
 
     #[tokio::test]
     async fn a_movie_job_runs_in_batches_to_the_requested_count_and_ends_done() {
-        let ran = MovieRun::default().of(2500, 0).await;
+        const B: u64 = BATCH_SIZE;
+        let ran = MovieRun::default().of(2 * B + B / 2, 0).await;
         assert_eq!((ran.ended.status, ran.ended.error), (JobStatus::Done, None));
-        assert_eq!(ran.heard, [1000, 2000, 2500]);
-        assert_eq!(ran.inserts.iter().map(Vec::len).collect::<Vec<_>>(), [1000, 1000, 500]);
+        assert_eq!(ran.heard, [B, 2 * B, 2 * B + B / 2]);
+        let sizes: Vec<u64> = ran.inserts.iter().map(|i| i.len() as u64).collect();
+        assert_eq!(sizes, [B, B, B / 2]);
     }
 
     #[tokio::test]
     async fn an_interrupted_job_makes_only_the_rows_still_missing() {
-        let ran = MovieRun::default().of(2500, 2100).await;
-        assert_eq!((ran.ended.status, ran.done, ran.inserts.len()), (JobStatus::Done, 2500, 1));
+        let requested = 2 * BATCH_SIZE + BATCH_SIZE / 2;
+        let ran = MovieRun::default().of(requested, 2 * BATCH_SIZE + 100).await;
+        assert_eq!(
+            (ran.ended.status, ran.done, ran.inserts.len()),
+            (JobStatus::Done, requested, 1)
+        );
     }
 
     #[tokio::test]
     async fn a_cancel_stops_the_job_after_the_batch_during_which_it_was_asked() {
-        let ran = MovieRun { cancel_at: Some(2000), ..Default::default() }.of(5000, 0).await;
+        let ran = MovieRun { cancel_at: Some(2 * BATCH_SIZE), ..Default::default() }
+            .of(5 * BATCH_SIZE, 0)
+            .await;
         assert_eq!((ran.ended.status, ran.ended.error), (JobStatus::Cancelled, None));
         assert_eq!(ran.inserts.len(), 2);
         // Cancelled before it started (asked while it was requeued): no batch at all.

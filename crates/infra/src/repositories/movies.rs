@@ -6,18 +6,25 @@ use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
 use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use rand::Rng;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
-    Condition, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    Condition, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
+use super::IN_CHUNK;
 use super::listing::{self, PageQuery, Search, Table, genre_counter};
-use super::{IN_CHUNK, INSERT_CHUNK};
-use crate::db::{Database, Reference, db_error, is_foreign_key_violation, write_error};
+use crate::db::{BulkInsert, Database, Reference, db_error, is_foreign_key_violation, write_error};
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
 use crate::jobs::record_progress;
+
+/// `insert_many`'s statement: the name is the key, the editor the same for every row.
+const INSERT_MOVIES: BulkInsert = BulkInsert {
+    table: "movies",
+    columns: &["name", "year", "duration", "genre", "description"],
+    shared: "editor_id",
+};
 
 /// Movies in the `movies` table.
 #[derive(Clone, Debug)]
@@ -156,27 +163,41 @@ impl MovieRepository for SeaMovieRepository {
         credit: Option<JobCredit>,
     ) -> Result<Vec<Movie>> {
         let txn = self.db.write().await?;
-        let mut added = Vec::with_capacity(movies.len());
-        for chunk in movies.chunks(INSERT_CHUNK) {
-            let models = chunk.iter().map(|m| {
-                let mut model = active(m);
-                model.editor_id = Set(editor_id);
-                model
-            });
-            let inserted = movie::Entity::insert_many(models)
-                .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
-                .exec_with_returning(&*txn)
-                .await;
-            match inserted {
-                Ok(rows) => added.extend(rows),
-                // Every row of the chunk had a taken name.
-                Err(DbErr::RecordNotInserted) => {}
-                Err(e) if is_foreign_key_violation(&e) => return Err(Reference::Editor.missing()),
-                Err(e) => return Err(db_error(e)),
-            }
-        }
-        added.sort_by_key(|m| m.id);
-        let ids: Vec<i64> = added.iter().map(|m| m.id).collect();
+        let rows = movies
+            .iter()
+            .map(|m| {
+                vec![
+                    Value::from(m.name.as_str()),
+                    Value::from(m.year.get()),
+                    Value::from(m.duration.as_str()),
+                    Value::from(m.genre.as_str()),
+                    Value::from(m.description.as_str()),
+                ]
+            })
+            .collect();
+        let ids = match INSERT_MOVIES.run(&txn, Value::from(editor_id), rows).await {
+            Ok(ids) => ids,
+            Err(e) if is_foreign_key_violation(&e) => return Err(Reference::Editor.missing()),
+            Err(e) => return Err(db_error(e)),
+        };
+        let added: Vec<Movie> = movies
+            .iter()
+            .zip(ids)
+            .filter_map(|(m, id)| {
+                Some(Movie {
+                    id: id?,
+                    name: m.name.to_string(),
+                    year: m.year.get(),
+                    duration: m.duration.as_str().to_owned(),
+                    genre: m.genre.as_str().to_owned(),
+                    description: m.description.as_str().to_owned(),
+                    nr_characters: 0,
+                    editor_id,
+                })
+            })
+            .collect();
+        let mut ids: Vec<i64> = added.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
         let genres = added.iter().map(|m| m.genre.as_str());
         listing::add_to_totals(&*txn, movie_counts(genres, 1)).await?;
         let mut events = Vec::new();
@@ -190,7 +211,7 @@ impl MovieRepository for SeaMovieRepository {
             }
         }
         self.db.commit(txn, events).await?;
-        Ok(added.into_iter().map(Movie::from).collect())
+        Ok(added)
     }
 
     async fn update(&self, id: i64, m: &NewMovie) -> Result<Movie> {
