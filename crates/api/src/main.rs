@@ -9,6 +9,7 @@ use movies_api::{Application, Config, cli, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     return_large_blocks();
+    tokio::spawn(trim_periodically());
     let config = match Config::load() {
         Ok(config) => config,
         Err(message) => return fail(&message),
@@ -46,6 +47,21 @@ fn return_large_blocks() {
     // glibc's default value for it.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+/// Every 10 s, hands glibc's free heap pages back to the system. Many connections leave their
+/// buffers' small blocks scattered over the heaps, and glibc returns a heap's memory only from
+/// its top: 10,000 connections left RSS at 351 MB 30 s after they closed.
+async fn trim_periodically() {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        every.tick().await;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory to the system, under glibc's locks.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 }
 
