@@ -28,19 +28,6 @@ impl InMemoryMovies {
     }
 }
 
-fn to_movie(id: i64, m: &NewMovie, editor_id: Option<i64>) -> Movie {
-    Movie {
-        id,
-        name: m.name.to_string(),
-        year: m.year.get(),
-        duration: m.duration.as_str().to_owned(),
-        genre: m.genre.as_str().to_owned(),
-        description: m.description.as_str().to_owned(),
-        nr_characters: 0,
-        editor_id,
-    }
-}
-
 #[async_trait]
 impl MovieRepository for InMemoryMovies {
     async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
@@ -88,7 +75,7 @@ impl MovieRepository for InMemoryMovies {
                 name: movie.name.to_string(),
             });
         }
-        let stored = to_movie(rows.len() as i64 + 1, movie, editor_id);
+        let stored = movie.stored(rows.len() as i64 + 1, editor_id);
         rows.push(stored.clone());
         Ok(stored)
     }
@@ -117,8 +104,7 @@ impl MovieRepository for InMemoryMovies {
     async fn update(&self, id: i64, movie: &NewMovie) -> Result<Movie> {
         let mut rows = self.rows();
         let row = rows.iter_mut().find(|m| m.id == id).ok_or(Error::NotFound(RecordKind::Movie))?;
-        let updated =
-            Movie { nr_characters: row.nr_characters, ..to_movie(id, movie, row.editor_id) };
+        let updated = Movie { nr_characters: row.nr_characters, ..movie.stored(id, row.editor_id) };
         *row = updated.clone();
         Ok(updated)
     }

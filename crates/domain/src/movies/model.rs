@@ -67,6 +67,22 @@ pub struct NewMovie {
     pub description: Description,
 }
 
+impl NewMovie {
+    /// The movie as a store keeps it once given `id`: no characters yet.
+    pub fn stored(&self, id: i64, editor_id: Option<i64>) -> Movie {
+        Movie {
+            id,
+            name: self.name.to_string(),
+            year: self.year.get(),
+            duration: self.duration.as_str().to_owned(),
+            genre: self.genre.as_str().to_owned(),
+            description: self.description.as_str().to_owned(),
+            nr_characters: 0,
+            editor_id,
+        }
+    }
+}
+
 impl TryFrom<MovieInput> for NewMovie {
     type Error = Vec<FieldError>;
 

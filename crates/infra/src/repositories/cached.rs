@@ -52,11 +52,18 @@ impl ReadCache {
 
     /// Drops every record `events` (one committed write's) may have changed.
     pub fn forget(&self, events: &[NewEvent]) {
+        self.after_write(|| {
+            for event in events {
+                self.forget_one(event.entity, event.operation, &event.data);
+            }
+        });
+    }
+
+    /// Runs `forget` (what a write changed) under the gate's write side, moving the epoch on.
+    fn after_write(&self, forget: impl FnOnce()) {
         let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        for event in events {
-            self.forget_one(event.entity, event.operation, &event.data);
-        }
+        forget();
     }
 
     fn forget_one(&self, subject: EventSubject, operation: Operation, data: &Value) {
@@ -197,9 +204,7 @@ impl MovieRepository for CachedMovies {
     async fn recount_characters(&self) -> Result<()> {
         // It records no event: what it changed is forgotten here.
         let recounted = self.inner.recount_characters().await;
-        let _gate = self.cache.gate.write().unwrap_or_else(PoisonError::into_inner);
-        self.cache.epoch.fetch_add(1, Ordering::SeqCst);
-        self.cache.movies.invalidate_all();
+        self.cache.after_write(|| self.cache.movies.invalidate_all());
         recounted
     }
 }

@@ -180,22 +180,8 @@ impl MovieRepository for SeaMovieRepository {
             Err(e) if is_foreign_key_violation(&e) => return Err(Reference::Editor.missing()),
             Err(e) => return Err(db_error(e)),
         };
-        let added: Vec<Movie> = movies
-            .iter()
-            .zip(ids)
-            .filter_map(|(m, id)| {
-                Some(Movie {
-                    id: id?,
-                    name: m.name.to_string(),
-                    year: m.year.get(),
-                    duration: m.duration.as_str().to_owned(),
-                    genre: m.genre.as_str().to_owned(),
-                    description: m.description.as_str().to_owned(),
-                    nr_characters: 0,
-                    editor_id,
-                })
-            })
-            .collect();
+        let added: Vec<Movie> =
+            movies.iter().zip(ids).filter_map(|(m, id)| Some(m.stored(id?, editor_id))).collect();
         let mut ids: Vec<i64> = added.iter().map(|m| m.id).collect();
         ids.sort_unstable();
         let genres = added.iter().map(|m| m.genre.as_str());
