@@ -10,6 +10,7 @@ mod m20261125_000002_create_revoked_tokens;
 mod m20261125_000003_create_events;
 mod m20261125_000004_create_jobs;
 mod m20261126_000005_create_counters_and_search;
+mod m20261126_000006_add_job_leases;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_events::Migration),
             Box::new(m20261125_000004_create_jobs::Migration),
             Box::new(m20261126_000005_create_counters_and_search::Migration),
+            Box::new(m20261126_000006_add_job_leases::Migration),
         ]
     }
 }

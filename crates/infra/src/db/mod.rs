@@ -16,8 +16,8 @@ pub use sea_orm::DbErr;
 use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, RuntimeErr, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
@@ -25,6 +25,7 @@ mod bulk;
 mod outbox;
 
 pub(crate) use bulk::BulkInsert;
+pub(crate) use outbox::EVENTS_CHANNEL;
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +49,8 @@ pub struct Database {
     committed: Arc<Notify>,
     /// Told each commit's events before the write returns (in-process caches).
     hooks: Arc<RwLock<Vec<CommitHook>>>,
+    /// This process's name among the instances sharing the database: who holds a job's lease.
+    instance: Arc<str>,
 }
 
 impl std::fmt::Debug for Database {
@@ -74,7 +77,7 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
         (true, false) => SQLITE_POOL_SIZE,
     };
     let conn = sea_orm::Database::connect(options(url, pool_size, false)).await?;
-    Migrator::up(&conn, None).await?;
+    migrate(&conn).await?;
     // A file database gets a connection of its own for writes, whose page cache stays warm:
     // SQLite drops a connection's cache whenever another connection has written, so writes
     // taking turns over the pool read the pages they change from the file again each time.
@@ -84,7 +87,37 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
     };
     let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
     let hooks = Arc::new(RwLock::new(Vec::new()));
-    Ok(Database { conn, writer, write_gate, committed: Arc::new(Notify::new()), hooks })
+    let instance = uuid::Uuid::new_v4().to_string().into();
+    Ok(Database { conn, writer, write_gate, committed: Arc::new(Notify::new()), hooks, instance })
+}
+
+/// Any fixed number: the PostgreSQL advisory lock held while the schema is brought up to date.
+const MIGRATIONS_LOCK: i64 = 0x6d6967726174;
+
+/// Brings the schema up to date. On PostgreSQL, under an advisory lock held by a transaction of
+/// its own: instances starting together against an empty database would otherwise all create
+/// the same tables at once, and all but one fail. The others wait, then find nothing to do.
+/// (SQLite has one server per file; its migrations run in transactions of their own.)
+async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    let lock = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let lock = conn.begin().await?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATIONS_LOCK})"))
+                .await?;
+            Some(lock)
+        }
+        _ => None,
+    };
+    let pending = Migrator::get_pending_migrations(conn).await?.len();
+    Migrator::up(conn, None).await?;
+    match pending {
+        0 => tracing::info!("database schema is up to date"),
+        n => tracing::info!(applied = n, "applied {n} database migrations"),
+    }
+    if let Some(lock) = lock {
+        lock.commit().await?;
+    }
+    Ok(())
 }
 
 /// The options of a pool of `size` connections to `url`, the write connection's if `writer`.
@@ -122,6 +155,24 @@ impl Database {
 
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()
+    }
+
+    /// This process's name among the instances sharing the database, new at every start.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The same pool under a new instance name, as another server would be: for tests of what
+    /// instances sharing a database do.
+    #[must_use]
+    pub fn another_instance(&self) -> Self {
+        Self { instance: uuid::Uuid::new_v4().to_string().into(), ..self.clone() }
+    }
+
+    /// Whether other instances may write to this database: PostgreSQL, where several servers
+    /// share one database; a SQLite file has one server.
+    pub fn is_shared(&self) -> bool {
+        self.backend() == DbBackend::Postgres
     }
 
     /// Starts a transaction that will write. On SQLite it first waits its turn at this process's

@@ -14,13 +14,18 @@ use crate::entities::event;
 
 /// Any fixed number: the PostgreSQL advisory lock that orders event writers.
 const EVENTS_LOCK: i64 = 0x6d6f76696573;
+/// The PostgreSQL channel told of every commit that wrote events (its payload: the last `seq`
+/// written), on which every instance's dispatcher listens.
+pub(crate) const EVENTS_CHANNEL: &str = "movies_events";
 
 /// Appends `events` to the log inside `txn`. Call it last, just before commit.
 ///
 /// On PostgreSQL it first takes a transaction-scoped advisory lock, so that transactions writing
 /// events commit in the order of their `seq`: a reader that has seen `seq` n can never later
 /// find a smaller one committed. (SQLite writers are serialised by `BEGIN IMMEDIATE` already.)
-/// Taken last, after every row lock, the lock cannot deadlock with them.
+/// Taken last, after every row lock, the lock cannot deadlock with them. It then queues a
+/// `NOTIFY` on [`EVENTS_CHANNEL`], which PostgreSQL sends to every listening instance when (and
+/// only if) the transaction commits.
 pub(crate) async fn record(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> Result<()> {
     if events.is_empty() {
         return Ok(());
@@ -39,5 +44,11 @@ pub(crate) async fn record(txn: &DatabaseTransaction, events: Vec<NewEvent>) -> 
         at_ms: Set(at_ms),
     });
     event::Entity::insert_many(rows).exec_without_returning(txn).await.map_err(db_error)?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // Under the lock, the largest `seq` is this transaction's last.
+        let notify =
+            format!("SELECT pg_notify('{EVENTS_CHANNEL}', (SELECT MAX(seq) FROM events)::text)");
+        txn.execute_unprepared(&notify).await.map_err(db_error)?;
+    }
     Ok(())
 }
