@@ -11,6 +11,7 @@ mod m20261125_000003_create_events;
 mod m20261125_000004_create_jobs;
 mod m20261126_000005_create_counters_and_search;
 mod m20261126_000006_add_job_leases;
+mod m20261126_000007_create_instances;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_jobs::Migration),
             Box::new(m20261126_000005_create_counters_and_search::Migration),
             Box::new(m20261126_000006_add_job_leases::Migration),
+            Box::new(m20261126_000007_create_instances::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use movies_domain::auth::USER_GONE;
-use movies_domain::events::NewEvent;
+use movies_domain::events::{EventSubject, NewEvent};
 use movies_domain::{Error, RecordKind};
 pub use sea_orm::DbErr;
 use sea_orm::sqlx;
@@ -22,6 +22,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 mod bulk;
+mod instances;
 mod outbox;
 
 pub(crate) use bulk::BulkInsert;
@@ -202,12 +203,18 @@ impl Database {
         let hooks: Vec<CommitHook> =
             self.hooks.read().unwrap_or_else(PoisonError::into_inner).clone();
         let told = if hooks.is_empty() { Vec::new() } else { events.clone() };
-        outbox::record(&txn, events).await?;
+        let changes_access = events.iter().any(|e| changes_access(e.entity));
+        let last = outbox::record(&txn, events).await?;
         txn.txn.commit().await.map_err(db_error)?;
         for hook in &hooks {
             hook(&told);
         }
         self.committed.notify_one();
+        // A logout, a role change or a user's deletion answers once every other instance has
+        // taken it in: from then on they all refuse what it refuses.
+        if let (Some(last), true) = (last, changes_access) {
+            self.await_delivery(last).await;
+        }
         Ok(())
     }
 
@@ -221,13 +228,23 @@ impl Database {
         self.committed.clone()
     }
 
-    /// Closes the pool, waiting for connections in use to come back.
+    /// Closes the pool, waiting for connections in use to come back; on PostgreSQL, first
+    /// leaves the `instances` table, so that no write waits for this instance any more.
     pub async fn close(self) -> Result<(), DbErr> {
+        if self.is_shared() {
+            self.retire().await;
+        }
         if let Some(writer) = self.writer {
             writer.close().await?;
         }
         self.conn.close().await
     }
+}
+
+/// Whether events about `subject` change who may do what: revocations and role changes (the
+/// internal `auth` events) and users' deletions.
+pub(crate) fn changes_access(subject: EventSubject) -> bool {
+    matches!(subject, EventSubject::Auth | EventSubject::User)
 }
 
 /// A write transaction, holding this process's SQLite write turn until it ends.

@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::SeaEventLog;
-use crate::db::{Database, EVENTS_CHANNEL};
+use crate::db::{Database, EVENTS_CHANNEL, changes_access};
 
 const BATCH: u64 = 1000;
 /// How often a PostgreSQL instance reads the log whether told of a commit or not.
@@ -52,15 +52,23 @@ pub async fn spawn_dispatcher(
         DbBackend::Postgres => Some(db.conn().get_postgres_connection_pool().clone()),
         _ => None,
     };
-    let mut catch_up = pool.is_some().then(|| tokio::time::interval(CATCH_UP));
+    let shared = pool.is_some();
+    if shared {
+        db.announce(last).await?;
+    }
+    let mut catch_up = shared.then(|| tokio::time::interval(CATCH_UP));
     let dispatch = {
         let wake = wake.clone();
         async move {
             loop {
+                // Whether to tell the other instances how far this one has got: at every
+                // catch-up tick (a heartbeat), and at once after a change of access, for
+                // which its writer waits (`Database::await_delivery`).
+                let mut announce = false;
                 match &mut catch_up {
                     Some(tick) => tokio::select! {
                         () = wake.notified() => {}
-                        _ = tick.tick() => {}
+                        _ = tick.tick() => announce = true,
                     },
                     None => wake.notified().await,
                 }
@@ -76,6 +84,7 @@ pub async fn spawn_dispatcher(
                     let full = batch.len() as u64 == BATCH;
                     for event in batch {
                         last = event.seq;
+                        announce |= shared && changes_access(event.entity);
                         for invalidate in &invalidations {
                             invalidate(&event);
                         }
@@ -84,6 +93,9 @@ pub async fn spawn_dispatcher(
                     if !full {
                         break;
                     }
+                }
+                if announce && let Err(e) = db.announce(last).await {
+                    tracing::warn!(error = %e, "could not tell other instances how far this one got");
                 }
             }
         }
