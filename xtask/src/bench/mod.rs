@@ -20,6 +20,7 @@
 //! the way, for their targets. Behind nginx only the first runs, without `memory`.
 
 mod chart;
+mod comparison;
 mod listeners;
 mod load;
 mod nginx;
@@ -150,10 +151,24 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     println!("wrote {}", json_path.display());
     if options.write_docs {
         let root = crate::workspace_root();
-        write(&root.join("docs/benchmarks.md"), &benchmarks_md(&report))?;
-        let chart = root.join("docs/img/benchmarks.png");
-        chart::draw(&report, &chart)?;
-        println!("wrote docs/benchmarks.md and {}", chart.display());
+        let path = root.join("docs/benchmarks.md");
+        let existing = fs::read_to_string(&path).ok();
+        match (comparison::section(&report), existing) {
+            // A run on PostgreSQL rewrites its own section and keeps the rest of the page,
+            // chart included (a quick comparison must not replace a full SQLite run).
+            (Some(section), Some(page)) if page.contains("## Results") => {
+                write(&path, &comparison::splice(&page, &section))?;
+                println!("wrote its section of docs/benchmarks.md (the rest is kept)");
+            }
+            (section, existing) => {
+                let kept = section
+                    .or_else(|| existing.as_deref().and_then(comparison::kept).map(str::to_owned));
+                write(&path, &benchmarks_md(&report, kept.as_deref()))?;
+                let chart = root.join("docs/img/benchmarks.png");
+                chart::draw(&report, &chart)?;
+                println!("wrote docs/benchmarks.md and {}", chart.display());
+            }
+        }
     }
     if let Some(earlier) = earlier {
         println!();
@@ -1116,8 +1131,9 @@ fn commit() -> String {
     }
 }
 
-/// docs/benchmarks.md: what was measured, how, the tables, and the issue's targets.
-fn benchmarks_md(report: &Report) -> String {
+/// docs/benchmarks.md: what was measured, how, the tables, the issue's targets, and the
+/// PostgreSQL section (`postgres`: this run's, or the one the page had).
+fn benchmarks_md(report: &Report, postgres: Option<&str>) -> String {
     let mode = if report.quick {
         format!("a **quick** run (`--quick`: {} s per scenario)", report.seconds_per_scenario)
     } else {
@@ -1134,7 +1150,7 @@ fn benchmarks_md(report: &Report) -> String {
          requests/s across machines. **Targets**, below the results, holds each of the \
          issue's targets against this run's figures.\n\n\
          ![Each scenario's throughput as a ratio to the ceiling](img/benchmarks.png)\n\n\
-         ## Results\n\n{tables}{targets}\
+         ## Results\n\n{tables}{targets}{postgres}\
          ## The scenarios\n\n\
          - `ceiling`: `GET /health`, which touches no database: the fastest this binary answers \
          through its middleware stack. `ceiling_bare`: the same handler on a route outside the \
@@ -1186,7 +1202,8 @@ fn benchmarks_md(report: &Report) -> String {
          make), fresh for each server it starts (`NAME_small`, `NAME_scale`, `NAME_x2`), and \
          drops each when its server stops; `--instances 2` adds a run on two instances sharing \
          one such database behind nginx (the bench writes its configuration, \
-         `xtask/src/bench/nginx.rs`). It raises its open-files limit to the hard limit \
+         `xtask/src/bench/nginx.rs`). Such a run rewrites only the PostgreSQL section of this \
+         page, and a run without `BENCH_DATABASE_URL` keeps that section as it is. It raises its open-files limit to the hard limit \
          for the 10,000 connections (the server inherits it). \
          `cargo xtask bench --help` lists the options.\n",
         date = report.date,
@@ -1197,6 +1214,7 @@ fn benchmarks_md(report: &Report) -> String {
         wall = report.wall_seconds,
         tables = report.markdown_tables(),
         targets = targets::markdown(report),
+        postgres = postgres.map_or_else(String::new, |section| format!("{section}\n")),
     )
 }
 
@@ -1263,7 +1281,7 @@ mod tests {
             wall_seconds: 200.0,
             runs: vec![Run::new("sqlite")],
         };
-        let page = benchmarks_md(&report);
+        let page = benchmarks_md(&report, None);
         for needle in ["**quick**", "2026-11-26", "2 cores", "`abc1234`", "database sqlite"] {
             assert!(page.contains(needle), "{needle}");
         }

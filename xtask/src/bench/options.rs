@@ -50,7 +50,9 @@ With BENCH_DATABASE_URL=postgres://USER@HOST:PORT/NAME set, every scenario runs 
 PostgreSQL after SQLite. The bench creates database NAME on that server, fresh for each server
 it starts (NAME, NAME_small, NAME_scale, NAME_x2 for --instances 2), and drops each when its
 server stops; nothing else on the server is touched. A NAME that exists already is refused,
-unless a killed bench run left it (then it is dropped first). It needs psql.
+unless a killed bench run left it (then it is dropped first). It needs psql. Such a run writes
+only its own section of docs/benchmarks.md (PostgreSQL beside SQLite) and keeps the rest; a run
+without it rewrites the rest and keeps that section.
 With BENCH_BINARY=PATH set, that server binary runs instead of this tree's release build (to
 measure an earlier commit with the same harness).
 ";
