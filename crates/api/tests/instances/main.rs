@@ -12,3 +12,4 @@ mod events;
 mod harness;
 mod jobs;
 mod migrations;
+mod nginx;
