@@ -10,6 +10,8 @@ mod m20261125_000002_create_revoked_tokens;
 mod m20261125_000003_create_events;
 mod m20261125_000004_create_jobs;
 mod m20261126_000005_create_counters_and_search;
+mod m20261126_000006_add_job_leases;
+mod m20261126_000007_create_instances;
 
 pub struct Migrator;
 
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_events::Migration),
             Box::new(m20261125_000004_create_jobs::Migration),
             Box::new(m20261126_000005_create_counters_and_search::Migration),
+            Box::new(m20261126_000006_add_job_leases::Migration),
+            Box::new(m20261126_000007_create_instances::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use movies_domain::jobs::{JobKind, JobStatus};
+use movies_infra::jobs::run_under_lease;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -41,7 +42,7 @@ pub async fn create_admin(config: &Config, username: &str) -> Result<(), String>
 /// Generates `movies` then `characters` as jobs run in this process (through `JobService`, as the
 /// server's runner does), with a progress bar each.
 pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(), String> {
-    let Opened { state, db, .. } = open(config).await.map_err(|e| e.to_string())?;
+    let Opened { state, db, job_store, .. } = open(config).await.map_err(|e| e.to_string())?;
     let jobs = &state.jobs;
     for (kind, n) in [(JobKind::Movies, movies), (JobKind::Characters, characters)] {
         if n == 0 {
@@ -69,9 +70,11 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
         );
         bar.set_message(kind.to_string());
         let started = Instant::now();
-        let ended = jobs.run(job, |done| bar.set_position(done)).await;
+        let ended = run_under_lease(&job_store, jobs, job, |done| bar.set_position(done)).await;
         bar.finish();
-        let ended = ended.map_err(|e| format!("generating {kind}: cannot record its end: {e}"))?;
+        let ended = ended
+            .map_err(|e| format!("generating {kind}: cannot record its end: {e}"))?
+            .ok_or(format!("generating {kind}: a server took the job over; watch it there"))?;
         let elapsed = started.elapsed().as_secs_f64();
         if ended.status != JobStatus::Done {
             let reason = ended.error.map(|e| format!(": {e}")).unwrap_or_default();

@@ -79,6 +79,12 @@ pub struct Config {
     #[arg(long, env = "JOBS_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub jobs_concurrency: u64,
 
+    /// How long a job stays with the instance running it unless renewed (every third of it):
+    /// with several instances, the longest a dead instance's job waits before another takes it
+    /// over (e.g. `30s`, `2s`).
+    #[arg(long, env = "JOB_LEASE", default_value = "30s", value_parser = parse_job_lease)]
+    pub job_lease: std::time::Duration,
+
     /// The Movie Database's v3 API key, for the `/moviesTMDB` routes; without it (or
     /// TMDB_ACCESS_TOKEN) they answer 503.
     #[arg(long, env = "TMDB_API_KEY", value_parser = parse_secret, hide_env_values = true)]
@@ -246,6 +252,16 @@ fn one_line(e: &clap::Error) -> String {
 
 fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 7d, 12h or 30m)"))
+}
+
+/// A lease between a second and an hour: shorter would have a busy database's renewal miss it,
+/// longer would leave a dead instance's job waiting for as long.
+fn parse_job_lease(raw: &str) -> Result<std::time::Duration, String> {
+    let lease = humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 30s)"))?;
+    if lease < std::time::Duration::from_secs(1) || lease > std::time::Duration::from_secs(3600) {
+        return Err("must be between 1s and 1h".into());
+    }
+    Ok(lease)
 }
 
 /// A timeout between 1 ms and a minute: zero would fail every call, and a longer one would hold

@@ -6,15 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use movies_domain::auth::TokenRevocations;
 use movies_domain::characters::CharacterRepository;
 use movies_domain::movies::MovieRepository;
-use movies_domain::users::UserRepository;
 use movies_infra::auth::{
-    Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, spawn_auth_cache_listener,
+    Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, auth_invalidation,
 };
 use movies_infra::catalogue::{TmdbCatalogue, TmdbCredentials, TmdbSettings};
-use movies_infra::events::{EventHub, SeaEventLog, spawn_dispatcher, spawn_pruner};
+use movies_infra::events::{EventHub, Invalidation, SeaEventLog, spawn_dispatcher, spawn_pruner};
 use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
 use movies_infra::{
     CachedCharacters, CachedMovies, Database, ReadCache, SeaCharacterRepository,
@@ -65,7 +63,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let Opened { state, db, hub, job_store } = open(config).await?;
+        let Opened { state, db, hub, job_store, invalidations } = open(config).await?;
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
             tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
         }
@@ -81,7 +79,9 @@ impl Application {
             tracing::warn!(error = %e, "could not prune expired token revocations");
         }
         let background = vec![
-            spawn_dispatcher(db.clone(), Arc::new(hub)).await.map_err(StartupError::Events)?,
+            spawn_dispatcher(db.clone(), Arc::new(hub), invalidations)
+                .await
+                .map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
             spawn_runner(state.jobs.clone(), &job_store, config.jobs_concurrency as usize),
         ];
@@ -136,12 +136,14 @@ impl Application {
 }
 
 /// The services, and the adapters that run beside the routes: the pool (to close), the hub (the
-/// dispatcher publishes to it) and the job store (the runner waits on its queue).
+/// dispatcher publishes to it), the job store (the runner waits on its queue) and the caches'
+/// invalidations (the dispatcher tells them every event first).
 pub struct Opened {
     pub state: AppState,
     pub db: Database,
     pub hub: EventHub,
     pub job_store: SeaJobStore,
+    pub invalidations: Vec<Invalidation>,
 }
 
 /// Opens the database and wires the SeaORM, argon2, JWT and TMDB adapters into the services,
@@ -153,25 +155,17 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
     let hub = EventHub::new(config.ws_queue as usize).rendering(event_text);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
-    let job_store = SeaJobStore::new(db.clone());
+    let job_store = SeaJobStore::new(db.clone()).with_lease(config.job_lease);
     let stored_revocations = Arc::new(SeaTokenRevocations::new(db.clone()));
     let stored_users = Arc::new(SeaUserRepository::new(db.clone()));
-    // Authentication reads revocations and users from memory where one process owns the
-    // database (SQLite). On PostgreSQL several instances may share it, and their caches would
-    // need events that cross instances, which do not exist yet: there it asks the database.
-    let sqlite = config.database_url.starts_with("sqlite:");
-    let (revocations, users): (Arc<dyn TokenRevocations>, Arc<dyn UserRepository>) = if sqlite {
-        let revocations =
-            CachedRevocations::load(stored_revocations).await.map_err(StartupError::Revocations)?;
-        let (revocations, users) =
-            (Arc::new(revocations), Arc::new(CachedUsers::new(stored_users)));
-        // The listener ends when the hub closes.
-        spawn_auth_cache_listener(&hub, revocations.clone(), users.clone());
-        (revocations, users)
-    } else {
-        (stored_revocations, stored_users)
-    };
-    let (movies, characters) = read_through(&db, sqlite);
+    // Authentication reads revocations and users from memory, and movies and characters are
+    // read through a cache: this instance's writes update them before they answer, other
+    // instances' (on PostgreSQL) through the events the dispatcher delivers.
+    let revocations =
+        CachedRevocations::load(stored_revocations).await.map_err(StartupError::Revocations)?;
+    let (revocations, users) = (Arc::new(revocations), Arc::new(CachedUsers::new(stored_users)));
+    let mut invalidations = vec![auth_invalidation(revocations.clone(), users.clone())];
+    let (movies, characters) = read_through(&db, &mut invalidations);
     let ports = Ports {
         movies,
         characters,
@@ -186,31 +180,33 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         feed: Arc::new(hub.clone()),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
     };
-    Ok(Opened { state: AppState::new(ports), db, hub, job_store })
+    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations })
 }
 
-/// The TMDB adapter's settings; the access token wins over the API key, as it never appears in a
-/// URL.
-/// The movie and character repositories, behind the read cache where one process owns the
-/// database (SQLite); on PostgreSQL other instances' writes would not reach it yet.
+/// The movie and character repositories, behind the read cache. The cache forgets what this
+/// instance writes before the write answers (a commit hook); on PostgreSQL, where other
+/// instances write too, it also forgets what each delivered event names.
 fn read_through(
     db: &Database,
-    sqlite: bool,
+    invalidations: &mut Vec<Invalidation>,
 ) -> (Arc<dyn MovieRepository>, Arc<dyn CharacterRepository>) {
     let movies = Arc::new(SeaMovieRepository::new(db.clone()));
     let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
-    if !sqlite {
-        return (movies, characters);
-    }
     let cache = Arc::new(ReadCache::default());
     let forget = cache.clone();
     db.on_commit(Arc::new(move |events| forget.forget(events)));
+    if db.is_shared() {
+        let forget = cache.clone();
+        invalidations.push(Arc::new(move |event| forget.forget_event(event)));
+    }
     (
         Arc::new(CachedMovies::new(movies, cache.clone())),
         Arc::new(CachedCharacters::new(characters, cache)),
     )
 }
 
+/// The TMDB adapter's settings; the access token wins over the API key, as it never appears in a
+/// URL.
 fn tmdb_settings(config: &Config) -> TmdbSettings {
     let credentials = match (&config.tmdb_access_token, &config.tmdb_api_key) {
         (Some(token), _) => Some(TmdbCredentials::AccessToken(token.clone())),

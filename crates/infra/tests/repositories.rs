@@ -14,8 +14,8 @@ use movies_domain::jobs::{JobCredit, JobKind, JobService, JobStatus, JobStore, R
 use movies_domain::movies::{MovieFilter, MovieInput, MovieRepository, MovieSort, NewMovie};
 use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Error, Page, RecordKind};
-use movies_infra::auth::{CachedRevocations, CachedUsers, spawn_auth_cache_listener};
-use movies_infra::events::{EventHub, SeaEventLog, prune_once, spawn_dispatcher};
+use movies_infra::auth::{CachedRevocations, CachedUsers, auth_invalidation};
+use movies_infra::events::{EventHub, Invalidation, SeaEventLog, prune_once, spawn_dispatcher};
 use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
@@ -120,10 +120,11 @@ on_every_backend!(
     a_job_gives_taken_names_a_suffix_and_counts_every_row,
     a_job_of_repeated_titles_leaves_no_gap_in_the_ids,
     an_interrupted_job_resumes_to_exactly_the_requested_total,
+    a_job_runs_under_one_lease_and_is_taken_over_once_it_expires,
     the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_start,
     a_second_instance_learns_a_revocation_once_its_event_reaches_it,
     a_deleted_or_changed_user_leaves_the_cache_at_once_and_others_on_the_event,
-    a_lagged_cache_reloads_revocations_and_forgets_every_user,
+    an_unreadable_event_reloads_revocations_and_forgets_every_user,
     revocations_and_role_changes_record_internal_events,
 );
 
@@ -487,7 +488,8 @@ async fn the_dispatcher_publishes_committed_events_in_order(db: Database) {
     let hub = EventHub::new(64);
     let mut live = hub.subscribe();
     let publisher: Arc<dyn EventPublisher> = Arc::new(hub.clone());
-    let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
+    let dispatcher =
+        spawn_dispatcher(db.clone(), publisher, Vec::new()).await.expect("dispatcher starts");
     let movies = Arc::new(SeaMovieRepository::new(db));
     let writers: Vec<_> = (0..10)
         .map(|i| {
@@ -533,6 +535,7 @@ async fn a_credited_batch_and_the_jobs_progress_commit_together(db: Database) {
     let characters = SeaCharacterRepository::new(db.clone());
     let store = SeaJobStore::new(db.clone());
     let job = store.create(JobKind::Movies, 10, None).await.unwrap();
+    store.claim(&job.id).await.unwrap().expect("claimed");
     let credit = || Some(JobCredit::new(job.id.clone()));
     movies.insert(&new_movie("Taken", 2000), None).await.unwrap();
 
@@ -652,7 +655,8 @@ async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database)
     let hub = EventHub::new(1024);
     let mut live = hub.subscribe();
     let publisher: Arc<dyn EventPublisher> = Arc::new(hub.clone());
-    let dispatcher = spawn_dispatcher(db.clone(), publisher).await.expect("dispatcher starts");
+    let dispatcher =
+        spawn_dispatcher(db.clone(), publisher, Vec::new()).await.expect("dispatcher starts");
     let runner = spawn_runner(service, &store, 2);
     loop {
         let event = next_event(&mut live).await;
@@ -668,31 +672,69 @@ async fn an_interrupted_job_resumes_to_exactly_the_requested_total(db: Database)
     dispatcher.abort();
 }
 
-/// One "instance": its own caches over the shared database, kept current from its own hub.
+async fn a_job_runs_under_one_lease_and_is_taken_over_once_it_expires(db: Database) {
+    let other = db.another_instance();
+    let short = std::time::Duration::from_millis(50);
+    let (a, b) = (SeaJobStore::new(db.clone()).with_lease(short), SeaJobStore::new(other.clone()));
+    let (on_a, on_b) = (SeaMovieRepository::new(db.clone()), SeaMovieRepository::new(other));
+    let job = a.create(JobKind::Movies, 100, None).await.unwrap();
+    let claimed = a.claim_next().await.unwrap().expect("a claims the queued job");
+    assert_eq!((claimed.id.as_str(), claimed.status), (job.id.as_str(), JobStatus::Running));
+    assert_eq!(b.claim_next().await.unwrap(), None, "held by a");
+    let credit = Some(JobCredit::new(job.id.clone()));
+    on_a.insert_many(&[new_movie("By a", 2000)], None, credit.clone()).await.unwrap();
+    let refused = on_b.insert_many(&[new_movie("By b", 2000)], None, credit.clone()).await;
+    assert!(matches!(refused, Err(Error::NotFound(RecordKind::Job))), "b holds no lease");
+    assert_eq!(on_a.count().await.unwrap(), 1, "b's batch rolled back");
+    assert!(a.renew(&job.id).await.unwrap());
+
+    // a stops renewing (it died): once its lease has run out, b takes the job over.
+    let taken = loop {
+        if let Some(job) = b.claim_next().await.unwrap() {
+            break job;
+        }
+        tokio::time::sleep(short).await;
+    };
+    assert_eq!((taken.id.as_str(), taken.done), (job.id.as_str(), 1), "with its progress");
+    assert!(!a.renew(&job.id).await.unwrap(), "a lost it");
+    let late = on_a.insert_many(&[new_movie("Late a", 2000)], None, credit.clone()).await;
+    assert!(matches!(late, Err(Error::NotFound(RecordKind::Job))));
+    let ended_by_a = a.finish(&job.id, JobStatus::Failed, None).await;
+    assert!(matches!(ended_by_a, Err(Error::NotFound(RecordKind::Job))), "not a's to end");
+    if db.is_shared() {
+        assert_eq!(a.requeue_interrupted().await.unwrap(), 0, "b's lease is alive");
+    }
+    on_b.insert_many(&[new_movie("By b", 2000)], None, credit).await.unwrap();
+    let ended = b.finish(&job.id, JobStatus::Done, None).await.unwrap();
+    assert_eq!((ended.status, ended.done), (JobStatus::Done, 2));
+    assert_eq!(on_a.count().await.unwrap(), 2);
+}
+
+/// One "instance": its own caches over the shared database, told of events as its dispatcher
+/// would tell them.
 struct Instance {
-    hub: EventHub,
+    invalidate: Invalidation,
     revocations: Arc<CachedRevocations>,
     users: Arc<CachedUsers>,
 }
 
-async fn instance(db: &Database, hub_capacity: usize) -> Instance {
-    let hub = EventHub::new(hub_capacity);
+async fn instance(db: &Database) -> Instance {
     let store = Arc::new(SeaTokenRevocations::new(db.clone()));
     let revocations = Arc::new(CachedRevocations::load(store).await.unwrap());
     let users = Arc::new(CachedUsers::new(Arc::new(SeaUserRepository::new(db.clone()))));
-    spawn_auth_cache_listener(&hub, revocations.clone(), users.clone());
-    Instance { hub, revocations, users }
+    let invalidate = auth_invalidation(revocations.clone(), users.clone());
+    Instance { invalidate, revocations, users }
 }
 
-/// Hands `instance` every event logged after `after`, as events crossing instances would.
+/// Tells `instance` every event logged after `after`, as its dispatcher would.
 async fn deliver_log(db: &Database, instance: &Instance, after: i64) {
     for event in SeaEventLog::new(db.clone()).since(after, 1000).await.unwrap() {
-        instance.hub.publish(event);
+        (instance.invalidate)(&event);
     }
 }
 
-/// Lets the listener task run until `done` holds. Tests run on one thread, so the listener
-/// progresses exactly when this yields; no clock is involved.
+/// Lets a reload task run until `done` holds. Tests run on one thread, so the task progresses
+/// exactly when this yields; no clock is involved.
 async fn until<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> F) {
     while !done().await {
         tokio::task::yield_now().await;
@@ -700,13 +742,13 @@ async fn until<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> 
 }
 
 async fn the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_start(db: Database) {
-    let first = instance(&db, 16).await;
+    let first = instance(&db).await;
     assert!(!first.revocations.is_revoked("t1").await.unwrap());
     first.revocations.revoke("t1", i64::MAX).await.unwrap();
     assert!(first.revocations.is_revoked("t1").await.unwrap());
     first.revocations.revoke("expired", 100).await.unwrap();
 
-    let restarted = instance(&db, 16).await;
+    let restarted = instance(&db).await;
     assert!(restarted.revocations.is_revoked("t1").await.unwrap(), "loaded at start");
     assert!(!restarted.revocations.is_revoked("t2").await.unwrap());
     assert_eq!(first.revocations.prune(5_000).await.unwrap(), 1);
@@ -714,7 +756,7 @@ async fn the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_s
 }
 
 async fn a_second_instance_learns_a_revocation_once_its_event_reaches_it(db: Database) {
-    let (a, b) = (instance(&db, 16).await, instance(&db, 16).await);
+    let (a, b) = (instance(&db).await, instance(&db).await);
     a.revocations.revoke("t1", i64::MAX).await.unwrap();
     assert!(!b.revocations.is_revoked("t1").await.unwrap(), "memory only, before the event");
 
@@ -724,7 +766,7 @@ async fn a_second_instance_learns_a_revocation_once_its_event_reaches_it(db: Dat
 }
 
 async fn a_deleted_or_changed_user_leaves_the_cache_at_once_and_others_on_the_event(db: Database) {
-    let (a, b) = (instance(&db, 16).await, instance(&db, 16).await);
+    let (a, b) = (instance(&db).await, instance(&db).await);
     let ana = a.users.create(&username("ana"), "h", Role::User).await.unwrap().id;
     let bob = a.users.create(&username("bob"), "h", Role::User).await.unwrap().id;
     for id in [ana, bob] {
@@ -744,20 +786,22 @@ async fn a_deleted_or_changed_user_leaves_the_cache_at_once_and_others_on_the_ev
         .await;
 }
 
-async fn a_lagged_cache_reloads_revocations_and_forgets_every_user(db: Database) {
-    let b = instance(&db, 1).await;
+async fn an_unreadable_event_reloads_revocations_and_forgets_every_user(db: Database) {
+    let b = instance(&db).await;
     let users = SeaUserRepository::new(db.clone());
     let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
     assert_eq!(b.users.find(ana).await.unwrap().unwrap().role, Role::User);
-    // Written behind b's back, and the events that told it lost: b's listener lags.
+    // Written behind b's back, and told to b only as an event it cannot read.
     SeaTokenRevocations::new(db.clone()).revoke("t1", i64::MAX).await.unwrap();
     users.set_credentials(ana, "h", Role::Admin).await.unwrap();
     let log = SeaEventLog::new(db.clone()).since(0, 10).await.unwrap();
-    let unrelated =
-        Event { entity: EventSubject::Movie, operation: Operation::Add, ..log[0].clone() };
-    for seq in 100..103 {
-        b.hub.publish(Event { seq, ..unrelated.clone() });
-    }
+    let unreadable = Event {
+        entity: EventSubject::Auth,
+        operation: Operation::Revoke,
+        data: serde_json::json!({ "jti": 7 }),
+        ..log[0].clone()
+    };
+    (b.invalidate)(&unreadable);
 
     until(|| async { b.revocations.is_revoked("t1").await.unwrap() }).await;
     until(|| async { b.users.find(ana).await.unwrap().is_some_and(|u| u.role == Role::Admin) })

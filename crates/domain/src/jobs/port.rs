@@ -32,21 +32,25 @@ pub trait JobStore: Send + Sync {
     /// `None` if absent.
     async fn cancel(&self, id: &str) -> Result<Option<Job>>;
 
-    /// Marks the oldest queued job `running` and returns it; `None` when none is queued.
+    /// Marks the oldest job that is queued, or running under a lease that has expired (its
+    /// server died), `running` for this server, and returns it; `None` when there is none. Two
+    /// servers sharing the store never claim the same job.
     async fn claim_next(&self) -> Result<Option<Job>>;
 
-    /// Marks the queued job `id` `running` and returns it; `None` if it is not queued.
+    /// Marks the queued job `id` `running` for this server and returns it; `None` if it is not
+    /// queued.
     async fn claim(&self, id: &str) -> Result<Option<Job>>;
 
-    /// Puts jobs left `running` by a stopped server back in the queue, keeping their progress;
-    /// returns how many.
+    /// Puts jobs left `running` by a stopped server back in the queue, keeping their progress,
+    /// but never one that another running server holds; returns how many.
     async fn requeue_interrupted(&self) -> Result<u64>;
 
-    /// Ends a job with `status` (and `error`), recording `NewEvent::job_done` of the ended job in
-    /// the same transaction; returns it.
+    /// Ends a job this server runs with `status` (and `error`), recording `NewEvent::job_done`
+    /// of the ended job in the same transaction; returns it.
     ///
     /// # Errors
-    /// `Error::NotFound(Job)` when there is no such job.
+    /// `Error::NotFound(Job)` when there is no such job, or this server no longer runs it
+    /// (another took it over).
     async fn finish(&self, id: &str, status: JobStatus, error: Option<String>) -> Result<Job>;
 }
 

@@ -3,10 +3,9 @@
 //!
 //! Each stays right on its own instance because its own writes update memory before they return
 //! (a logout's answer comes after the revocation is in memory, a delete's after the user left the
-//! cache). Other instances' writes arrive as events from the log ([`spawn_auth_cache_listener`]):
-//! internal `auth` events for revocations and role changes, `user`/`delete` for deletions. When
-//! the listener lags, it drops every cached user and reloads the revocations, and until that
-//! reload succeeds `is_revoked` asks the store: never a stale answer.
+//! cache). Other instances' writes arrive as events from the log ([`auth_invalidation`], told
+//! by the dispatcher): internal `auth` events for revocations and role changes, `user`/`delete`
+//! for deletions.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,9 +16,10 @@ use async_trait::async_trait;
 use movies_domain::Result;
 use movies_domain::auth::{TokenRevocations, Username};
 use movies_domain::clock::now_secs;
-use movies_domain::events::{Delivery, Event, EventFeed, EventSubject, Operation};
+use movies_domain::events::{Event, EventSubject, Operation};
 use movies_domain::users::{Role, User, UserRepository, UserSummary};
-use tokio::task::JoinHandle;
+
+use crate::events::Invalidation;
 
 /// Cached users at most; past it the cache starts over (ids are few next to requests).
 const MAX_USERS: usize = 100_000;
@@ -184,33 +184,28 @@ impl UserRepository for CachedUsers {
     }
 }
 
-/// Keeps both caches current from the live events (of every instance, once events cross them).
-/// Subscribes before returning, so nothing published afterwards is missed; the task ends when
-/// the feed closes.
-pub fn spawn_auth_cache_listener(
-    feed: &dyn EventFeed,
+/// Keeps both caches current from the events of every instance: the dispatcher tells it each
+/// event before this instance's listeners hear of it. An event it cannot read makes it drop
+/// every cached user and reload the revocations, and until that reload succeeds `is_revoked`
+/// asks the store: never a stale answer.
+pub fn auth_invalidation(
     revocations: Arc<CachedRevocations>,
     users: Arc<CachedUsers>,
-) -> JoinHandle<()> {
-    let mut live = feed.subscribe();
-    tokio::spawn(async move {
-        loop {
-            let understood = match live.next().await {
-                Delivery::Event(event) => apply(&event, &revocations, &users),
-                Delivery::Lagged => false,
-                Delivery::Closed => return,
-            };
-            if !understood {
-                tracing::warn!("auth caches missed an event: reloading");
-                users.forget_all();
-                revocations.complete.store(false, Ordering::SeqCst);
-                while let Err(e) = revocations.reload().await {
-                    // Meanwhile `is_revoked` asks the store, so nothing stale is served.
-                    tracing::warn!(error = %e, "could not reload token revocations");
-                    tokio::time::sleep(RELOAD_RETRY).await;
-                }
-            }
+) -> Invalidation {
+    Arc::new(move |event: &Event| {
+        if apply(event, &revocations, &users) {
+            return;
         }
+        tracing::warn!(seq = event.seq, "auth caches cannot read an event: reloading");
+        users.forget_all();
+        revocations.complete.store(false, Ordering::SeqCst);
+        let revocations = revocations.clone();
+        tokio::spawn(async move {
+            while let Err(e) = revocations.reload().await {
+                tracing::warn!(error = %e, "could not reload token revocations");
+                tokio::time::sleep(RELOAD_RETRY).await;
+            }
+        });
     })
 }
 

@@ -5,6 +5,6 @@ mod cached;
 mod hasher;
 mod tokens;
 
-pub use cached::{CachedRevocations, CachedUsers, spawn_auth_cache_listener};
+pub use cached::{CachedRevocations, CachedUsers, auth_invalidation};
 pub use hasher::Argon2Hasher;
 pub use tokens::{JwtAlgorithm, JwtTokens};

@@ -10,21 +10,23 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use movies_domain::auth::USER_GONE;
-use movies_domain::events::NewEvent;
+use movies_domain::events::{EventSubject, NewEvent};
 use movies_domain::{Error, RecordKind};
 pub use sea_orm::DbErr;
 use sea_orm::sqlx;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, RuntimeErr, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 mod bulk;
+mod instances;
 mod outbox;
 
 pub(crate) use bulk::BulkInsert;
+pub(crate) use outbox::EVENTS_CHANNEL;
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +50,8 @@ pub struct Database {
     committed: Arc<Notify>,
     /// Told each commit's events before the write returns (in-process caches).
     hooks: Arc<RwLock<Vec<CommitHook>>>,
+    /// This process's name among the instances sharing the database: who holds a job's lease.
+    instance: Arc<str>,
 }
 
 impl std::fmt::Debug for Database {
@@ -74,7 +78,7 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
         (true, false) => SQLITE_POOL_SIZE,
     };
     let conn = sea_orm::Database::connect(options(url, pool_size, false)).await?;
-    Migrator::up(&conn, None).await?;
+    migrate(&conn).await?;
     // A file database gets a connection of its own for writes, whose page cache stays warm:
     // SQLite drops a connection's cache whenever another connection has written, so writes
     // taking turns over the pool read the pages they change from the file again each time.
@@ -84,7 +88,37 @@ pub async fn connect(url: &str) -> Result<Database, DbErr> {
     };
     let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
     let hooks = Arc::new(RwLock::new(Vec::new()));
-    Ok(Database { conn, writer, write_gate, committed: Arc::new(Notify::new()), hooks })
+    let instance = uuid::Uuid::new_v4().to_string().into();
+    Ok(Database { conn, writer, write_gate, committed: Arc::new(Notify::new()), hooks, instance })
+}
+
+/// Any fixed number: the PostgreSQL advisory lock held while the schema is brought up to date.
+const MIGRATIONS_LOCK: i64 = 0x6d6967726174;
+
+/// Brings the schema up to date. On PostgreSQL, under an advisory lock held by a transaction of
+/// its own: instances starting together against an empty database would otherwise all create
+/// the same tables at once, and all but one fail. The others wait, then find nothing to do.
+/// (SQLite has one server per file; its migrations run in transactions of their own.)
+async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    let lock = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let lock = conn.begin().await?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATIONS_LOCK})"))
+                .await?;
+            Some(lock)
+        }
+        _ => None,
+    };
+    let pending = Migrator::get_pending_migrations(conn).await?.len();
+    Migrator::up(conn, None).await?;
+    match pending {
+        0 => tracing::info!("database schema is up to date"),
+        n => tracing::info!(applied = n, "applied {n} database migrations"),
+    }
+    if let Some(lock) = lock {
+        lock.commit().await?;
+    }
+    Ok(())
 }
 
 /// The options of a pool of `size` connections to `url`, the write connection's if `writer`.
@@ -124,6 +158,24 @@ impl Database {
         self.conn.get_database_backend()
     }
 
+    /// This process's name among the instances sharing the database, new at every start.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The same pool under a new instance name, as another server would be: for tests of what
+    /// instances sharing a database do.
+    #[must_use]
+    pub fn another_instance(&self) -> Self {
+        Self { instance: uuid::Uuid::new_v4().to_string().into(), ..self.clone() }
+    }
+
+    /// Whether other instances may write to this database: PostgreSQL, where several servers
+    /// share one database; a SQLite file has one server.
+    pub fn is_shared(&self) -> bool {
+        self.backend() == DbBackend::Postgres
+    }
+
     /// Starts a transaction that will write. On SQLite it first waits its turn at this process's
     /// write gate (first come, first served), then takes the write lock at `BEGIN`
     /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits for other writers
@@ -151,12 +203,18 @@ impl Database {
         let hooks: Vec<CommitHook> =
             self.hooks.read().unwrap_or_else(PoisonError::into_inner).clone();
         let told = if hooks.is_empty() { Vec::new() } else { events.clone() };
-        outbox::record(&txn, events).await?;
+        let changes_access = events.iter().any(|e| changes_access(e.entity));
+        let last = outbox::record(&txn, events).await?;
         txn.txn.commit().await.map_err(db_error)?;
         for hook in &hooks {
             hook(&told);
         }
         self.committed.notify_one();
+        // A logout, a role change or a user's deletion answers once every other instance has
+        // taken it in: from then on they all refuse what it refuses.
+        if let (Some(last), true) = (last, changes_access) {
+            self.await_delivery(last).await;
+        }
         Ok(())
     }
 
@@ -170,13 +228,23 @@ impl Database {
         self.committed.clone()
     }
 
-    /// Closes the pool, waiting for connections in use to come back.
+    /// Closes the pool, waiting for connections in use to come back; on PostgreSQL, first
+    /// leaves the `instances` table, so that no write waits for this instance any more.
     pub async fn close(self) -> Result<(), DbErr> {
+        if self.is_shared() {
+            self.retire().await;
+        }
         if let Some(writer) = self.writer {
             writer.close().await?;
         }
         self.conn.close().await
     }
+}
+
+/// Whether events about `subject` change who may do what: revocations and role changes (the
+/// internal `auth` events) and users' deletions.
+pub(crate) fn changes_access(subject: EventSubject) -> bool {
+    matches!(subject, EventSubject::Auth | EventSubject::User)
 }
 
 /// A write transaction, holding this process's SQLite write turn until it ends.

@@ -18,6 +18,9 @@ pub struct Model {
     pub finished_at_ms: Option<i64>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
+    /// The instance running the job (`Database::instance`), and until when (ms since the epoch).
+    pub lease_holder: Option<String>,
+    pub lease_until_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

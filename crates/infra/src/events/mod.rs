@@ -8,7 +8,7 @@ mod hub;
 mod log;
 mod pruner;
 
-pub use dispatcher::spawn_dispatcher;
+pub use dispatcher::{Invalidation, spawn_dispatcher};
 pub use hub::EventHub;
 pub use log::SeaEventLog;
 pub use pruner::{prune_once, spawn_pruner};

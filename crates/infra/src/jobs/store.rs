@@ -1,7 +1,15 @@
 //! `JobStore` over SeaORM: the `jobs` table. The rows a job makes are stored by the repositories,
 //! which call [`record_progress`] in their own transaction to credit the job.
+//!
+//! Leases: a claim marks the job `running` under this instance's lease (`Database::instance`,
+//! until now + the lease length), which its runner renews while it works ([`SeaJobStore::renew`],
+//! `runner.rs`). Claims take the oldest job that is queued or whose lease has expired, with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that instances claiming at once take different
+//! jobs. Progress and the end of a job are recorded only under the lease: an instance that lost
+//! it (paused past its expiry while another took the job over) can no longer count rows twice.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat};
@@ -9,9 +17,9 @@ use movies_domain::clock::now_ms;
 use movies_domain::events::NewEvent;
 use movies_domain::jobs::{Job, JobCredit, JobKind, JobStatus, JobStore};
 use movies_domain::{Error, RecordKind, Result};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use tokio::sync::Notify;
@@ -19,16 +27,88 @@ use tokio::sync::Notify;
 use crate::db::{Database, db_error};
 use crate::entities::job::{self, Column};
 
+/// How long a claim holds a job unless renewed: an instance that dies leaves its job to another
+/// after at most this long.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 #[derive(Clone, Debug)]
 pub struct SeaJobStore {
     db: Database,
     /// Woken when a job is queued, for the runner.
     queued: Arc<Notify>,
+    lease: Duration,
 }
 
 impl SeaJobStore {
     pub fn new(db: Database) -> Self {
-        Self { db, queued: Arc::new(Notify::new()) }
+        Self { db, queued: Arc::new(Notify::new()), lease: DEFAULT_LEASE }
+    }
+
+    /// The same store, whose claims hold a job for `lease` unless renewed.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(10));
+        self
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Whether other instances may queue and run jobs in this store (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.db.is_shared()
+    }
+
+    /// Extends this instance's lease on the running job `id`; `false` when it holds it no
+    /// longer (another instance took it over after it expired, or the job ended).
+    ///
+    /// # Errors
+    /// As [`db_error`].
+    pub async fn renew(&self, id: &str) -> Result<bool> {
+        let renewed = job::Entity::update_many()
+            .col_expr(Column::LeaseUntilMs, Expr::value(self.lease_end()))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(Column::LeaseHolder.eq(self.db.instance()))
+            .exec(self.db.conn())
+            .await
+            .map_err(db_error)?;
+        Ok(renewed.rows_affected > 0)
+    }
+
+    fn lease_end(&self) -> i64 {
+        now_ms().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Marks the job `which` selects `running` under this instance's lease; returns it, or
+    /// `None` when it selects none.
+    async fn claim_where(&self, which: Condition) -> Result<Option<Job>> {
+        let now = now_ms();
+        // At most one id, locked by this claim; rows other claims hold locked are passed over
+        // (PostgreSQL; SQLite's writers take turns, and it has no row locks to skip).
+        let next = Query::select()
+            .column(Column::Id)
+            .from(job::Entity)
+            .cond_where(which)
+            .order_by(Column::CreatedAtMs, Order::Asc)
+            .order_by(Column::Id, Order::Asc)
+            .limit(1)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        let claimed = job::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
+            .col_expr(
+                Column::StartedAtMs,
+                Func::coalesce([Expr::col(Column::StartedAtMs), Expr::value(now)]).into(),
+            )
+            .col_expr(Column::LeaseHolder, Expr::value(self.db.instance()))
+            .col_expr(Column::LeaseUntilMs, Expr::value(self.lease_end()))
+            .filter(Column::Id.in_subquery(next))
+            .exec_with_returning(self.db.conn())
+            .await
+            .map_err(db_error)?;
+        claimed.into_iter().next().map(to_domain).transpose()
     }
 
     /// What the runner waits on.
@@ -76,6 +156,8 @@ impl JobStore for SeaJobStore {
             started_at_ms: Set(None),
             finished_at_ms: Set(None),
             error: Set(None),
+            lease_holder: Set(None),
+            lease_until_ms: Set(None),
         };
         let stored =
             job::Entity::insert(row).exec_with_returning(self.db.conn()).await.map_err(db_error)?;
@@ -129,47 +211,37 @@ impl JobStore for SeaJobStore {
     }
 
     async fn claim_next(&self) -> Result<Option<Job>> {
-        loop {
-            let next: Option<String> = job::Entity::find()
-                .select_only()
-                .column(Column::Id)
-                .filter(Column::Status.eq(JobStatus::Queued.as_str()))
-                .order_by_asc(Column::CreatedAtMs)
-                .order_by_asc(Column::Id)
-                .into_tuple()
-                .one(self.db.conn())
-                .await
-                .map_err(db_error)?;
-            let Some(id) = next else { return Ok(None) };
-            // Another runner (on another instance) may have taken it meanwhile: try the next.
-            if let Some(job) = self.claim(&id).await? {
-                return Ok(Some(job));
-            }
-        }
+        let queued = Condition::all().add(Column::Status.eq(JobStatus::Queued.as_str()));
+        let abandoned = Condition::all()
+            .add(Column::Status.eq(JobStatus::Running.as_str()))
+            .add(Column::LeaseUntilMs.lt(now_ms()));
+        self.claim_where(Condition::any().add(queued).add(abandoned)).await
     }
 
     async fn claim(&self, id: &str) -> Result<Option<Job>> {
-        let claimed = job::Entity::update_many()
-            .col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
-            .col_expr(
-                Column::StartedAtMs,
-                Func::coalesce([Expr::col(Column::StartedAtMs), Expr::value(now_ms())]).into(),
-            )
-            .filter(Column::Id.eq(id))
-            .filter(Column::Status.eq(JobStatus::Queued.as_str()))
-            .exec(self.db.conn())
-            .await
-            .map_err(db_error)?;
-        if claimed.rows_affected == 0 {
-            return Ok(None);
-        }
-        self.get(id).await
+        self.claim_where(
+            Condition::all()
+                .add(Column::Id.eq(id))
+                .add(Column::Status.eq(JobStatus::Queued.as_str())),
+        )
+        .await
     }
 
     async fn requeue_interrupted(&self) -> Result<u64> {
+        // Jobs left running by this instance (a run that stopped on an error), and those whose
+        // lease has expired; on SQLite, where one server owns the file, every running job: it was
+        // left by a server that stopped.
+        let mut left = Condition::any().add(Column::LeaseHolder.eq(self.db.instance()));
+        left = match self.db.is_shared() {
+            true => left.add(Column::LeaseUntilMs.lt(now_ms())).add(Column::LeaseUntilMs.is_null()),
+            false => Condition::all(),
+        };
         let requeued = job::Entity::update_many()
             .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
+            .col_expr(Column::LeaseHolder, Expr::value(Option::<String>::None))
+            .col_expr(Column::LeaseUntilMs, Expr::value(Option::<i64>::None))
             .filter(Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(left)
             .exec(self.db.conn())
             .await
             .map_err(db_error)?;
@@ -181,18 +253,24 @@ impl JobStore for SeaJobStore {
 
     async fn finish(&self, id: &str, status: JobStatus, error: Option<String>) -> Result<Job> {
         let txn = self.db.write().await?;
-        let update = job::ActiveModel {
-            id: Set(id.to_owned()),
-            status: Set(status.as_str().to_owned()),
-            finished_at_ms: Set(Some(now_ms())),
-            error: Set(error),
-            ..Default::default()
+        // Only under this instance's lease: an instance that lost it does not end a job another
+        // is running.
+        let ended = job::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(status.as_str()))
+            .col_expr(Column::FinishedAtMs, Expr::value(now_ms()))
+            .col_expr(Column::Error, Expr::value(error))
+            .col_expr(Column::LeaseHolder, Expr::value(Option::<String>::None))
+            .col_expr(Column::LeaseUntilMs, Expr::value(Option::<i64>::None))
+            .filter(Column::Id.eq(id))
+            .filter(Column::LeaseHolder.eq(self.db.instance()))
+            .exec_with_returning(&*txn)
+            .await
+            .map_err(db_error)?;
+        let Some(ended) = ended.into_iter().next() else {
+            txn.rollback().await?;
+            return Err(Error::NotFound(RecordKind::Job));
         };
-        let ended = match job::Entity::update(update).exec(&*txn).await {
-            Ok(row) => to_domain(row)?,
-            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Job)),
-            Err(e) => return Err(db_error(e)),
-        };
+        let ended = to_domain(ended)?;
         self.db.commit(txn, vec![NewEvent::job_done(&ended)]).await?;
         Ok(ended)
     }
@@ -200,26 +278,24 @@ impl JobStore for SeaJobStore {
 
 /// Credits the job `credit` with `n` rows stored in `txn` (the batch's own transaction, so both
 /// commit or neither does), and returns its progress event, for the caller to record with the
-/// batch's events.
+/// batch's events. Only while `holder` (the writing instance) holds the job's lease.
 ///
 /// # Errors
-/// `NotFound(Job)` when there is no such job; as [`db_error`] otherwise.
+/// `NotFound(Job)` when there is no such job or `holder` no longer holds it (the caller's
+/// transaction then rolls back: another instance stores those rows); as [`db_error`] otherwise.
 pub(crate) async fn record_progress(
     txn: &DatabaseTransaction,
+    holder: &str,
     credit: &JobCredit,
     n: u64,
 ) -> Result<NewEvent> {
-    let id = credit.job_id.as_str();
-    job::Entity::update_many()
+    let credited = job::Entity::update_many()
         .col_expr(Column::Done, Expr::col(Column::Done).add(n as i64))
-        .filter(Column::Id.eq(id))
-        .exec(txn)
+        .filter(Column::Id.eq(credit.job_id.as_str()))
+        .filter(Column::LeaseHolder.eq(holder))
+        .exec_with_returning(txn)
         .await
         .map_err(db_error)?;
-    let row = job::Entity::find_by_id(id)
-        .one(txn)
-        .await
-        .map_err(db_error)?
-        .ok_or(Error::NotFound(RecordKind::Job))?;
+    let row = credited.into_iter().next().ok_or(Error::NotFound(RecordKind::Job))?;
     Ok(NewEvent::job_progress(&to_domain(row)?))
 }

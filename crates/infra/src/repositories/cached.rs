@@ -5,8 +5,9 @@
 //! ends in `Database::commit`, which hands its events to [`ReadCache::forget`] before the
 //! write returns, and the events name every record the write touched (a character's write
 //! names the movies whose count moved). A read that raced a write does not store what it read
-//! (see `epoch`). One process per database only (SQLite): another instance's writes would
-//! need events that cross instances.
+//! (see `epoch`). Another instance's writes (several instances on PostgreSQL) arrive as events
+//! from the log: the dispatcher hands each to [`ReadCache::forget_event`] before this instance's
+//! listeners hear of it, a few milliseconds after the write's commit.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -14,7 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use moka::sync::Cache;
 use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
-use movies_domain::events::{EventSubject, NewEvent, Operation};
+use movies_domain::events::{Event, EventSubject, NewEvent, Operation};
 use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie};
 use movies_domain::{Listing, Page, Result};
@@ -57,6 +58,12 @@ impl ReadCache {
                 self.forget_one(event.entity, event.operation, &event.data);
             }
         });
+    }
+
+    /// Drops every record `event` may have changed: an event the dispatcher delivers, maybe
+    /// another instance's write.
+    pub fn forget_event(&self, event: &Event) {
+        self.after_write(|| self.forget_one(event.entity, event.operation, &event.data));
     }
 
     /// Runs `forget` (what a write changed) under the gate's write side, moving the epoch on.

@@ -260,7 +260,7 @@ impl CharacterRepository for SeaCharacterRepository {
         listing::add_to_total(&*txn, Table::Characters, ids.len() as i64).await?;
         let mut events = vec![NewEvent::characters_added(&ids, &counts)];
         if let Some(credit) = &credit {
-            events.push(record_progress(&txn, credit, ids.len() as u64).await?);
+            events.push(record_progress(&txn, self.db.instance(), credit, ids.len() as u64).await?);
         }
         self.db.commit(txn, events).await?;
         Ok(stored.into_iter().map(|c| with_movie_name(c, &names)).collect())

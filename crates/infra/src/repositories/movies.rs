@@ -191,7 +191,8 @@ impl MovieRepository for SeaMovieRepository {
             events.push(NewEvent::movies_added(&ids));
         }
         if let Some(credit) = &credit {
-            let progress = record_progress(&txn, credit, ids.len() as u64).await?;
+            let progress =
+                record_progress(&txn, self.db.instance(), credit, ids.len() as u64).await?;
             if !ids.is_empty() {
                 events.push(progress);
             }
