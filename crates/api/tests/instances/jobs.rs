@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::events::two_instances;
 use crate::harness::{
-    EVENT_PATIENCE, Endpoint, Instance, JOB_PATIENCE, TestDb, all_events, ended_job, runs_job,
+    EVENT_PATIENCE, Endpoint, Instance, JOB_PATIENCE, TestDb, all_events, ended_job, has_field,
+    runs_job,
 };
 
 /// Reads the job every 100 ms until `done(job)`; returns it. Panics after [`JOB_PATIENCE`].
@@ -61,19 +62,25 @@ async fn each_generation_job_is_run_by_exactly_one_instance() {
         let through = if n % 2 == 0 { &a } else { &b };
         ids.push(through.generate_movies(&token, EACH).await);
     }
+    let mut jobs = Vec::new();
     for id in &ids {
-        let job = job_until(&a, &token, id, "finished", is_finished).await;
-        assert_eq!(job["status"], "done", "{job}");
-        assert_eq!(job["done"], EACH, "{job}");
+        jobs.push(job_until(&a, &token, id, "finished", is_finished).await);
     }
 
+    // Who ran each job first, then how each ended, so that a failure says which went wrong.
     for id in &ids {
         let runs = runs(&[&a, &b], id);
         println!("job {id}: runs on A and B: {runs:?}");
         assert_eq!(runs.iter().sum::<usize>(), 1, "job {id} ran {runs:?} times on A and B");
-        let ended: usize =
-            [&a, &b].iter().map(|i| i.log().count(|l| ended_job(l, id, "done"))).sum();
+        let ended: usize = [&a, &b]
+            .iter()
+            .map(|i| i.log().count(|l| l.contains("job ended") && has_field(l, "job", id)))
+            .sum();
         assert_eq!(ended, 1, "job {id} ended {ended} times");
+    }
+    for job in &jobs {
+        assert_eq!(job["status"], "done", "{job}");
+        assert_eq!(job["done"], EACH, "{job}");
     }
     let total = JOBS as i64 * EACH as i64;
     assert_eq!(a.movie_count().await, total);
