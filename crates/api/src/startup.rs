@@ -150,7 +150,10 @@ pub struct Opened {
 /// without listening: for the server and for the command-line subcommands alike.
 pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let key = config.signing_key().map_err(StartupError::Config)?;
-    let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
+    let mut tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
+    if let Some(previous) = &config.secret_key_previous {
+        tokens = tokens.accepting_previous(previous.expose_secret().as_bytes());
+    }
     let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
     let hub = EventHub::new(config.ws_queue as usize).rendering(event_text);

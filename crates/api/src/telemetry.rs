@@ -17,8 +17,10 @@ where
         .map_err(|e| format!("configuration error: RUST_LOG: {filter:?} is not valid: {e}"))?;
     // PostgreSQL's notices ("relation ... already exists, skipping" at every start) are not
     // news, unless asked for by name.
-    if !filter.contains("sqlx") {
-        parsed = parsed.add_directive(QUIET_NOTICES.parse().expect("a valid directive"));
+    if !filter.contains("sqlx")
+        && let Ok(quiet) = QUIET_NOTICES.parse()
+    {
+        parsed = parsed.add_directive(quiet);
     }
     let filter = parsed;
     let _ = tracing_subscriber::fmt()
