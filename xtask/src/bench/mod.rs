@@ -901,6 +901,13 @@ impl<'a> Bench<'a> {
                 "{} listeners connected; {} writes; {} events lost; {} listeners lagged; \
                  {} events before their write's answer",
                 outcome.connected, outcome.writes, outcome.lost, outcome.lagged, outcome.early
+            ) + &format!(
+                "; from each write's request: p50 {} ms, p99 {} ms; the writes themselves: \
+                 p50 {} ms, p99 {} ms",
+                report::ms(outcome.from_request.quantile_ms(0.5)),
+                report::ms(outcome.from_request.quantile_ms(0.99)),
+                report::ms(outcome.writes_latencies.quantile_ms(0.5)),
+                report::ms(outcome.writes_latencies.quantile_ms(0.99)),
             ) + &spread.map_or_else(String::new, |spread| {
                 format!("; connections to each instance while subscribed: {spread}")
             }),
