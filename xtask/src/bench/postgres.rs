@@ -102,9 +102,14 @@ impl PgServer {
 
     /// Runs one statement in the server's `postgres` database; returns what it printed.
     fn psql(&self, sql: &str) -> Result<String, String> {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Runs one statement in `database`; returns what it printed.
+    fn psql_in(&self, database: &str, sql: &str) -> Result<String, String> {
         let output = Command::new("psql")
             .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.url("postgres"))
+            .arg(self.url(database))
             .args(["-c", sql])
             .output()
             .map_err(|e| {
@@ -130,6 +135,12 @@ pub struct ScratchDatabase {
 impl ScratchDatabase {
     pub fn url(&self) -> String {
         self.server.url(&self.name)
+    }
+
+    /// `VACUUM ANALYZE`: statistics for the planner and a visibility map for index-only scans,
+    /// as autovacuum would leave them a minute or so after a bulk load.
+    pub fn vacuum_analyze(&self) -> Result<(), String> {
+        self.server.psql_in(&self.name, "VACUUM ANALYZE").map(|_| ())
     }
 }
 
