@@ -57,10 +57,8 @@ pub fn section(report: &Report) -> Option<String> {
         out.push_str(&memory);
     }
     out.push('\n');
-    for run in &report.runs {
-        for note in &run.notes {
-            out.push_str(&format!("- {}: {note}\n", run.title()));
-        }
+    for run in report.runs.iter().filter(|run| !run.notes.is_empty()) {
+        out.push_str(&format!("- **{}.** {}\n", column_title(run), run.notes.join(" ")));
     }
     out.push('\n');
     out.push_str(ANALYSIS.trim_end());

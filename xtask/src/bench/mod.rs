@@ -331,7 +331,8 @@ fn plan(options: &Options, backend: &Backend) -> (Vec<&'static str>, Vec<String>
     let mut skipped = Vec::new();
     if options.runs("memory") {
         skipped.push(format!(
-            "No `memory` behind nginx: it reads one process's RSS, and here {n} instances and              nginx serve (the one-instance PostgreSQL run has it)."
+            "No `memory` behind nginx: it reads one process's RSS, and here {n} instances and \
+             nginx serve (the one-instance PostgreSQL run has it)."
         ));
     }
     if options.second_server() {
@@ -369,7 +370,7 @@ fn bench_database(
             ),
         };
         run.notes.push(format!(
-            "PostgreSQL: a fresh database per server, created by the bench on the server of \
+            "A fresh database per server, created by the bench on the PostgreSQL server of \
              BENCH_DATABASE_URL ({}...) and dropped after{behind}. After seeding, the bench runs \
              `VACUUM ANALYZE` (what autovacuum does within a minute or so of a bulk load).",
             server.name
