@@ -356,6 +356,7 @@ fn bench_database(
     let mut run = Run::new(backend.database());
     run.instances = backend.instances();
     let label = run.label();
+    let load_at_start = load_average();
     let (scenarios, skipped) = plan(options, backend);
     for note in skipped {
         println!("    [{label}] {note}");
@@ -419,6 +420,15 @@ fn bench_database(
              (1,000,000 in a full run).{skipped}",
             options.duration.as_secs(),
             report::thousands(options.generate_beside() as f64)
+        ));
+    }
+    // Whatever else runs on the machine takes cores from the server and the load generator:
+    // the load average says how busy it was besides.
+    if let (Some(start), Some(end)) = (load_at_start, load_average()) {
+        run.notes.push(format!(
+            "Load average (1 min) of the machine: {start:.1} as this run began, {end:.1} as it \
+             ended, on {} cores.",
+            thread::available_parallelism().map_or(1, |n| n.get())
         ));
     }
     run.fill_ratios();
@@ -1067,6 +1077,11 @@ fn vm_rss_mb(status: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The machine's load average over the last minute, from `/proc/loadavg`.
+fn load_average() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// Established TCP connections to `port` on 127.0.0.1, from `/proc/net/tcp`; `None` when it
