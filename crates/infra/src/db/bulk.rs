@@ -64,6 +64,14 @@ impl BulkInsert {
         rows: Vec<Vec<Value>>,
     ) -> Result<Vec<Option<i64>>, DbErr> {
         let backend = txn.get_database_backend();
+        if backend == DbBackend::Postgres {
+            // Two multi-row inserts whose keys overlap in different orders each wait for the
+            // other's uncommitted rows: a deadlock, and one of them fails. They take turns
+            // instead (released at the end of the transaction), as every SQLite writer does.
+            let table = self.table;
+            let turn = format!("SELECT pg_advisory_xact_lock('{table}'::regclass::oid::int4, 0)");
+            txn.execute_unprepared(&turn).await?;
+        }
         let mut ids = vec![None; rows.len()];
         let mut seen = HashSet::with_capacity(rows.len());
         let mut rows = rows.into_iter().enumerate().peekable();
