@@ -45,6 +45,11 @@ pub struct Config {
     #[arg(long, env = "SECRET_KEY", value_parser = parse_secret, hide_env_values = true)]
     pub secret_key: Option<SecretString>,
 
+    /// The key that signed tokens before SECRET_KEY was rotated: tokens it signed are still
+    /// accepted until they expire; new tokens are signed with SECRET_KEY only.
+    #[arg(long, env = "SECRET_KEY_PREVIOUS", value_parser = parse_secret, hide_env_values = true)]
+    pub secret_key_previous: Option<SecretString>,
+
     /// Token signature algorithm: HS256, HS384 or HS512.
     #[arg(long, env = "ALGORITHM", default_value = "HS256")]
     pub algorithm: JwtAlgorithm,

@@ -160,7 +160,10 @@ pub struct Opened {
 /// without listening: for the server and for the command-line subcommands alike.
 pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let key = config.signing_key().map_err(StartupError::Config)?;
-    let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
+    let mut tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
+    if let Some(previous) = &config.secret_key_previous {
+        tokens = tokens.accepting_previous(previous.expose_secret().as_bytes());
+    }
     let hasher = Argon2Hasher::new()
         .map_err(StartupError::Hasher)?
         .with_max_waiting(usize::try_from(config.argon2_max_waiting).unwrap_or(usize::MAX));

@@ -34,7 +34,9 @@ where
         .map_err(|e| format!("configuration error: RUST_LOG: {filter:?} is not valid: {e}"))?;
     // PostgreSQL's notices ("relation ... already exists, skipping" at every start) are not
     // news, unless asked for by name.
-    if let (false, Ok(quiet)) = (filter.contains("sqlx"), QUIET_NOTICES.parse()) {
+    if !filter.contains("sqlx")
+        && let Ok(quiet) = QUIET_NOTICES.parse()
+    {
         parsed = parsed.add_directive(quiet);
     }
     let builder = tracing_subscriber::fmt().with_env_filter(parsed).with_writer(writer);

@@ -19,6 +19,7 @@ mod movies;
 mod openapi;
 mod read_cache;
 mod router;
+mod text;
 mod tmdb;
 mod users;
 mod websocket;

@@ -282,7 +282,23 @@ pub(crate) struct WriteTxn {
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
+/// Any fixed number: the PostgreSQL advisory lock that batch inserts take in turn.
+const BATCHES_LOCK: i64 = 0x6261746368;
+
 impl WriteTxn {
+    /// Makes this transaction the only batch insert under way (PostgreSQL; SQLite has one
+    /// writer anyway) until it ends. Two batches at once (two generation jobs) took their rows'
+    /// locks in different orders, the unique name index's and the counted movies', and
+    /// PostgreSQL broke the deadlock by failing one of them. Call it first: the events lock,
+    /// which every writer takes last, then always comes after it.
+    pub(crate) async fn one_batch_at_a_time(&self) -> Result<(), Error> {
+        if self.get_database_backend() == DbBackend::Postgres {
+            let lock = format!("SELECT pg_advisory_xact_lock({BATCHES_LOCK})");
+            self.execute_unprepared(&lock).await.map_err(db_error)?;
+        }
+        Ok(())
+    }
+
     /// Ends the transaction without writing. After a failed statement, before reading on the
     /// pool: PostgreSQL refuses any further statement in the failed transaction, and an
     /// in-memory SQLite database has one connection, which the transaction holds.
