@@ -81,12 +81,19 @@ pub enum ApiError {
     /// 429: a quota of the caller's is used up.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 with `Retry-After`: the caller is throttled (logins) for that many seconds.
+    #[error("{detail}")]
+    Throttled { detail: &'static str, retry_after_secs: u64 },
     /// 415: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// 422: the input breaks a rule; every broken rule is listed.
     #[error("validation failed")]
     Validation(Vec<ValidationDetail>),
+    /// 503 with `Retry-After`: too much of this work is queued already (password hashing); the
+    /// message says so, nothing is logged (`/metrics` counts it).
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// 503 with `Retry-After`: the database is down, busy or too slow; logged here with its
     /// cause, hidden from the client.
     #[error("storage unavailable")]
@@ -134,8 +141,10 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) | ApiError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -170,6 +179,7 @@ impl From<Error> for ApiError {
             )),
             Error::LimitReached(why) => ApiError::TooManyRequests(why),
             Error::Invalid(_) => ApiError::from_domain("body")(e),
+            Error::Overloaded(why) => ApiError::Overloaded(why),
             Error::Unavailable(source) => ApiError::Unavailable(source),
             Error::Internal(source) => ApiError::Internal(source),
             Error::Upstream(e) => e.into(),
@@ -214,6 +224,10 @@ impl IntoResponse for ApiError {
             ApiError::BadGateway(ref source) => {
                 tracing::error!(error = %error_chain(source.as_ref()), "TMDB failed");
                 json!(ErrorBody { detail: TMDB_FAILED.into() })
+            }
+            ApiError::Throttled { detail, retry_after_secs: secs } => {
+                let body = Json(json!(ErrorBody { detail: detail.to_owned() }));
+                return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
             }
             ApiError::UpstreamUnavailable { retry_after_secs: Some(secs), ref detail } => {
                 let body = Json(json!(ErrorBody { detail: detail.clone() }));

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use movies_domain::characters::CharacterRepository;
+use movies_domain::jobs::JobStatus;
 use movies_domain::movies::MovieRepository;
 use movies_infra::auth::{
     Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, auth_invalidation,
@@ -25,7 +27,8 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::dto::events::event_text;
 use crate::routes;
-use crate::state::{AppState, Ports};
+use crate::state::{AppState, Edge, Ports};
+use crate::throttle::LoginThrottle;
 
 /// Why the server could not start; each reads as one line.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +66,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let Opened { state, db, hub, job_store, invalidations } = open(config).await?;
+        let Opened { mut state, db, hub, job_store, invalidations, hasher } = open(config).await?;
+        state.edge = edge(config, &db, &job_store, &hasher);
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
             tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
         }
@@ -121,7 +125,11 @@ impl Application {
         // owns its data: ReDoc's page (41 KB, the OpenAPI document inside) and Swagger UI's
         // (9 KB). Short-lived, but thousands of them at once left holes that glibc kept: about
         // 50 KB of RSS for each of 2,000 listeners.
-        axum::serve(self.listener, self.router.into_make_service())
+        // `CountedListener` counts open connections for `/metrics`; the connect info is the
+        // peer address that login throttling and `/metrics` start from (`ClientIp`).
+        // (axum gives `SocketAddr` connect info for any listener through `tap_io`, here a no-op.)
+        let listener = crate::metrics::CountedListener(self.listener).tap_io(|_| {});
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop)
             .await?;
         for task in &self.background {
@@ -144,6 +152,8 @@ pub struct Opened {
     pub hub: EventHub,
     pub job_store: SeaJobStore,
     pub invalidations: Vec<Invalidation>,
+    /// The password hasher, whose queue `/metrics` shows.
+    pub hasher: Argon2Hasher,
 }
 
 /// Opens the database and wires the SeaORM, argon2, JWT and TMDB adapters into the services,
@@ -154,7 +164,9 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     if let Some(previous) = &config.secret_key_previous {
         tokens = tokens.accepting_previous(previous.expose_secret().as_bytes());
     }
-    let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
+    let hasher = Argon2Hasher::new()
+        .map_err(StartupError::Hasher)?
+        .with_max_waiting(usize::try_from(config.argon2_max_waiting).unwrap_or(usize::MAX));
     let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
     let hub = EventHub::new(config.ws_queue as usize).rendering(event_text);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
@@ -174,7 +186,7 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         characters,
         users,
         revocations,
-        hasher: Arc::new(hasher),
+        hasher: Arc::new(hasher.clone()),
         tokens: Arc::new(tokens),
         jobs: Arc::new(job_store.clone()),
         generator: Arc::new(FakeRows),
@@ -183,7 +195,39 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         feed: Arc::new(hub.clone()),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
     };
-    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations })
+    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations, hasher })
+}
+
+/// The HTTP edge as configured: login throttling, trusted proxies, and `/metrics` with what it
+/// reads at each scrape (the pool, the jobs, the hashing queue). Installs the metrics recorder.
+fn edge(config: &Config, db: &Database, jobs: &SeaJobStore, hasher: &Argon2Hasher) -> Edge {
+    crate::metrics::install();
+    let mut sources = crate::metrics::Sources::default();
+    let (db, jobs, hasher) = (db.clone(), jobs.clone(), hasher.clone());
+    sources.add(move || {
+        let (db, jobs, hasher) = (db.clone(), jobs.clone(), hasher.clone());
+        async move {
+            let pool = db.pool_usage();
+            metrics::gauge!(crate::metrics::POOL_OPEN).set(pool.open as f64);
+            metrics::gauge!(crate::metrics::POOL_IN_USE).set(pool.in_use as f64);
+            metrics::gauge!(crate::metrics::HASHING_WAITING).set(hasher.waiting() as f64);
+            match jobs.count_by_status().await {
+                Ok(counts) => {
+                    for &status in JobStatus::NAMES {
+                        let n = counts.iter().find(|(s, _)| s == status).map_or(0, |c| c.1);
+                        metrics::gauge!(crate::metrics::JOBS, "status" => status).set(n as f64);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "metrics: cannot count the jobs"),
+            }
+        }
+    });
+    Edge {
+        logins: LoginThrottle::new(config.login_address_limit, config.login_username_limit),
+        proxies: config.trusted_proxies.clone(),
+        metrics_access: crate::metrics::Access { token: config.metrics_token.clone() },
+        metrics_sources: sources,
+    }
 }
 
 /// The movie and character repositories, behind the read cache. The cache forgets what this

@@ -13,8 +13,15 @@ use movies_domain::movies::{MovieRepository, MovieService};
 use movies_domain::readiness::Readiness;
 use movies_domain::users::{UserRepository, UserService};
 
+use crate::extractors::TrustedProxies;
+use crate::metrics;
+use crate::throttle::LoginThrottle;
+
 #[derive(Clone)]
 pub struct AppState {
+    /// What the HTTP edge adds around the services: login throttling, where client addresses
+    /// come from, who may read `/metrics` and what it reads.
+    pub edge: Edge,
     pub movies: MovieService,
     pub characters: CharacterService,
     pub users: UserService,
@@ -28,6 +35,15 @@ pub struct AppState {
     pub feed: Arc<dyn EventFeed>,
     /// Whether the database answers, for the health check.
     pub readiness: Arc<dyn Readiness>,
+}
+
+/// The settings and state of the HTTP edge; the defaults are the configuration's.
+#[derive(Clone, Debug, Default)]
+pub struct Edge {
+    pub logins: LoginThrottle,
+    pub proxies: TrustedProxies,
+    pub metrics_access: metrics::Access,
+    pub metrics_sources: metrics::Sources,
 }
 
 /// Every port the application runs over: what start-up wires from the adapters.
@@ -65,6 +81,7 @@ impl AppState {
         } = ports;
         let movie_service = MovieService::new(movies.clone()).with_users(users.clone());
         Self {
+            edge: Edge::default(),
             catalogue: CatalogueService::new(catalogue, movie_service.clone()),
             movies: movie_service,
             jobs: JobService::new(jobs, movies.clone(), characters.clone(), generator),

@@ -148,6 +148,13 @@ fn options(url: &str, size: u32, writer: bool) -> ConnectOptions {
     options
 }
 
+/// Connections of a database's pools: see [`Database::pool_usage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub open: u64,
+    pub in_use: u64,
+}
+
 impl Database {
     /// The pool, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
@@ -216,6 +223,28 @@ impl Database {
             self.await_delivery(last).await;
         }
         Ok(())
+    }
+
+    /// How many connections the pools (the reads' and, on SQLite, the writer's) hold open now,
+    /// and how many of those are in use: for `/metrics`.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let mut usage = PoolUsage::default();
+        for conn in std::iter::once(&self.conn).chain(self.writer.as_ref()) {
+            let (size, idle) = match self.backend() {
+                DbBackend::Sqlite => {
+                    let pool = conn.get_sqlite_connection_pool();
+                    (pool.size(), pool.num_idle())
+                }
+                DbBackend::Postgres => {
+                    let pool = conn.get_postgres_connection_pool();
+                    (pool.size(), pool.num_idle())
+                }
+                _ => (0, 0),
+            };
+            usage.open += u64::from(size);
+            usage.in_use += u64::from(size).saturating_sub(idle as u64);
+        }
+        usage
     }
 
     /// Adds `hook`, told every later commit's events.

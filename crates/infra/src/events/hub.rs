@@ -1,5 +1,9 @@
 //! `EventPublisher` and `EventFeed` as an in-process tokio broadcast: every live listener
 //! subscribes and gets every published event, from a shared ring buffer of bounded size.
+//!
+//! It counts what it does for `/metrics` through the `metrics` facade: `events_published_total`,
+//! `events_lagged_total` (a listener fell further behind than the buffer holds) and the gauge
+//! `event_listeners` (live subscriptions: the WebSocket listeners of this process).
 
 use std::sync::Arc;
 
@@ -32,8 +36,14 @@ impl EventHub {
     }
 }
 
+/// The metric names, as docs/operations.md lists them.
+pub const EVENTS_PUBLISHED: &str = "events_published_total";
+pub const EVENTS_LAGGED: &str = "events_lagged_total";
+pub const EVENT_LISTENERS: &str = "event_listeners";
+
 impl EventPublisher for EventHub {
     fn publish(&self, event: Event) {
+        metrics::counter!(EVENTS_PUBLISHED).increment(1);
         // No receiver is not an error: nobody is listening right now.
         let _ = self.sender.send(Arc::new(LiveEvent::rendered(event, self.render)));
     }
@@ -41,11 +51,18 @@ impl EventPublisher for EventHub {
 
 impl EventFeed for EventHub {
     fn subscribe(&self) -> Box<dyn Subscription> {
+        metrics::gauge!(EVENT_LISTENERS).increment(1.0);
         Box::new(HubSubscription(self.sender.subscribe()))
     }
 }
 
 struct HubSubscription(broadcast::Receiver<Arc<LiveEvent>>);
+
+impl Drop for HubSubscription {
+    fn drop(&mut self) {
+        metrics::gauge!(EVENT_LISTENERS).decrement(1.0);
+    }
+}
 
 #[async_trait]
 impl Subscription for HubSubscription {
@@ -53,7 +70,10 @@ impl Subscription for HubSubscription {
     async fn next(&mut self) -> Delivery {
         match self.0.recv().await {
             Ok(event) => Delivery::Event(event),
-            Err(RecvError::Lagged(_)) => Delivery::Lagged,
+            Err(RecvError::Lagged(_)) => {
+                metrics::counter!(EVENTS_LAGGED).increment(1);
+                Delivery::Lagged
+            }
             Err(RecvError::Closed) => Delivery::Closed,
         }
     }
