@@ -27,6 +27,9 @@ mod errors;
 #[path = "../api/front_end.rs"]
 mod front_end;
 #[cfg(test_postgres)]
+#[path = "../api/headers.rs"]
+mod headers;
+#[cfg(test_postgres)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[cfg(test_postgres)]
@@ -35,6 +38,12 @@ mod jobs;
 #[cfg(test_postgres)]
 #[path = "../api/lists.rs"]
 mod lists;
+#[cfg(test_postgres)]
+#[path = "../api/logins.rs"]
+mod logins;
+#[cfg(test_postgres)]
+#[path = "../api/metrics.rs"]
+mod metrics;
 #[cfg(test_postgres)]
 #[path = "../api/movies.rs"]
 mod movies;
