@@ -103,6 +103,11 @@ impl SeaJobStore {
     /// `None` when it selects none.
     async fn claim_where(&self, which: Condition) -> Result<Option<Job>> {
         let now = now_ms();
+        // Never before the job was created: the statement may have waited for the database
+        // since `now` was read, while the job it claims was being queued.
+        let created = Expr::col(Column::CreatedAtMs);
+        let start: Expr =
+            Expr::case(created.clone().gt(now), created).finally(Expr::value(now)).into();
         // At most one id, locked by this claim; rows other claims hold locked are passed over
         // (PostgreSQL; SQLite's writers take turns, and it has no row locks to skip).
         let next = Query::select()
@@ -118,7 +123,7 @@ impl SeaJobStore {
             .col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
             .col_expr(
                 Column::StartedAtMs,
-                Func::coalesce([Expr::col(Column::StartedAtMs), Expr::value(now)]).into(),
+                Func::coalesce([Expr::col(Column::StartedAtMs), start]).into(),
             )
             .col_expr(Column::LeaseHolder, Expr::value(self.db.instance()))
             .col_expr(Column::LeaseUntilMs, Expr::value(self.lease_end()))
