@@ -13,6 +13,8 @@ use movies_domain::movies::{MovieRepository, MovieService};
 use movies_domain::readiness::Readiness;
 use movies_domain::users::{UserRepository, UserService};
 
+use crate::ws::Listeners;
+
 #[derive(Clone)]
 pub struct AppState {
     pub movies: MovieService,
@@ -28,7 +30,13 @@ pub struct AppState {
     pub feed: Arc<dyn EventFeed>,
     /// Whether the database answers, for the health check.
     pub readiness: Arc<dyn Readiness>,
+    /// The WebSocket listeners: how many may connect, and which the server waits for when it
+    /// stops.
+    pub listeners: Listeners,
 }
+
+/// `WS_MAX_CONNECTIONS`'s default.
+pub const DEFAULT_MAX_LISTENERS: usize = 20_000;
 
 /// Every port the application runs over: what start-up wires from the adapters.
 pub struct Ports {
@@ -74,6 +82,14 @@ impl AppState {
             events,
             feed,
             readiness,
+            listeners: Listeners::new(DEFAULT_MAX_LISTENERS),
         }
+    }
+
+    /// The same services, with `listeners` instead of a fresh count with the default limit.
+    #[must_use]
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
     }
 }
