@@ -9,6 +9,7 @@ mod cli;
 mod consistency;
 mod errors;
 mod front_end;
+mod hardening;
 mod helpers;
 mod jobs;
 mod lists;
