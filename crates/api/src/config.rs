@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 use movies_infra::auth::JwtAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::extractors::TrustedProxies;
+use crate::throttle::Quota;
+
 /// The Movies & Characters API server.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "movies-api", version, about)]
@@ -33,10 +36,19 @@ pub struct Config {
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub rust_log: String,
 
+    /// Log lines as `text` (for people) or `json` (one object a line, for log collectors).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_enum)]
+    pub log_format: LogFormat,
+
     /// HMAC key that signs access tokens; without it a random key is used (tokens then do not
     /// survive a restart). Required, at least 32 bytes, when APP_ENV=production.
     #[arg(long, env = "SECRET_KEY", value_parser = parse_secret, hide_env_values = true)]
     pub secret_key: Option<SecretString>,
+
+    /// The key that signed tokens before SECRET_KEY was rotated: tokens it signed are still
+    /// accepted until they expire; new tokens are signed with SECRET_KEY only.
+    #[arg(long, env = "SECRET_KEY_PREVIOUS", value_parser = parse_secret, hide_env_values = true)]
+    pub secret_key_previous: Option<SecretString>,
 
     /// Token signature algorithm: HS256, HS384 or HS512.
     #[arg(long, env = "ALGORITHM", default_value = "HS256")]
@@ -50,6 +62,31 @@ pub struct Config {
         value_parser = clap::value_parser!(u32).range(1..=10080)
     )]
     pub access_token_expire_minutes: u32,
+
+    /// Proxies whose `X-Forwarded-For` names the client, comma-separated addresses or networks
+    /// (e.g. `127.0.0.1,10.0.0.0/8`); without, the connection's peer is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Login and registration attempts one client address may make, as COUNT/PERIOD (a burst of
+    /// COUNT, then one more every PERIOD/COUNT); a successful login gives its attempt back.
+    #[arg(long, env = "LOGIN_ADDRESS_LIMIT", default_value = "20/1m", value_parser = parse_quota)]
+    pub login_address_limit: Quota,
+
+    /// Failed logins on one username, from all addresses, before the addresses that failed on
+    /// it are held back (COUNT/PERIOD; they are held for PERIOD after their last failure).
+    #[arg(long, env = "LOGIN_USERNAME_LIMIT", default_value = "10/1m", value_parser = parse_quota)]
+    pub login_username_limit: Quota,
+
+    /// Password hashes (logins, registrations) that may wait for a free hashing slot; past
+    /// that, a login answers 503 at once instead of queueing.
+    #[arg(long, env = "ARGON2_MAX_WAITING", default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub argon2_max_waiting: u64,
+
+    /// Bearer token that opens `/metrics` to any client; without it `/metrics` answers only on
+    /// the loopback interface.
+    #[arg(long, env = "METRICS_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
 
     /// `production` makes a strong SECRET_KEY mandatory.
     #[arg(long, env = "APP_ENV", default_value = "development")]
@@ -178,6 +215,13 @@ pub enum Command {
     /// Prints the OpenAPI document that `/openapi.json` serves (what `cargo xtask openapi` writes
     /// to docs/openapi.json), touching no database.
     Openapi,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The shortest key accepted in production: 256 bits, the HS256 output size.
@@ -330,6 +374,14 @@ fn parse_base_url(raw: &str) -> Result<String, String> {
         Some(rest) if !rest.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_owned()),
         _ => Err("expected a URL like https://api.themoviedb.org/3".into()),
     }
+}
+
+fn parse_trusted_proxies(raw: &str) -> Result<TrustedProxies, String> {
+    raw.parse()
+}
+
+fn parse_quota(raw: &str) -> Result<Quota, String> {
+    raw.parse()
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, String> {
@@ -497,6 +549,25 @@ mod tests {
             ("--max-in-flight", "MAX_IN_FLIGHT"),
         ] {
             let message = Config::load_from(["movies-api", flag, "0"]).unwrap_err();
+            assert!(message.starts_with(&format!("configuration error: {variable}")), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_edge_settings_have_defaults_and_refuse_nonsense_naming_the_variable() {
+        let config = Config::load_from(["movies-api"]).unwrap();
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.login_address_limit.to_string(), "20/1m");
+        assert_eq!(config.login_username_limit.to_string(), "10/1m");
+        assert_eq!(config.argon2_max_waiting, 32);
+        assert_eq!(config.log_format, LogFormat::Text);
+        for (flag, value, variable) in [
+            ("--trusted-proxies", "nginx", "TRUSTED_PROXIES"),
+            ("--login-address-limit", "lots", "LOGIN_ADDRESS_LIMIT"),
+            ("--login-username-limit", "0/1m", "LOGIN_USERNAME_LIMIT"),
+            ("--log-format", "xml", "LOG_FORMAT"),
+        ] {
+            let message = Config::load_from(["movies-api", flag, value]).unwrap_err();
             assert!(message.starts_with(&format!("configuration error: {variable}")), "{message}");
         }
     }

@@ -81,12 +81,20 @@ pub enum ApiError {
     /// 429: a quota of the caller's is used up.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 with `Retry-After`: the caller is throttled (logins) for that many seconds.
+    #[error("{detail}")]
+    Throttled { detail: &'static str, retry_after_secs: u64 },
     /// 415: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// 422: the input breaks a rule; every broken rule is listed.
     #[error("validation failed")]
     Validation(Vec<ValidationDetail>),
+    /// 503 with `Retry-After`: a limit of the server's is reached (password hashes waiting,
+    /// requests at once, WebSocket listeners) or it is stopping; the message says which, nothing
+    /// is logged (`/metrics` counts the hashing one).
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// 503 with `Retry-After`: the database is down, busy or too slow; logged here with its
     /// cause, hidden from the client.
     #[error("storage unavailable")]
@@ -99,10 +107,6 @@ pub enum ApiError {
     /// with TMDB's `Retry-After`).
     #[error("{detail}")]
     UpstreamUnavailable { detail: String, retry_after_secs: Option<u64> },
-    /// 503: a limit of the server's is reached (requests in flight, WebSocket listeners) or it
-    /// is stopping; the message says which.
-    #[error("{0}")]
-    Busy(&'static str),
     /// 503: the request took longer than `REQUEST_TIMEOUT`; logged here.
     #[error("{TIMED_OUT}")]
     TimedOut,
@@ -154,10 +158,12 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) | ApiError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::UpstreamUnavailable { .. } | ApiError::Busy(_) | ApiError::TimedOut => {
+            ApiError::UpstreamUnavailable { .. } | ApiError::TimedOut => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -192,6 +198,7 @@ impl From<Error> for ApiError {
             )),
             Error::LimitReached(why) => ApiError::TooManyRequests(why),
             Error::Invalid(_) => ApiError::from_domain("body")(e),
+            Error::Overloaded(why) => ApiError::Overloaded(why),
             Error::Unavailable(source) => ApiError::Unavailable(source),
             Error::Internal(source) => ApiError::Internal(source),
             Error::Upstream(e) => e.into(),
@@ -236,6 +243,10 @@ impl IntoResponse for ApiError {
             ApiError::BadGateway(ref source) => {
                 tracing::error!(error = %error_chain(source.as_ref()), "TMDB failed");
                 json!(ErrorBody { detail: TMDB_FAILED.into() })
+            }
+            ApiError::Throttled { detail, retry_after_secs: secs } => {
+                let body = Json(json!(ErrorBody { detail: detail.to_owned() }));
+                return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
             }
             // TMDB's own figure; every other 503 gets the server's on the way out
             // (`routes::limits::retry_after`).
@@ -376,8 +387,8 @@ mod tests {
     #[tokio::test]
     async fn limits_and_timeouts_are_503s_that_say_which() {
         for (e, detail) in [
-            (ApiError::Busy(OVERLOADED), OVERLOADED),
-            (ApiError::Busy(TOO_MANY_LISTENERS), TOO_MANY_LISTENERS),
+            (ApiError::Overloaded(OVERLOADED), OVERLOADED),
+            (ApiError::Overloaded(TOO_MANY_LISTENERS), TOO_MANY_LISTENERS),
             (ApiError::TimedOut, TIMED_OUT),
         ] {
             let response = e.into_response();

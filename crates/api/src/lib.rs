@@ -13,12 +13,14 @@ pub mod config;
 mod dto;
 mod error;
 mod extractors;
+pub mod metrics;
 mod openapi;
 pub mod routes;
 pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 mod ws;
 
 pub use config::Config;

@@ -15,7 +15,15 @@ async fn main() -> ExitCode {
         Err(message) => return fail(&message),
     };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if let Err(message) = telemetry::init(&config.rust_log, std::io::stderr, ansi) {
+    let (filter, format) = (&config.rust_log, config.log_format);
+    let logging = match config.command {
+        // Its progress bars stay whole: log lines go above them.
+        Some(Command::Generate { .. }) => {
+            telemetry::init_with(filter, format, telemetry::AboveProgress, ansi)
+        }
+        _ => telemetry::init_with(filter, format, std::io::stderr, ansi),
+    };
+    if let Err(message) = logging {
         return fail(&message);
     }
     let result = match &config.command {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use movies_domain::characters::CharacterRepository;
+use movies_domain::jobs::JobStatus;
 use movies_domain::movies::MovieRepository;
 use movies_infra::auth::{
     Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, auth_invalidation,
@@ -27,7 +28,8 @@ use crate::config::Config;
 use crate::dto::events::event_text;
 use crate::routes::{self, RequestLimits};
 use crate::server::{self, Server};
-use crate::state::{AppState, Ports};
+use crate::state::{AppState, Edge, Ports};
+use crate::throttle::LoginThrottle;
 use crate::ws::Listeners;
 
 /// Why the server could not start; each reads as one line.
@@ -76,7 +78,8 @@ const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let Opened { state, db, hub, job_store, invalidations } = open(config).await?;
+        let Opened { mut state, db, hub, job_store, invalidations, hasher } = open(config).await?;
+        state.edge = edge(config, &db, &job_store, &hasher);
         let listeners = Listeners::new(usize_of(config.ws_max_connections));
         let state = state.with_listeners(listeners.clone());
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
@@ -191,14 +194,21 @@ pub struct Opened {
     pub hub: EventHub,
     pub job_store: SeaJobStore,
     pub invalidations: Vec<Invalidation>,
+    /// The password hasher, whose queue `/metrics` shows.
+    pub hasher: Argon2Hasher,
 }
 
 /// Opens the database and wires the SeaORM, argon2, JWT and TMDB adapters into the services,
 /// without listening: for the server and for the command-line subcommands alike.
 pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     let key = config.signing_key().map_err(StartupError::Config)?;
-    let tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
-    let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
+    let mut tokens = JwtTokens::new(&key, config.algorithm, config.access_token_expire_minutes);
+    if let Some(previous) = &config.secret_key_previous {
+        tokens = tokens.accepting_previous(previous.expose_secret().as_bytes());
+    }
+    let hasher = Argon2Hasher::new()
+        .map_err(StartupError::Hasher)?
+        .with_max_waiting(usize::try_from(config.argon2_max_waiting).unwrap_or(usize::MAX));
     let db = movies_infra::connect_with(&config.database_url, config.db_acquire_timeout)
         .await
         .map_err(StartupError::Database)?;
@@ -220,7 +230,7 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         characters,
         users,
         revocations,
-        hasher: Arc::new(hasher),
+        hasher: Arc::new(hasher.clone()),
         tokens: Arc::new(tokens),
         jobs: Arc::new(job_store.clone()),
         generator: Arc::new(FakeRows),
@@ -229,7 +239,39 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         feed: Arc::new(hub.clone()),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
     };
-    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations })
+    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations, hasher })
+}
+
+/// The HTTP edge as configured: login throttling, trusted proxies, and `/metrics` with what it
+/// reads at each scrape (the pool, the jobs, the hashing queue). Installs the metrics recorder.
+fn edge(config: &Config, db: &Database, jobs: &SeaJobStore, hasher: &Argon2Hasher) -> Edge {
+    crate::metrics::install();
+    let mut sources = crate::metrics::Sources::default();
+    let (db, jobs, hasher) = (db.clone(), jobs.clone(), hasher.clone());
+    sources.add(move || {
+        let (db, jobs, hasher) = (db.clone(), jobs.clone(), hasher.clone());
+        async move {
+            let pool = db.pool_usage();
+            metrics::gauge!(crate::metrics::POOL_OPEN).set(pool.open as f64);
+            metrics::gauge!(crate::metrics::POOL_IN_USE).set(pool.in_use as f64);
+            metrics::gauge!(crate::metrics::HASHING_WAITING).set(hasher.waiting() as f64);
+            match jobs.count_by_status().await {
+                Ok(counts) => {
+                    for &status in JobStatus::NAMES {
+                        let n = counts.iter().find(|(s, _)| s == status).map_or(0, |c| c.1);
+                        metrics::gauge!(crate::metrics::JOBS, "status" => status).set(n as f64);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "metrics: cannot count the jobs"),
+            }
+        }
+    });
+    Edge {
+        logins: LoginThrottle::new(config.login_address_limit, config.login_username_limit),
+        proxies: config.trusted_proxies.clone(),
+        metrics_access: crate::metrics::Access { token: config.metrics_token.clone() },
+        metrics_sources: sources,
+    }
 }
 
 /// The movie and character repositories, behind the read cache. The cache forgets what this

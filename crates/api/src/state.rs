@@ -13,10 +13,16 @@ use movies_domain::movies::{MovieRepository, MovieService};
 use movies_domain::readiness::Readiness;
 use movies_domain::users::{UserRepository, UserService};
 
+use crate::extractors::TrustedProxies;
+use crate::metrics;
+use crate::throttle::LoginThrottle;
 use crate::ws::Listeners;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// What the HTTP edge adds around the services: login throttling, where client addresses
+    /// come from, who may read `/metrics` and what it reads.
+    pub edge: Edge,
     pub movies: MovieService,
     pub characters: CharacterService,
     pub users: UserService,
@@ -37,6 +43,15 @@ pub struct AppState {
 
 /// `WS_MAX_CONNECTIONS`'s default.
 pub const DEFAULT_MAX_LISTENERS: usize = 20_000;
+
+/// The settings and state of the HTTP edge; the defaults are the configuration's.
+#[derive(Clone, Debug, Default)]
+pub struct Edge {
+    pub logins: LoginThrottle,
+    pub proxies: TrustedProxies,
+    pub metrics_access: metrics::Access,
+    pub metrics_sources: metrics::Sources,
+}
 
 /// Every port the application runs over: what start-up wires from the adapters.
 pub struct Ports {
@@ -73,6 +88,7 @@ impl AppState {
         } = ports;
         let movie_service = MovieService::new(movies.clone()).with_users(users.clone());
         Self {
+            edge: Edge::default(),
             catalogue: CatalogueService::new(catalogue, movie_service.clone()),
             movies: movie_service,
             jobs: JobService::new(jobs, movies.clone(), characters.clone(), generator),

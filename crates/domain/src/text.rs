@@ -3,12 +3,16 @@
 
 use std::fmt;
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::FieldError;
 
 /// The longest name, in characters, after trimming.
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// A record's name: trimmed, 1 to [`MAX_NAME_CHARS`] characters.
+/// A record's name: trimmed, in Unicode NFC form (so that names that look the same, however
+/// their accents were typed, are the same name), 1 to [`MAX_NAME_CHARS`] characters, with no
+/// control, bidirectional-formatting or zero-width character (see [`is_hidden`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Name(String);
 
@@ -34,10 +38,19 @@ impl Name {
                 "String should have at least 1 character",
             ));
         }
-        if trimmed.chars().count() > MAX_NAME_CHARS {
+        if trimmed.chars().any(is_hidden) {
+            return Err(FieldError::new(
+                field,
+                "string_pattern_mismatch",
+                "String should not contain control, bidirectional-formatting or zero-width \
+                 characters",
+            ));
+        }
+        let name = nfc(trimmed);
+        if name.chars().count() > MAX_NAME_CHARS {
             return Err(too_long(field, MAX_NAME_CHARS));
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -55,7 +68,8 @@ impl fmt::Display for Name {
     }
 }
 
-/// Free text of at most `MAX` characters (empty allowed), kept as sent.
+/// Free text of at most `MAX` characters (empty allowed), kept as sent; of the control
+/// characters only line breaks and tabs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text<const MAX: usize>(String);
 
@@ -72,6 +86,13 @@ impl<const MAX: usize> Text<MAX> {
     pub fn new(field: &'static str, raw: String) -> Result<Self, FieldError> {
         if raw.chars().count() > MAX {
             return Err(too_long(field, MAX));
+        }
+        if raw.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(FieldError::new(
+                field,
+                "string_pattern_mismatch",
+                "String should not contain control characters other than line breaks and tabs",
+            ));
         }
         Ok(Self(raw))
     }
@@ -124,6 +145,30 @@ impl Year {
     pub fn get(self) -> i32 {
         self.0
     }
+}
+
+/// `text` in Unicode NFC form, as names are stored: what a name is looked up or searched by.
+pub fn nfc(text: &str) -> String {
+    text.nfc().collect()
+}
+
+/// Whether `c` has no business in a name: a control character (NUL included), a
+/// bidirectional formatting character (the embeddings and overrides U+202A-U+202E, the isolates
+/// U+2066-U+2069, the marks U+200E, U+200F and U+061C, which can make a name display as another)
+/// or a zero-width one (U+200B-U+200D, U+2060-U+2064, U+180E, U+FEFF, which make two names that
+/// look the same differ).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{FEFF}'
+        )
 }
 
 fn too_long(field: &'static str, max: usize) -> FieldError {
@@ -188,6 +233,31 @@ mod tests {
     fn a_name_counts_characters_not_bytes() {
         assert!(Name::new("name", &"é".repeat(200)).is_ok());
         assert!(Name::new("name", &"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn a_name_refuses_what_cannot_be_seen_and_is_kept_in_nfc() {
+        for hidden in
+            ["a\0b", "a\u{7}b", "a\nb", "evil\u{202E}txt", "a\u{2066}b", "a\u{200B}b", "\u{FEFF}a"]
+        {
+            let e = Name::new("name", hidden).unwrap_err();
+            assert_eq!(e.kind, "string_pattern_mismatch", "{hidden:?}");
+            assert_eq!(e.loc, [crate::Loc::Field("name")], "{hidden:?}");
+        }
+        let decomposed = Name::new("name", "Ame\u{301}lie").unwrap();
+        assert_eq!(decomposed, Name::new("name", "Am\u{e9}lie").unwrap());
+        assert_eq!(decomposed.as_str(), "Am\u{e9}lie");
+        assert!(Name::new("name", "Léon: the Professional — 東京 عربى").is_ok());
+    }
+
+    #[test]
+    fn text_keeps_line_breaks_and_tabs_but_no_other_control_character() {
+        assert!(Description::new("description", "one\r\ntwo\tthree".into()).is_ok());
+        assert!(Description::new("description", "right\u{202E}to left".into()).is_ok());
+        for bad in ["nul\0", "bell\u{7}", "esc\u{1b}[31m", "c1\u{85}"] {
+            let e = Description::new("description", bad.into()).unwrap_err();
+            assert_eq!(e.kind, "string_pattern_mismatch", "{bad:?}");
+        }
     }
 
     #[test]

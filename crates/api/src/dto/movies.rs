@@ -1,6 +1,7 @@
 //! Movie JSON: `id, name, year, duration, genre, description, nrCharacters, editorId`.
 
 use movies_domain::movies::{Movie, MovieFilter, MovieInput, MovieSort, NewMovie};
+use movies_domain::text::nfc;
 use movies_domain::{FieldError, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -185,7 +186,7 @@ impl MovieParams {
         match (page, sort) {
             (Some(page), Some(sort)) if errors.is_empty() => {
                 let filter = MovieFilter {
-                    q: self.q,
+                    q: self.q.as_deref().map(nfc),
                     genre: self.genre,
                     year: y,
                     year_from: from,

@@ -4,7 +4,7 @@
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use super::{detail_at, mime_type, read_body, unsupported};
+use super::{detail_at, mime_type, read_body, refuse_nul_in_pairs, unsupported};
 use crate::error::ApiError;
 
 pub struct ApiForm<T>(pub T);
@@ -21,6 +21,7 @@ where
             return Err(unsupported("application/x-www-form-urlencoded"));
         }
         let bytes = read_body(req, state).await?;
+        refuse_nul_in_pairs("body", &bytes)?;
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
         serde_path_to_error::deserialize(de).map(ApiForm).map_err(|e| {
             let path = e.path().clone();

@@ -4,7 +4,7 @@
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use super::{detail_at, json_message, mime_type, read_body, unsupported};
+use super::{detail_at, json_message, mime_type, read_body, refuse_nul_in_json, unsupported};
 use crate::error::ApiError;
 
 pub struct ApiJson<T>(pub T);
@@ -21,6 +21,7 @@ where
             return Err(unsupported("application/json"));
         }
         let bytes = read_body(req, state).await?;
+        refuse_nul_in_json(&bytes)?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().clone();

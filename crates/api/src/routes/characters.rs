@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
 use movies_domain::characters::{CharacterFilter, CharacterInput};
+use movies_domain::text::nfc;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -40,8 +41,8 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let page = page(params.skip, params.limit, params.after)?;
     let filter = CharacterFilter {
-        q: params.q,
-        movie_name: params.movie_name,
+        q: params.q.as_deref().map(nfc),
+        movie_name: params.movie_name.as_deref().map(nfc),
         movie_id: params.movie_id,
         editor_id: None,
     };

@@ -18,7 +18,7 @@ use crate::error::{ApiError, OVERLOADED, RETRY_AFTER_SECS};
 /// The limits every request is held to.
 #[derive(Clone, Debug)]
 pub struct RequestLimits {
-    /// Requests handled at once at most; `/health` is not counted.
+    /// Requests handled at once at most; `/health` and `/metrics` are not counted.
     pub max_in_flight: usize,
     /// How long a request may take until its answer starts (a body that streams after that,
     /// such as `/movies/names`, is not cut). A WebSocket session runs after its upgrade's
@@ -49,14 +49,16 @@ pub(super) fn apply(router: Router, limits: &RequestLimits) -> Router {
 }
 
 async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
-    // `/health` is never shed: a liveness probe failing under load would have the process
-    // restarted when it is busiest, and it asks nothing of the database.
-    let _permit = if request.uri().path().trim_end_matches('/') == "/health" {
+    // `/health` and `/metrics` are never shed: a liveness probe failing under load would have
+    // the process restarted when it is busiest, and the figures would miss just that moment;
+    // neither asks anything of the database.
+    let path = request.uri().path().trim_end_matches('/');
+    let _permit = if matches!(path, "/health" | "/metrics") {
         None
     } else {
         match guard.in_flight.try_acquire() {
             Ok(permit) => Some(permit),
-            Err(_) => return ApiError::Busy(OVERLOADED).into_response(),
+            Err(_) => return ApiError::Overloaded(OVERLOADED).into_response(),
         }
     };
     // Dropping the handler's future on a timeout rolls back a write transaction it had open;

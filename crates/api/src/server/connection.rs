@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
@@ -27,6 +29,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
+
+use crate::metrics::ConnectionGuard;
 
 /// What a connection task needs besides its socket; shared by all of them.
 pub(super) struct Shared {
@@ -89,10 +93,17 @@ impl Drop for Answering {
     }
 }
 
-/// Serves `stream` until the client leaves, a deadline passes, it is upgraded to a WebSocket or
-/// the server stops. `_slot` is its place among `MAX_CONNECTIONS`, given back when it ends (an
-/// upgraded connection then counts among the WebSocket listeners instead).
-pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+/// Serves `stream`, from `peer`, until the client leaves, a deadline passes, it is upgraded to a
+/// WebSocket or the server stops. `_slot` is its place among `MAX_CONNECTIONS`, given back when
+/// it ends (an upgraded connection then counts among the WebSocket listeners instead).
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    _slot: OwnedSemaphorePermit,
+) {
+    // In `http_connections_open` for as long as the socket is open, the upgraded one included.
+    let open = crate::metrics::connection_opened();
     let unread = Unread::of(&stream);
     let state = Arc::new(State {
         phase: AtomicU8::new(HEAD),
@@ -118,8 +129,9 @@ pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>, _slot: OwnedSe
         state: state.clone(),
         header_read_timeout: shared.header_read_timeout,
         deadline,
+        _open: open,
     };
-    let service = Service { router: shared.router.clone(), state: state.clone() };
+    let service = Service { router: shared.router.clone(), peer, state: state.clone() };
     let conn = shared.http.serve_connection(TokioIo::new(io), service).with_upgrades();
     tokio::pin!(conn);
     let ended = tokio::select! {
@@ -207,6 +219,7 @@ struct Guarded {
     /// When the head being waited for must have arrived: set at accept, then at the first byte
     /// after each answer.
     deadline: Pin<Box<Sleep>>,
+    _open: ConnectionGuard,
 }
 
 impl AsyncRead for Guarded {
@@ -273,10 +286,13 @@ impl AsyncWrite for Guarded {
     }
 }
 
-/// The router as hyper calls it, counting the requests being answered ([`Answering`]).
+/// The router as hyper calls it, counting the requests being answered ([`Answering`]) and
+/// telling each the peer's address (`ConnectInfo`, as `into_make_service_with_connect_info`
+/// did: login throttling and `/metrics` start from it).
 #[derive(Clone)]
 struct Service {
     router: Router,
+    peer: SocketAddr,
     state: Arc<State>,
 }
 
@@ -287,8 +303,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Answered> + Send>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let answering = Answering::start(&self.state);
+        request.extensions_mut().insert(ConnectInfo(self.peer));
         let answer = tower::Service::call(&mut self.router.clone(), request);
         Box::pin(async move {
             let response = answer.await?;

@@ -12,7 +12,7 @@ mod connection;
 
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,7 +87,7 @@ impl Server {
                 () = &mut stop => return,
             };
             match accepted {
-                Ok((stream, _)) => self.admit(stream),
+                Ok((stream, peer)) => self.admit(stream, peer),
                 Err(e) if is_connection_error(&e) => {}
                 // Out of file descriptors, most likely: try again in a while rather than spin;
                 // connections that close meanwhile make room.
@@ -111,11 +111,11 @@ impl Server {
         // is read directly until it is empty.
         match listener.into_std() {
             Ok(listener) => {
-                while let Ok((stream, _)) = listener.accept() {
+                while let Ok((stream, peer)) = listener.accept() {
                     let stream =
                         stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
                     if let Ok(stream) = stream {
-                        self.admit(stream);
+                        self.admit(stream, peer);
                     }
                 }
             }
@@ -148,10 +148,11 @@ impl Server {
     }
 
     /// Serves `stream` if there is room for it; otherwise answers 503 and closes it at once.
-    fn admit(&self, stream: TcpStream) {
+    fn admit(&self, stream: TcpStream, peer: SocketAddr) {
         match self.slots.clone().try_acquire_owned() {
             Ok(slot) => {
-                self.connections.spawn(connection::serve(stream, self.shared.clone(), slot));
+                let shared = self.shared.clone();
+                self.connections.spawn(connection::serve(stream, peer, shared, slot));
             }
             Err(_) => refuse(stream, &self.refusal),
         }

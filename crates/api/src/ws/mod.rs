@@ -42,7 +42,7 @@ async fn upgrade(
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     // Over the limit (or stopping), refused at once: a 503 the client retries after a while.
     let place = s.listeners.admit().ok_or_else(|| {
-        ApiError::Busy(if s.listeners.is_stopping() { STOPPING } else { TOO_MANY_LISTENERS })
+        ApiError::Overloaded(if s.listeners.is_stopping() { STOPPING } else { TOO_MANY_LISTENERS })
     })?;
     // Subscribe and read the log's end before answering the handshake: a change committed once
     // the client is connected is then either in the log after that end, or on the receiver.

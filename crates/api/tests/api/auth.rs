@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     ADMIN, ADMIN_ID, ADMIN_PASSWORD, MOVIE_KEYS, Reply, SECRET_KEY, TestApp, assert_keys,
     assert_no_password_hash, base64url, claims_for, forge_token, id_of, now_secs,
-    spawn_anonymous_app, spawn_app,
+    spawn_anonymous_app, spawn_app, spawn_app_with,
 };
 
 /// The keys of a login answer, exactly.
@@ -714,4 +714,27 @@ async fn a_token_revoked_on_one_use_is_refused_on_the_very_next_request() {
     app.call(Some(&ana), Method::POST, "/auth/logout", None).await.expect(StatusCode::OK);
 
     assert_unauthorized(&me(&app, &ana).await, "GET /auth/me right after logout");
+}
+
+#[tokio::test]
+async fn a_rotated_key_keeps_the_previous_keys_tokens_valid_until_they_expire() {
+    const PREVIOUS: &str = "the-key-before-the-rotation-0123456789ab";
+    let app = spawn_app_with(&["--secret-key-previous", PREVIOUS]).await;
+    let admin = claims_for(ADMIN_ID, ADMIN, Role::Admin);
+    let app = &app;
+    let me = |token: String| async move {
+        app.send(app.request_as(Some(&token), Method::GET, "/auth/me")).await.status
+    };
+    assert_eq!(me(forge_token(PREVIOUS, JwtAlgorithm::Hs256, &admin)).await, StatusCode::OK);
+    assert_eq!(me(app.token.clone().expect("logged in")).await, StatusCode::OK, "new key signs");
+    let expired = Claims { exp: now_secs() - 3600, ..admin.clone() };
+    let old_and_expired = forge_token(PREVIOUS, JwtAlgorithm::Hs256, &expired);
+    assert_eq!(me(old_and_expired).await, StatusCode::UNAUTHORIZED);
+    let third =
+        forge_token("a-third-key-nobody-configured-0123456789", JwtAlgorithm::Hs256, &admin);
+    assert_eq!(me(third).await, StatusCode::UNAUTHORIZED);
+    // A token the previous key signed is still revoked by a logout.
+    let old = forge_token(PREVIOUS, JwtAlgorithm::Hs256, &claims_for(ADMIN_ID, ADMIN, Role::Admin));
+    app.call(Some(&old), Method::POST, "/auth/logout/", None).await.expect(StatusCode::OK);
+    assert_eq!(me(old).await, StatusCode::UNAUTHORIZED);
 }

@@ -1,7 +1,8 @@
 //! Production hardening, against the real server: the request-head and keep-alive timeouts, the
 //! caps on connections and WebSocket listeners, a graceful stop on SIGTERM (of the real binary,
-//! as a child process), and 503s with `Retry-After` when the database is locked (SQLite) or cut
-//! off (PostgreSQL, through a TCP proxy the test controls; only with `TEST_DATABASE_URL`).
+//! as a child process), and 503s with `Retry-After` when the database is locked (SQLite, in the
+//! SQLite run) or cut off (PostgreSQL through a TCP proxy the test controls, in the PostgreSQL
+//! run, `api_postgres`, which needs `TEST_DATABASE_URL`).
 //!
 //! No assertion is about how fast anything is: the timeouts are set to a second or so, and each
 //! wait for an answer or a close is bounded only to turn a hang into a failure ([`HANG_GUARD`]).
@@ -9,14 +10,11 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,8 +23,8 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{
-    ADMIN, ADMIN_PASSWORD, Reply, SECRET_KEY, TestApp, WsClient, spawn_anonymous_app_with,
-    spawn_app_over, spawn_app_with,
+    ADMIN, ADMIN_PASSWORD, Reply, SECRET_KEY, TestApp, WsClient, fresh_database, on_postgres,
+    spawn_anonymous_app_with, spawn_app_over, spawn_app_with,
 };
 
 /// How long a wait may last before the test fails instead of hanging: never a measure of speed.
@@ -237,6 +235,10 @@ async fn sqlite_holder(database_url: &str) -> sea_orm::DatabaseConnection {
 
 #[tokio::test]
 async fn a_write_while_another_connection_holds_sqlites_write_lock_is_a_503_with_retry_after() {
+    if on_postgres() {
+        eprintln!("skipped: SQLite's write lock is checked in the SQLite run");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/test.db", dir.path().display());
     let mut app = spawn_app_over(&database_url, &[]).await;
@@ -328,64 +330,24 @@ async fn forward(
     }
 }
 
-/// A database of its own on the PostgreSQL server `TEST_DATABASE_URL` names, dropped at the end
-/// (even when the test fails).
-struct FreshPostgres {
-    admin_url: String,
-    name: String,
-    /// `host:port` of the server.
-    server: String,
-}
-
-impl FreshPostgres {
-    async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("skipped: TEST_DATABASE_URL is not set (PostgreSQL behind a cut proxy)");
-            return None;
-        };
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("movies_api_hardening_{}_{n}", std::process::id());
-        let admin = sea_orm::Database::connect(&admin_url).await.expect("reach PostgreSQL");
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create db");
-        admin.close().await.ok();
-        let after_scheme = admin_url.split_once("://").map_or(&*admin_url, |(_, rest)| rest);
-        let authority = after_scheme.split('/').next().unwrap_or(after_scheme);
-        let server = authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_owned();
-        Some(Self { admin_url, name, server })
-    }
-
-    /// The URL of this database with `server` (`host:port`) in place of the real one.
-    fn url_through(&self, server: SocketAddr) -> String {
-        let (scheme, rest) = self.admin_url.split_once("://").unwrap();
-        let authority = rest.split('/').next().unwrap();
-        let user = authority.rsplit_once('@').map(|(user, _)| format!("{user}@"));
-        format!("{scheme}://{}{server}/{}", user.unwrap_or_default(), self.name)
-    }
-}
-
-impl Drop for FreshPostgres {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // On a thread of its own: this may run inside the test's runtime, or while unwinding.
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            runtime.expect("a runtime").block_on(async {
-                let admin = sea_orm::Database::connect(&admin_url).await.expect("reach PostgreSQL");
-                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                admin.execute_unprepared(&drop).await.ok();
-                admin.close().await.ok();
-            });
-        });
-        let _ = dropping.join();
-    }
+/// The parts of `postgres://USER@HOST:PORT/DB?...`: before `HOST:PORT`, it, and after it.
+fn split_server(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let start = url[start..].find('@').map_or(start, |i| start + i + 1);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    (&url[..start], &url[start..end], &url[end..])
 }
 
 #[tokio::test]
 async fn postgresql_cut_off_by_the_network_answers_503_with_retry_after_and_recovers_when_back() {
-    let Some(database) = FreshPostgres::create().await else { return };
-    let proxy = Proxy::start(database.server.clone()).await;
-    let url = database.url_through(proxy.addr);
+    if !on_postgres() {
+        eprintln!("skipped: runs in the PostgreSQL run (api_postgres, with TEST_DATABASE_URL)");
+        return;
+    }
+    let database = fresh_database().await;
+    let (before, server, after) = split_server(&database.url);
+    let proxy = Proxy::start(server.to_owned()).await;
+    let url = format!("{before}{}{after}", proxy.addr);
     let mut app = spawn_app_over(&url, &["--db-acquire-timeout", "1s"]).await;
     app.token = Some(app.login(ADMIN, ADMIN_PASSWORD).await);
     app.get("/ready").await.expect(StatusCode::OK);
@@ -406,6 +368,7 @@ async fn postgresql_cut_off_by_the_network_answers_503_with_retry_after_and_reco
     app.get("/ready").await.expect(StatusCode::OK);
     app.post_json("/movies", &body).await.expect(StatusCode::OK);
     drop(app);
+    drop(database);
 }
 
 /// The real binary, started over `database_url` on a free port, its log kept.
@@ -527,8 +490,8 @@ async fn job_status(address: &str, token: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn on_sigterm_the_binary_answers_what_it_received_closes_listeners_with_1001_and_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}/test.db", dir.path().display());
+    let database = fresh_database().await;
+    let database_url = database.url.clone();
     let server = Binary::start(&database_url).await;
     let token = login(&server.address).await;
     let post = reqwest::Method::POST;

@@ -220,7 +220,7 @@ async fn every_name_comes_in_id_order_across_slices() {
     let app = spawn_app().await;
     // More than one slice of 5,000, with names JSON must escape.
     let mut wanted: Vec<String> = (0..5003).map(|i| format!("Movie {i}")).collect();
-    wanted[1] = "Say \"Cheese\"\n\\".into();
+    wanted[1] = "Say \"Cheese\" </script> \\".into();
     wanted[5001] = "Été 🎬".into();
     bulk_movies(&app, wanted.clone()).await;
 

@@ -133,9 +133,18 @@ impl AuthService {
         let (username, password) =
             credentials(Some(username.to_owned()), Some(password), "password")?;
         let hash = self.hasher.hash(&password).await?;
-        match self.users.find_by_username(username.as_str()).await? {
-            Some(user) => self.users.set_credentials(user.id, &hash, Role::Admin).await,
-            None => self.users.create(&username, &hash, Role::Admin).await,
+        if let Some(user) = self.users.find_by_username(username.as_str()).await? {
+            return self.users.set_credentials(user.id, &hash, Role::Admin).await;
+        }
+        match self.users.create(&username, &hash, Role::Admin).await {
+            // Another server sharing the database created it meanwhile (both starting at once).
+            Err(Error::DuplicateName { .. }) => {
+                let user = self.users.find_by_username(username.as_str()).await?;
+                let user =
+                    user.ok_or_else(|| Error::internal("the admin was created, then gone"))?;
+                self.users.set_credentials(user.id, &hash, Role::Admin).await
+            }
+            created => created,
         }
     }
 
@@ -384,6 +393,28 @@ mod tests {
         let mut f = Fakes::new();
         f.hasher.expect_hash().returning(|_| Ok("new".into()));
         f.users.expect_find_by_username().returning(|_| Ok(Some(user())));
+        f.users
+            .expect_set_credentials()
+            .with(eq(7), eq("new"), eq(Role::Admin))
+            .times(1)
+            .returning(|_, _, _| Ok(User { role: Role::Admin, ..user() }));
+        f.service().ensure_admin("ana", "password1".into()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_admin_another_server_created_meanwhile_is_reset_rather_than_an_error() {
+        let mut f = Fakes::new();
+        f.hasher.expect_hash().returning(|_| Ok("new".into()));
+        let mut seq = mockall::Sequence::new();
+        f.users.expect_find_by_username().times(1).in_sequence(&mut seq).returning(|_| Ok(None));
+        f.users.expect_create().times(1).in_sequence(&mut seq).returning(|_, _, _| {
+            Err(Error::DuplicateName { entity: crate::RecordKind::User, name: "ana".into() })
+        });
+        f.users
+            .expect_find_by_username()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(user())));
         f.users
             .expect_set_credentials()
             .with(eq(7), eq("new"), eq(Role::Admin))

@@ -74,7 +74,7 @@ impl TryFrom<CharacterInput> for NewCharacter {
     fn try_from(input: CharacterInput) -> Result<Self, Self::Error> {
         let mut checks = Checks::default();
         let name = checks.required("name", input.name, |f, raw: String| Name::new(f, &raw));
-        let movie_name = input.movie_name.map(|n| n.trim().to_owned());
+        let movie_name = input.movie_name.map(|n| crate::text::nfc(n.trim()));
         let movie = match (input.movie_id, movie_name) {
             (Some(id), Some(name)) => Some(MovieRef::Both(id, name)),
             (Some(id), None) => Some(MovieRef::Id(id)),

@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use movies_domain::auth::{Claims, IssuedToken, TokenService};
 use movies_domain::clock::now_secs;
@@ -60,6 +61,8 @@ pub struct JwtTokens {
     algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The key signing before a rotation: its tokens still verify until they expire.
+    previous: Option<DecodingKey>,
     lifetime_secs: i64,
 }
 
@@ -69,8 +72,17 @@ impl JwtTokens {
             algorithm: algorithm.into(),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            previous: None,
             lifetime_secs: i64::from(lifetime_minutes) * 60,
         }
+    }
+
+    /// The same signer, also accepting tokens signed with `previous` (never signing with it):
+    /// the key can be rotated without logging everyone out.
+    #[must_use]
+    pub fn accepting_previous(mut self, previous: &[u8]) -> Self {
+        self.previous = Some(DecodingKey::from_secret(previous));
+        self
     }
 
     /// Signs arbitrary claims: for tests of expired tokens.
@@ -112,6 +124,12 @@ impl TokenService for JwtTokens {
         validation.leeway = LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = decode::<Wire>(token, &self.decoding, &validation)
+            .or_else(|e| match (&self.previous, e.kind()) {
+                (Some(previous), ErrorKind::InvalidSignature) => {
+                    decode::<Wire>(token, previous, &validation)
+                }
+                _ => Err(e),
+            })
             .map_err(|_| Error::Unauthorized("Could not validate credentials"))?;
         let w = data.claims;
         Ok(Claims { sub: w.sub, uid: w.uid, role: w.role, iat: w.iat, exp: w.exp, jti: w.jti })
@@ -169,6 +187,23 @@ mod tests {
         altered.insert(token.len() / 2, 'x');
         assert!(tokens.verify(&altered).is_err());
         assert!(tokens.verify("not a token").is_err());
+    }
+
+    #[test]
+    fn after_a_rotation_the_previous_keys_tokens_verify_but_new_ones_use_the_new_key() {
+        let old = JwtTokens::new(KEY, JwtAlgorithm::Hs256, 30);
+        let old_token = old.issue(&user()).unwrap().token;
+        let new_key = b"the new key, also 32 bytes long!";
+        let rotated = JwtTokens::new(new_key, JwtAlgorithm::Hs256, 30).accepting_previous(KEY);
+        assert_eq!(rotated.verify(&old_token).unwrap().uid, 3);
+        let new_token = rotated.issue(&user()).unwrap().token;
+        assert!(old.verify(&new_token).is_err(), "signed with the new key");
+        let mut expired = rotated.verify(&old_token).unwrap();
+        expired.exp = now_secs() - 60;
+        assert!(rotated.verify(&old.sign(&expired).unwrap()).is_err(), "still checked in full");
+        let unrelated =
+            JwtTokens::new(b"a third key, again 32 bytes long", JwtAlgorithm::Hs256, 30);
+        assert!(rotated.verify(&unrelated.issue(&user()).unwrap().token).is_err());
     }
 
     #[test]

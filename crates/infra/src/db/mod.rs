@@ -164,6 +164,13 @@ fn options(url: &str, size: u32, writer: bool, acquire_timeout: Duration) -> Con
     options
 }
 
+/// Connections of a database's pools: see [`Database::pool_usage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub open: u64,
+    pub in_use: u64,
+}
+
 impl Database {
     /// The pool, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
@@ -239,6 +246,28 @@ impl Database {
         Ok(())
     }
 
+    /// How many connections the pools (the reads' and, on SQLite, the writer's) hold open now,
+    /// and how many of those are in use: for `/metrics`.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let mut usage = PoolUsage::default();
+        for conn in std::iter::once(&self.conn).chain(self.writer.as_ref()) {
+            let (size, idle) = match self.backend() {
+                DbBackend::Sqlite => {
+                    let pool = conn.get_sqlite_connection_pool();
+                    (pool.size(), pool.num_idle())
+                }
+                DbBackend::Postgres => {
+                    let pool = conn.get_postgres_connection_pool();
+                    (pool.size(), pool.num_idle())
+                }
+                _ => (0, 0),
+            };
+            usage.open += u64::from(size);
+            usage.in_use += u64::from(size).saturating_sub(idle as u64);
+        }
+        usage
+    }
+
     /// Adds `hook`, told every later commit's events.
     pub fn on_commit(&self, hook: CommitHook) {
         self.hooks.write().unwrap_or_else(PoisonError::into_inner).push(hook);
@@ -274,7 +303,23 @@ pub(crate) struct WriteTxn {
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
+/// Any fixed number: the PostgreSQL advisory lock that batch inserts take in turn.
+const BATCHES_LOCK: i64 = 0x6261746368;
+
 impl WriteTxn {
+    /// Makes this transaction the only batch insert under way (PostgreSQL; SQLite has one
+    /// writer anyway) until it ends. Two batches at once (two generation jobs) took their rows'
+    /// locks in different orders, the unique name index's and the counted movies', and
+    /// PostgreSQL broke the deadlock by failing one of them. Call it first: the events lock,
+    /// which every writer takes last, then always comes after it.
+    pub(crate) async fn one_batch_at_a_time(&self) -> Result<(), Error> {
+        if self.get_database_backend() == DbBackend::Postgres {
+            let lock = format!("SELECT pg_advisory_xact_lock({BATCHES_LOCK})");
+            self.execute_unprepared(&lock).await.map_err(db_error)?;
+        }
+        Ok(())
+    }
+
     /// Ends the transaction without writing. After a failed statement, before reading on the
     /// pool: PostgreSQL refuses any further statement in the failed transaction, and an
     /// in-memory SQLite database has one connection, which the transaction holds.

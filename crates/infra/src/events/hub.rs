@@ -1,6 +1,10 @@
 //! `EventPublisher` and `EventFeed` as an in-process tokio broadcast: every live listener
 //! subscribes and gets every published event, from a shared ring buffer of bounded size, until
 //! the hub is closed (the server is stopping).
+//!
+//! It counts what it does for `/metrics` through the `metrics` facade: `events_published_total`,
+//! `events_lagged_total` (a listener fell further behind than the buffer holds) and the gauge
+//! `event_listeners` (live subscriptions: the WebSocket listeners of this process).
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -43,8 +47,14 @@ impl EventHub {
     }
 }
 
+/// The metric names, as docs/operations.md lists them.
+pub const EVENTS_PUBLISHED: &str = "events_published_total";
+pub const EVENTS_LAGGED: &str = "events_lagged_total";
+pub const EVENT_LISTENERS: &str = "event_listeners";
+
 impl EventPublisher for EventHub {
     fn publish(&self, event: Event) {
+        metrics::counter!(EVENTS_PUBLISHED).increment(1);
         let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = sender.as_ref() {
             // No receiver is not an error: nobody is listening right now.
@@ -55,6 +65,7 @@ impl EventPublisher for EventHub {
 
 impl EventFeed for EventHub {
     fn subscribe(&self) -> Box<dyn Subscription> {
+        metrics::gauge!(EVENT_LISTENERS).increment(1.0);
         let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
         let receiver = match sender.as_ref() {
             Some(sender) => sender.subscribe(),
@@ -67,13 +78,22 @@ impl EventFeed for EventHub {
 
 struct HubSubscription(broadcast::Receiver<Arc<LiveEvent>>);
 
+impl Drop for HubSubscription {
+    fn drop(&mut self) {
+        metrics::gauge!(EVENT_LISTENERS).decrement(1.0);
+    }
+}
+
 #[async_trait]
 impl Subscription for HubSubscription {
     // `recv` is cancel-safe, so this is too.
     async fn next(&mut self) -> Delivery {
         match self.0.recv().await {
             Ok(event) => Delivery::Event(event),
-            Err(RecvError::Lagged(_)) => Delivery::Lagged,
+            Err(RecvError::Lagged(_)) => {
+                metrics::counter!(EVENTS_LAGGED).increment(1);
+                Delivery::Lagged
+            }
             Err(RecvError::Closed) => Delivery::Closed,
         }
     }

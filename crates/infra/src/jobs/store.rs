@@ -77,6 +77,24 @@ impl SeaJobStore {
         Ok(renewed.rows_affected > 0)
     }
 
+    /// How many jobs the table holds in each status (`queued`, `running`, ...), statuses with
+    /// none left out: for `/metrics`.
+    ///
+    /// # Errors
+    /// As [`db_error`].
+    pub async fn count_by_status(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = job::Entity::find()
+            .select_only()
+            .column(Column::Status)
+            .column_as(Column::Id.count(), "n")
+            .group_by(Column::Status)
+            .into_tuple()
+            .all(self.db.conn())
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|(status, n)| (status, u64::try_from(n).unwrap_or(0))).collect())
+    }
+
     fn lease_end(&self) -> i64 {
         now_ms().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
     }

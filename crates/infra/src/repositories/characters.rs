@@ -236,6 +236,7 @@ impl CharacterRepository for SeaCharacterRepository {
             return Ok(Vec::new());
         }
         let txn = self.db.write().await?;
+        txn.one_batch_at_a_time().await?;
         let mut stored = Vec::with_capacity(records.len());
         for chunk in records.chunks(INSERT_CHUNK) {
             let models = chunk.iter().map(|r| {

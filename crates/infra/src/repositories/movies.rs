@@ -163,6 +163,7 @@ impl MovieRepository for SeaMovieRepository {
         credit: Option<JobCredit>,
     ) -> Result<Vec<Movie>> {
         let txn = self.db.write().await?;
+        txn.one_batch_at_a_time().await?;
         let rows = movies
             .iter()
             .map(|m| {
