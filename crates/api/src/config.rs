@@ -151,6 +151,42 @@ pub struct Config {
     #[arg(long, env = "BENCH_BARE_ROUTE", value_parser = clap::builder::BoolishValueParser::new())]
     pub bench_bare_route: bool,
 
+    /// How long a client may take to send a request's headers: from connecting for the first
+    /// request, from its first byte for the next ones. Slower, the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_limit)]
+    pub header_read_timeout: std::time::Duration,
+
+    /// How long a connection may stay idle between requests before it is closed.
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT", default_value = "60s", value_parser = parse_limit)]
+    pub keep_alive_timeout: std::time::Duration,
+
+    /// Open HTTP connections at most (WebSocket listeners count apart, under
+    /// WS_MAX_CONNECTIONS); one more is answered 503 and closed at once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// WebSocket listeners at most; one more is answered 503 instead of upgraded.
+    #[arg(long, env = "WS_MAX_CONNECTIONS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub ws_max_connections: u64,
+
+    /// How long a request may take until its answer starts; longer, it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_limit)]
+    pub request_timeout: std::time::Duration,
+
+    /// Requests handled at once at most (`/health` aside); more are answered 503 at once.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_in_flight: u64,
+
+    /// On SIGTERM or SIGINT, how long requests already received may take to be answered (and
+    /// WebSocket listeners to be closed) before the server stops anyway.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_limit)]
+    pub shutdown_timeout: std::time::Duration,
+
+    /// How long a query waits for a database connection before the request is answered 503:
+    /// with the database unreachable, how long requests wait.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_limit)]
+    pub db_acquire_timeout: std::time::Duration,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -319,6 +355,17 @@ fn parse_tmdb_timeout(raw: &str) -> Result<std::time::Duration, String> {
     Ok(timeout)
 }
 
+/// A timeout or limit of the server's, between 1 ms and an hour: zero would fail everything,
+/// and longer would be no limit at all.
+fn parse_limit(raw: &str) -> Result<std::time::Duration, String> {
+    let limit =
+        humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 10s or 500ms)"))?;
+    if limit < std::time::Duration::from_millis(1) || limit > std::time::Duration::from_secs(3600) {
+        return Err("must be between 1ms and 1h".into());
+    }
+    Ok(limit)
+}
+
 /// An `http://` or `https://` URL; a trailing slash is dropped.
 fn parse_base_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
@@ -483,6 +530,27 @@ mod tests {
         assert!(!Config::load_from(["movies-api"]).unwrap().bench_bare_route);
         let on = Config::load_from(["movies-api", "--bench-bare-route"]).unwrap();
         assert!(on.bench_bare_route);
+    }
+
+    #[test]
+    fn connection_and_request_limits_have_defaults_and_are_checked() {
+        let config = Config::load_from(["movies-api"]).unwrap();
+        let secs = std::time::Duration::from_secs;
+        assert_eq!((config.header_read_timeout, config.keep_alive_timeout), (secs(10), secs(60)));
+        assert_eq!((config.request_timeout, config.shutdown_timeout), (secs(30), secs(10)));
+        assert_eq!(config.db_acquire_timeout, secs(5));
+        assert_eq!((config.max_connections, config.ws_max_connections), (16_384, 20_000));
+        assert_eq!(config.max_in_flight, 1024);
+        assert_eq!(parse_limit("250ms").unwrap(), std::time::Duration::from_millis(250));
+        assert!(parse_limit("0s").is_err() && parse_limit("2h").is_err());
+        for (flag, variable) in [
+            ("--request-timeout", "REQUEST_TIMEOUT"),
+            ("--max-connections", "MAX_CONNECTIONS"),
+            ("--max-in-flight", "MAX_IN_FLIGHT"),
+        ] {
+            let message = Config::load_from(["movies-api", flag, "0"]).unwrap_err();
+            assert!(message.starts_with(&format!("configuration error: {variable}")), "{message}");
+        }
     }
 
     #[test]

@@ -6,13 +6,11 @@
 //! counted where things happen: requests by [`track`], logins by the auth routes, events by the
 //! infra hub. Gauges that describe a state (the pool, the jobs) are read when `/metrics` is
 //! asked, by the [`Sources`] start-up registered. Open connections are counted by the accept
-//! loop through [`connection_opened`] (or [`CountedListener`], which does it for `axum::serve`).
+//! loop (`crate::server`) through [`connection_opened`], for as long as the socket is open
+//! (after an upgrade, for as long as the WebSocket session).
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -22,8 +20,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::ApiError;
 use crate::extractors::ClientIp;
@@ -243,71 +239,6 @@ pub fn connection_opened() -> ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         metrics::gauge!(HTTP_CONNECTIONS).decrement(1.0);
-    }
-}
-
-/// A `TcpListener` for `axum::serve` whose connections count as open for as long as they are.
-#[derive(Debug)]
-pub struct CountedListener(pub TcpListener);
-
-impl axum::serve::Listener for CountedListener {
-    type Io = Counted<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
-        (Counted { io, _open: connection_opened() }, addr)
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-/// A connection that counts as open until dropped.
-#[derive(Debug)]
-pub struct Counted<IO> {
-    io: IO,
-    _open: ConnectionGuard,
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for Counted<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Counted<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 

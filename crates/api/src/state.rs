@@ -16,6 +16,7 @@ use movies_domain::users::{UserRepository, UserService};
 use crate::extractors::TrustedProxies;
 use crate::metrics;
 use crate::throttle::LoginThrottle;
+use crate::ws::Listeners;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,7 +36,13 @@ pub struct AppState {
     pub feed: Arc<dyn EventFeed>,
     /// Whether the database answers, for the health check.
     pub readiness: Arc<dyn Readiness>,
+    /// The WebSocket listeners: how many may connect, and which the server waits for when it
+    /// stops.
+    pub listeners: Listeners,
 }
+
+/// `WS_MAX_CONNECTIONS`'s default.
+pub const DEFAULT_MAX_LISTENERS: usize = 20_000;
 
 /// The settings and state of the HTTP edge; the defaults are the configuration's.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +98,14 @@ impl AppState {
             events,
             feed,
             readiness,
+            listeners: Listeners::new(DEFAULT_MAX_LISTENERS),
         }
+    }
+
+    /// The same services, with `listeners` instead of a fresh count with the default limit.
+    #[must_use]
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
     }
 }

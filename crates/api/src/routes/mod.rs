@@ -8,6 +8,7 @@ mod events;
 pub mod headers;
 mod health;
 mod jobs;
+mod limits;
 mod movies;
 mod tmdb;
 mod users;
@@ -35,6 +36,8 @@ use crate::error::ApiError;
 use crate::metrics::{tag_route, track};
 use crate::openapi;
 use crate::state::AppState;
+
+pub use limits::RequestLimits;
 
 /// Body limit of every route but the bulk ones.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -65,6 +68,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application: every route, answering with or without a trailing slash.
 pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
+    app_with(state, cors, &RequestLimits::default())
+}
+
+/// [`app`], every request held to `limits` (in flight, time) inside the shared middleware.
+pub fn app_with(state: AppState, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
     let (api, doc) = api_routes().split_for_parts();
     let api = api
         .merge(crate::ws::routes())
@@ -80,7 +88,7 @@ pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn(tag_route))
         .fallback_service(NormalizePath::trim_trailing_slash(api));
-    with_middleware(router, cors)
+    with_middleware(limits::apply(router, limits), cors)
 }
 
 /// The path of the bare `/health`, served only with `--bench-bare-route`.
@@ -97,9 +105,11 @@ pub fn with_bench_bare_route(router: Router) -> Router {
 /// The layers every request passes. A layer added later wraps the ones before it, so a request
 /// meets them bottom up: the security headers and the metrics (outermost, so that they see every
 /// answer, CORS preflights included), CORS, then the request id is set (before the trace span
-/// reads it), then the span, then panic catching.
+/// reads it), then the span, then panic catching, then `Retry-After` is added to a 503 without
+/// one.
 fn with_middleware(router: Router, cors: &CorsPolicy) -> Router {
     let router = router
+        .layer(axum::middleware::map_response(limits::retry_after))
         .layer(CatchPanicLayer::custom(internal_error))
         .layer(
             TraceLayer::new_for_http()

@@ -11,6 +11,7 @@ mod cli;
 mod consistency;
 mod errors;
 mod front_end;
+mod hardening;
 mod headers;
 mod helpers;
 mod jobs;

@@ -27,6 +27,9 @@ mod errors;
 #[path = "../api/front_end.rs"]
 mod front_end;
 #[cfg(test_postgres)]
+#[path = "../api/hardening.rs"]
+mod hardening;
+#[cfg(test_postgres)]
 #[path = "../api/headers.rs"]
 mod headers;
 #[cfg(test_postgres)]
