@@ -1,6 +1,7 @@
 //! A throwaway `movies-api` for the tasks that need one running (`fuzz`, `screenshots`, and
-//! `bench` with the release binary and [`Settings`]): the binary on a free port, a fresh SQLite file in a temporary directory, one admin, and a
-//! fake TMDB on 127.0.0.1 (`fake_tmdb.rs`) for the `/moviesTMDB` routes. The process is killed,
+//! `bench` with the release binary and [`Settings`]): the binary on a free port, a fresh SQLite
+//! file in a temporary directory (or the database [`Settings`] names, which several servers may
+//! share with the same key and admin), one admin, and a fake TMDB on 127.0.0.1 (`fake_tmdb.rs`) for the `/moviesTMDB` routes. The process is killed,
 //! the fake stopped and the directory removed when the [`Server`] is dropped, on success, error
 //! or panic alike.
 
@@ -36,6 +37,7 @@ pub struct Server {
     dir: PathBuf,
     log: PathBuf,
     pub admin: Admin,
+    secrets: Secrets,
     /// How long each seeding of [`Settings::seed`] took, in order.
     pub seed_times: Vec<Duration>,
     /// Dropped after the server is killed (`Drop` runs before the fields are dropped).
@@ -70,6 +72,24 @@ pub struct Settings {
     /// `movies-api generate --movies M --characters C` for each `(M, C)`, in order, over the
     /// database before the server starts; their output is shown.
     pub seed: Vec<(u64, u64)>,
+    /// The key and the admin's password of another server on the same database, so that its
+    /// tokens are valid here and its admin logs in here (instances behind one proxy); else new
+    /// ones.
+    pub shared_secrets: Option<Secrets>,
+}
+
+/// A server's `SECRET_KEY` and admin password, for another instance on the same database.
+#[derive(Clone)]
+pub struct Secrets {
+    secret_key: String,
+    admin_password: String,
+}
+
+/// Secrets stay out of `Debug`, as the server keeps them out of its logs.
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { .. }")
+    }
 }
 
 impl Server {
@@ -91,9 +111,13 @@ impl Server {
         let log_file =
             File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
         let port = free_port()?;
-        let admin = Admin { username: "admin".into(), password: random_hex(24) };
+        let secrets = settings.shared_secrets.unwrap_or_else(|| Secrets {
+            secret_key: random_hex(64),
+            admin_password: random_hex(24),
+        });
+        let admin = Admin { username: "admin".into(), password: secrets.admin_password.clone() };
         let tmdb = FakeTmdb::start()?;
-        let mut environment = server_env(&dir, port, &admin, &random_hex(64));
+        let mut environment = server_env(&dir, port, &admin, &secrets.secret_key);
         if let Some(url) = settings.database_url {
             environment.retain(|(name, _)| *name != "DATABASE_URL");
             environment.push(("DATABASE_URL", url));
@@ -126,13 +150,18 @@ impl Server {
         let mut cmd = command();
         cmd.envs(tmdb.env()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file);
         let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let mut server = Server { child, port, dir, log, admin, seed_times, _tmdb: tmdb };
+        let mut server = Server { child, port, dir, log, admin, secrets, seed_times, _tmdb: tmdb };
         server.wait_until_healthy()?;
         Ok(server)
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What another instance on the same database needs to share this one's tokens and admin.
+    pub fn secrets(&self) -> Secrets {
+        self.secrets.clone()
     }
 
     /// The server's process id (to read its memory in `/proc`).
@@ -250,7 +279,7 @@ fn server_env(
 
 /// A port free right now: bind port 0, read the port, let it go. Another process could take it
 /// before the server binds it; unlikely enough on a developer machine or a CI runner.
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| format!("finding a free port: {e}"))

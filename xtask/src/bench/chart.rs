@@ -43,7 +43,7 @@ pub fn bars(report: &Report) -> Vec<(String, f64, String)> {
         for row in run.rows.iter().filter(|r| r.unit == Unit::Requests) {
             let Some(ratio) = row.ratio else { continue };
             let label =
-                if several { format!("{} {}", run.database, row.name) } else { row.name.clone() };
+                if several { format!("{} {}", run.label(), row.name) } else { row.name.clone() };
             let text = format!("{}  ({} req/s)", ratio_text(ratio), thousands(row.throughput));
             bars.push((label, ratio, text));
         }

@@ -1,6 +1,11 @@
 //! The `ws_fanout` scenario: many WebSocket listeners on `/ws` (movies only), a writer creating
 //! movies at a fixed rate, and for every listener and every write the time from the write's
 //! answer to the listener's receipt of its `add` event; events that never arrive are lost.
+//!
+//! An event may arrive before its write's answer (counted as 0 above, and as `early`): behind
+//! nginx most do, the answer queued in nginx behind the events it relays. So the time from the
+//! write's request to each receipt is measured too, which no early event escapes; and the
+//! writes' own latencies, which say how much of it the write took.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,6 +51,10 @@ pub struct FanoutOutcome {
     /// From the first write to the last event received (or the end of the wait for them).
     pub elapsed: Duration,
     pub latencies: Latencies,
+    /// From each write's request to each listener's receipt of its event, early ones included.
+    pub from_request: Latencies,
+    /// Each write's own latency, request to answer.
+    pub writes_latencies: Latencies,
     pub first_error: Option<String>,
 }
 
@@ -60,9 +69,19 @@ const WRITERS: u32 = 16;
 const DRAIN: Duration = Duration::from_secs(10);
 const SHARDS: usize = 16;
 
+/// When a write was sent and when its answer was read.
+#[derive(Clone, Copy)]
+struct Written {
+    sent: Instant,
+    answered: Instant,
+}
+
 struct Shared {
-    /// When each write's answer was read, by movie id.
-    written: RwLock<HashMap<i64, Instant>>,
+    /// Each write's times, by movie id.
+    written: RwLock<HashMap<i64, Written>>,
+    /// Events that came before their write's answer: the movie id and the time of receipt, to
+    /// measure from the write's request once its answer is in.
+    early_arrivals: Mutex<Vec<(i64, Instant)>>,
     received: AtomicU64,
     lagged: AtomicU64,
     early: AtomicU64,
@@ -70,6 +89,8 @@ struct Shared {
     ready: AtomicUsize,
     first_error: Mutex<Option<String>>,
     shards: Vec<Mutex<Histogram<u64>>>,
+    /// Latencies from the write's request, for the events that came after its answer.
+    from_request: Vec<Mutex<Histogram<u64>>>,
     prefix: String,
 }
 
@@ -92,8 +113,10 @@ pub async fn run(
     when_idle: impl FnOnce(usize),
 ) -> Result<FanoutOutcome, String> {
     let shards = (0..SHARDS).map(|_| Latencies::histogram().map(Mutex::new));
+    let from_request = (0..SHARDS).map(|_| Latencies::histogram().map(Mutex::new));
     let shared = Arc::new(Shared {
         written: RwLock::new(HashMap::new()),
+        early_arrivals: Mutex::new(Vec::new()),
         received: AtomicU64::new(0),
         lagged: AtomicU64::new(0),
         early: AtomicU64::new(0),
@@ -101,6 +124,7 @@ pub async fn run(
         ready: AtomicUsize::new(0),
         first_error: Mutex::new(None),
         shards: shards.collect::<Result<_, _>>()?,
+        from_request: from_request.collect::<Result<_, _>>()?,
         prefix: fanout.prefix.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -154,6 +178,24 @@ pub async fn run(
         let shard = shard.lock().map_err(|_| "a latency shard was poisoned".to_owned())?;
         latencies.add(&shard)?;
     }
+    let mut from_request = Latencies::new()?;
+    for shard in &shared.from_request {
+        let shard = shard.lock().map_err(|_| "a latency shard was poisoned".to_owned())?;
+        from_request.add(&shard)?;
+    }
+    let mut writes_latencies = Latencies::new()?;
+    {
+        let written = shared.written.read().map_err(|_| "the writes were poisoned".to_owned())?;
+        let early = shared.early_arrivals.lock().map_err(|_| "poisoned".to_owned())?;
+        for (id, arrived) in early.iter() {
+            if let Some(w) = written.get(id) {
+                from_request.record(arrived.saturating_duration_since(w.sent));
+            }
+        }
+        for w in written.values() {
+            writes_latencies.record(w.answered.saturating_duration_since(w.sent));
+        }
+    }
     let first_error = shared.first_error.lock().ok().and_then(|e| e.clone());
     Ok(FanoutOutcome {
         connected,
@@ -166,6 +208,8 @@ pub async fn run(
         early: shared.early.load(Ordering::Relaxed),
         elapsed,
         latencies,
+        from_request,
+        writes_latencies,
         first_error,
     })
 }
@@ -204,13 +248,14 @@ async fn write(
         n += 1;
         let name = format!("{}{writer}-{n}", fanout.prefix);
         let body = serde_json::json!({ "name": name, "year": 2001 }).to_string();
+        let sent = Instant::now();
         match load::send_read(connection, requests.post_json("/movies", body)).await {
             Ok((200, body)) => {
                 let answered = Instant::now();
                 let id = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["id"].as_i64());
                 match (id, shared.written.write()) {
                     (Some(id), Ok(mut written)) => {
-                        written.insert(id, answered);
+                        written.insert(id, Written { sent, answered });
                         writes.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {
@@ -259,6 +304,7 @@ impl Listener {
         };
         self.shared.ready.fetch_add(1, Ordering::Relaxed);
         let shard = &self.shared.shards[self.index % SHARDS];
+        let from_request = &self.shared.from_request[self.index % SHARDS];
         let mut received = 0u64;
         loop {
             let message = tokio::select! {
@@ -278,18 +324,21 @@ impl Listener {
             let Some(id) = our_movie_added(&text, &self.shared.prefix) else { continue };
             received += 1;
             self.shared.received.fetch_add(1, Ordering::Relaxed);
-            let answered = self.shared.written.read().ok().and_then(|w| w.get(&id).copied());
-            let latency = match answered {
-                Some(answered) => arrived.saturating_duration_since(answered),
+            let written = self.shared.written.read().ok().and_then(|w| w.get(&id).copied());
+            let latency = match written {
+                Some(written) => {
+                    record(from_request, arrived.saturating_duration_since(written.sent));
+                    arrived.saturating_duration_since(written.answered)
+                }
                 None => {
                     self.shared.early.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut early) = self.shared.early_arrivals.lock() {
+                        early.push((id, arrived));
+                    }
                     Duration::ZERO
                 }
             };
-            if let Ok(mut histogram) = shard.lock() {
-                let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-                histogram.saturating_record(micros.max(1));
-            }
+            record(shard, latency);
         }
         // Stay connected until told to stop, so that `lost` counts what the server dropped.
         let _ = self.done.send(received);
@@ -329,6 +378,13 @@ impl Listener {
             Ok(Err(e)) => Err(e),
             Err(_) => Err("no `subscribed` within 60 s".into()),
         }
+    }
+}
+
+fn record(shard: &Mutex<Histogram<u64>>, latency: Duration) {
+    if let Ok(mut histogram) = shard.lock() {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        histogram.saturating_record(micros.max(1));
     }
 }
 

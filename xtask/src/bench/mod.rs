@@ -1,26 +1,31 @@
 //! `cargo xtask bench`: builds the release server, starts it on a fresh SQLite database (and on
-//! PostgreSQL when `BENCH_DATABASE_URL` is set) seeded with 100,000 movies and 200,000
-//! characters, runs each scenario against it from a load generator in this process (hyper and
-//! tokio-tungstenite on tokio, fixed concurrency, 127.0.0.1 only), then writes
-//! `target/bench.json`, `docs/benchmarks.md` and `docs/img/benchmarks.png`, and ends with the
-//! issue's targets, each met, not met or not run (`targets.rs`; in the page too, with the
-//! hand-written `analysis.md` below them).
+//! a fresh PostgreSQL database when `BENCH_DATABASE_URL` is set, `postgres.rs`; with
+//! `--instances N`, on N instances sharing one behind nginx too, `nginx.rs`) seeded with
+//! 100,000 movies and 200,000 characters, runs each scenario against it from a load generator
+//! in this process (hyper and tokio-tungstenite on tokio, fixed concurrency, 127.0.0.1 only),
+//! then writes `target/bench.json`, `docs/benchmarks.md` and `docs/img/benchmarks.png`, and ends
+//! with the issue's targets, each met, not met or not run (`targets.rs`; in the page too, with
+//! the hand-written `analysis.md` below them).
 //!
 //! The server and the load generator share the machine's cores, so each figure is also given as
 //! a ratio to `ceiling` (`GET /health`, which touches nothing) measured in the same run: that
 //! ratio, more than the raw figure, is what compares across machines.
 //!
-//! Two servers per database: the first for every scenario on 100,000 movies (the generation
-//! beside `get_movie` last, as it grows the table), the second for `generate` (1,000,000 movies
-//! through `POST /movies/generate/{n}`, on its own) and `scale` (the reads again on those
-//! 1,000,000 movies and 200,000 characters); before them, a small server runs the same reads on
-//! 10,000 movies, the baseline of `scale`. The generation's rate over its first 100,000 movies
-//! (`generate_first_100k`) and the gaps in its ids are read along the way, for their targets.
+//! Two servers per database, each on a fresh one: the first for every scenario on 100,000
+//! movies (the generation beside `get_movie` last, as it grows the table), the second for
+//! `generate` (1,000,000 movies through `POST /movies/generate/{n}`, on its own) and `scale`
+//! (the reads again on those 1,000,000 movies and 200,000 characters); before them, a small
+//! server runs the same reads on 10,000 movies, the baseline of `scale`. The generation's rate
+//! over its first 100,000 movies (`generate_first_100k`) and the gaps in its ids are read along
+//! the way, for their targets. Behind nginx only the first runs, without `memory`.
 
 mod chart;
+mod comparison;
 mod listeners;
 mod load;
+mod nginx;
 mod options;
+mod postgres;
 mod report;
 mod stats;
 mod targets;
@@ -41,7 +46,9 @@ use crate::http;
 use crate::server::{self, Server, Settings};
 use listeners::Fanout;
 use load::{Load, MakeRequest, Outcome, Requests, Stop};
+use nginx::Nginx;
 use options::{Options, Parsed};
+use postgres::{PgServer, ScratchDatabase};
 use report::{Report, Row, Run, Unit};
 use stats::per_second;
 
@@ -91,6 +98,22 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     };
     // Read before the long run, so that a wrong path fails at once.
     let earlier = options.compare.as_deref().map(read_report).transpose()?;
+    let postgres = match env::var("BENCH_DATABASE_URL") {
+        Ok(url) => Some(PgServer::parse(&url)?),
+        Err(_) => None,
+    };
+    match &postgres {
+        Some(server) => server.check()?,
+        None if options.instances > 1 => {
+            return Err("--instances needs BENCH_DATABASE_URL: the instances share one \
+                        PostgreSQL database (a SQLite file has one server)"
+                .into());
+        }
+        None => {}
+    }
+    if options.instances > 1 {
+        nginx::binary()?;
+    }
     let wall = Instant::now();
     raise_open_files_limit();
     // A binary built elsewhere (an earlier commit's) measures the "before" of a change with
@@ -103,9 +126,14 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("starting tokio: {e}"))?;
-    let mut runs = vec![bench_database(&runtime, &binary, &options, None)?];
-    if let Ok(url) = env::var("BENCH_DATABASE_URL") {
-        runs.push(bench_database(&runtime, &binary, &options, Some(url))?);
+    let mut runs = vec![bench_database(&runtime, &binary, &options, &Backend::Sqlite)?];
+    if let Some(server) = postgres {
+        let one = Backend::Postgres { server: server.clone(), instances: 1 };
+        runs.push(bench_database(&runtime, &binary, &options, &one)?);
+        if options.instances > 1 {
+            let several = Backend::Postgres { server, instances: options.instances };
+            runs.push(bench_database(&runtime, &binary, &options, &several)?);
+        }
     }
     let report = Report {
         date: today(),
@@ -123,10 +151,24 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     println!("wrote {}", json_path.display());
     if options.write_docs {
         let root = crate::workspace_root();
-        write(&root.join("docs/benchmarks.md"), &benchmarks_md(&report))?;
-        let chart = root.join("docs/img/benchmarks.png");
-        chart::draw(&report, &chart)?;
-        println!("wrote docs/benchmarks.md and {}", chart.display());
+        let path = root.join("docs/benchmarks.md");
+        let existing = fs::read_to_string(&path).ok();
+        match (comparison::section(&report), existing) {
+            // A run on PostgreSQL rewrites its own section and keeps the rest of the page,
+            // chart included (a quick comparison must not replace a full SQLite run).
+            (Some(section), Some(page)) if page.contains("## Results") => {
+                write(&path, &comparison::splice(&page, &section))?;
+                println!("wrote its section of docs/benchmarks.md (the rest is kept)");
+            }
+            (section, existing) => {
+                let kept = section
+                    .or_else(|| existing.as_deref().and_then(comparison::kept).map(str::to_owned));
+                write(&path, &benchmarks_md(&report, kept.as_deref()))?;
+                let chart = root.join("docs/img/benchmarks.png");
+                chart::draw(&report, &chart)?;
+                println!("wrote docs/benchmarks.md and {}", chart.display());
+            }
+        }
     }
     if let Some(earlier) = earlier {
         println!();
@@ -183,60 +225,188 @@ fn raise_open_files_limit() {
     }
 }
 
-/// One database's scenarios: a fresh SQLite file, or `database_url`.
+/// Where a run's servers keep their data, and how many serve it.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// A fresh SQLite file per server.
+    Sqlite,
+    /// A fresh database on this PostgreSQL server per server; `instances` share it, behind
+    /// nginx when more than one.
+    Postgres { server: PgServer, instances: usize },
+}
+
+impl Backend {
+    fn database(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    fn instances(&self) -> usize {
+        match self {
+            Backend::Sqlite => 1,
+            Backend::Postgres { instances, .. } => *instances,
+        }
+    }
+
+    /// Starts the servers of `purpose` (`""` for the first, `small`, `scale`) on a fresh
+    /// database seeded with `seed`, and nginx in front when there are several.
+    fn deploy(
+        &self,
+        binary: &Path,
+        purpose: &str,
+        seed: Vec<(u64, u64)>,
+    ) -> Result<Deployment, String> {
+        let instances = self.instances();
+        let database = match self {
+            Backend::Sqlite => None,
+            Backend::Postgres { server, .. } => {
+                let suffix = match (purpose, instances) {
+                    (_, 1) => purpose.to_owned(),
+                    ("", n) => format!("x{n}"),
+                    (purpose, n) => format!("x{n}_{purpose}"),
+                };
+                Some(server.create(&suffix)?)
+            }
+        };
+        let database_url = database.as_ref().map(ScratchDatabase::url);
+        let name = if purpose.is_empty() { "bench".to_owned() } else { format!("bench-{purpose}") };
+        let settings = Settings {
+            database_url: database_url.clone(),
+            env: bench_env(),
+            seed,
+            ..Default::default()
+        };
+        let seeded = !settings.seed.is_empty();
+        let server = Server::start_with(binary, &name, settings)?;
+        if let (Some(database), true) = (&database, seeded) {
+            // Right after `movies-api generate` the tables have no statistics: a page of
+            // `list_movies` then sorts the whole table (44 ms at skip=73,000, 13 ms once
+            // analysed), and when autovacuum steps in during the run is luck. Measure what a
+            // server sees a minute after a bulk load, the same in every run.
+            let started = Instant::now();
+            database.vacuum_analyze()?;
+            println!("    VACUUM ANALYZE after seeding: {:.1} s", started.elapsed().as_secs_f64());
+        }
+        let mut others = Vec::new();
+        for _ in 1..instances {
+            let settings = Settings {
+                database_url: database_url.clone(),
+                env: bench_env(),
+                seed: Vec::new(),
+                shared_secrets: Some(server.secrets()),
+            };
+            others.push(Server::start_with(binary, &name, settings)?);
+        }
+        let nginx = match instances {
+            1 => None,
+            _ => {
+                let ports: Vec<u16> =
+                    std::iter::once(&server).chain(&others).map(Server::port).collect();
+                Some(Nginx::start(server::free_port()?, &ports)?)
+            }
+        };
+        Ok(Deployment { nginx, server, others, _database: database })
+    }
+}
+
+/// The servers of one database and what stands in front of them; dropped in this order: nginx,
+/// the servers, then their database.
+struct Deployment {
+    nginx: Option<Nginx>,
+    /// The first instance: the one seeded, logged in to, and asked about jobs and memory.
+    server: Server,
+    /// The other instances, on the same database, key and admin.
+    others: Vec<Server>,
+    _database: Option<ScratchDatabase>,
+}
+
+/// The scenarios of one run, and why those of `options` left out were.
+fn plan(options: &Options, backend: &Backend) -> (Vec<&'static str>, Vec<String>) {
+    let n = backend.instances();
+    if n == 1 {
+        return (options.scenarios.clone(), Vec::new());
+    }
+    let mut skipped = Vec::new();
+    if options.runs("memory") {
+        skipped.push(format!(
+            "No `memory` behind nginx: it reads one process's RSS, and here {n} instances and \
+             nginx serve (the one-instance PostgreSQL run has it)."
+        ));
+    }
+    if options.second_server() {
+        skipped.push(
+            "No second server behind nginx: neither `scale` nor the 1,000,000-movie `generate`              (the one-instance runs have them)."
+                .into(),
+        );
+    }
+    let scenarios =
+        options.scenarios.iter().copied().filter(|s| *s != "memory" && *s != "scale").collect();
+    (scenarios, skipped)
+}
+
+/// One backend's scenarios (see [`Backend`]).
 fn bench_database(
     runtime: &Runtime,
     binary: &Path,
     options: &Options,
-    database_url: Option<String>,
+    backend: &Backend,
 ) -> Result<Run, String> {
-    let database = if database_url.is_some() { "postgres" } else { "sqlite" };
-    let mut run = Run::new(database);
-    if database_url.is_some() {
-        run.notes.push(
-            "PostgreSQL: the database of BENCH_DATABASE_URL as it was given (meant to be \
-             empty), used by both servers in turn: `scale` runs on what the first left in it."
-                .into(),
-        );
+    let mut run = Run::new(backend.database());
+    run.instances = backend.instances();
+    let label = run.label();
+    let load_at_start = load_average();
+    let (scenarios, skipped) = plan(options, backend);
+    for note in skipped {
+        println!("    [{label}] {note}");
+        run.notes.push(note);
+    }
+    if let Backend::Postgres { server, instances } = backend {
+        let behind = match instances {
+            1 => String::new(),
+            n => format!(
+                ", shared by {n} instances (one SECRET_KEY) behind nginx, which takes every \
+                 request and WebSocket (round robin; config in xtask/src/bench/nginx.rs)"
+            ),
+        };
+        run.notes.push(format!(
+            "A fresh database per server, created by the bench on the PostgreSQL server of \
+             BENCH_DATABASE_URL ({}...) and dropped after{behind}. After seeding, the bench runs \
+             `VACUUM ANALYZE` (what autovacuum does within a minute or so of a bulk load).",
+            server.name
+        ));
     }
     println!(
-        "==> bench [{database}]: seeding {} movies and {} characters, then starting the server",
+        "==> bench [{label}]: seeding {} movies and {} characters, then starting the server{}",
         report::thousands(MOVIES as f64),
-        report::thousands(CHARACTERS as f64)
+        report::thousands(CHARACTERS as f64),
+        if run.instances > 1 { "s and nginx" } else { "" }
     );
-    let settings = Settings {
-        database_url: database_url.clone(),
-        env: bench_env(),
-        seed: vec![(MOVIES, CHARACTERS)],
-    };
-    let server = Server::start_with(binary, "bench", settings)?;
-    if let Some(took) = server.seed_times.first() {
-        println!("    seeded in {:.1} s; the server is ready", took.as_secs_f64());
+    let deployment = backend.deploy(binary, "", vec![(MOVIES, CHARACTERS)])?;
+    if let Some(took) = deployment.server.seed_times.first() {
+        println!("    seeded in {:.1} s; ready", took.as_secs_f64());
     }
-    let mut bench = Bench::new(runtime, server, options)?;
+    let mut bench = Bench::new(runtime, deployment, options, scenarios)?;
     bench.main_scenarios(&mut run)?;
+    bench.note_proxy_errors(&mut run);
     drop(bench);
 
-    if options.second_server() && options.runs("scale") {
-        println!("==> bench [{database}]: a small server (10,000 movies), for `scale`'s baseline");
-        let settings = Settings {
-            database_url: database_url.clone(),
-            env: bench_env(),
-            seed: vec![(SMALL_MOVIES, SMALL_CHARACTERS)],
-        };
-        let server = Server::start_with(binary, "bench-small", settings)?;
-        let mut bench = Bench::new(runtime, server, options)?;
+    let second_server = options.second_server() && run.instances == 1;
+    if second_server && options.runs("scale") {
+        println!("==> bench [{label}]: a small server (10,000 movies), for `scale`'s baseline");
+        let deployment = backend.deploy(binary, "small", vec![(SMALL_MOVIES, SMALL_CHARACTERS)])?;
+        let mut bench = Bench::new(runtime, deployment, options, options.scenarios.clone())?;
         bench.list_reads(&mut run, "small", SMALL_CHARACTERS)?;
     }
-    if options.second_server() {
-        println!("==> bench [{database}]: a second server, for `generate` and `scale`");
-        let settings = Settings { database_url, env: bench_env(), seed: Vec::new() };
-        let server = Server::start_with(binary, "bench-scale", settings)?;
-        let mut bench = Bench::new(runtime, server, options)?;
+    if second_server {
+        println!("==> bench [{label}]: a second server, for `generate` and `scale`");
+        let deployment = backend.deploy(binary, "scale", Vec::new())?;
+        let mut bench = Bench::new(runtime, deployment, options, options.scenarios.clone())?;
         bench.scale_scenarios(&mut run)?;
     }
     if options.quick {
-        let skipped = if options.second_server() {
+        let skipped = if options.second_server() || run.instances > 1 {
             ""
         } else {
             println!(
@@ -250,6 +420,15 @@ fn bench_database(
              (1,000,000 in a full run).{skipped}",
             options.duration.as_secs(),
             report::thousands(options.generate_beside() as f64)
+        ));
+    }
+    // Whatever else runs on the machine takes cores from the server and the load generator:
+    // the load average says how busy it was besides.
+    if let (Some(start), Some(end)) = (load_at_start, load_average()) {
+        run.notes.push(format!(
+            "Load average (1 min) of the machine: {start:.1} as this run began, {end:.1} as it \
+             ended, on {} cores.",
+            thread::available_parallelism().map_or(1, |n| n.get())
         ));
     }
     run.fill_ratios();
@@ -268,11 +447,14 @@ fn bench_env() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A running server and what the scenarios need of it.
+/// A running deployment (one server, or several behind nginx) and what the scenarios need of
+/// it.
 struct Bench<'a> {
     runtime: &'a Runtime,
-    server: Server,
     options: &'a Options,
+    /// The scenarios of this run: those of `options`, less what this deployment leaves out.
+    scenarios: Vec<&'static str>,
+    /// Where the load goes: nginx's port, or the server's.
     addr: SocketAddr,
     requests: Requests,
     token: String,
@@ -280,44 +462,107 @@ struct Bench<'a> {
     ids: (u64, u64),
     /// Starts the name of every movie this run creates, so that names never collide.
     prefix: String,
+    /// Last, so that it is dropped (nginx, the servers, the database) after the rest.
+    deployment: Deployment,
 }
 
 impl<'a> Bench<'a> {
-    fn new(runtime: &'a Runtime, mut server: Server, options: &'a Options) -> Result<Self, String> {
-        let token = server.login()?;
-        let port = server.port();
+    fn new(
+        runtime: &'a Runtime,
+        mut deployment: Deployment,
+        options: &'a Options,
+        scenarios: Vec<&'static str>,
+    ) -> Result<Self, String> {
+        // Any instance would do: they share the key and the admin.
+        let token = deployment.server.login()?;
+        let port = deployment.nginx.as_ref().map_or(deployment.server.port(), Nginx::port);
         let requests = Requests { host: format!("127.0.0.1:{port}"), token: Some(token.clone()) };
         let prefix = format!(
             "bench-{}-",
-            server.dir().file_name().map_or_else(
+            deployment.server.dir().file_name().map_or_else(
                 || "run".into(),
                 |name| name.to_string_lossy().rsplit('-').next().unwrap_or("run").to_owned(),
             )
         );
         Ok(Bench {
             runtime,
-            server,
             options,
+            scenarios,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             requests,
             token,
             // Read once there are movies (the second server starts empty).
             ids: (1, 1),
             prefix,
+            deployment,
         })
+    }
+
+    fn runs(&self, scenario: &str) -> bool {
+        self.scenarios.contains(&scenario)
+    }
+
+    /// The first instance, which the harness's own requests (jobs, counts, login) go to.
+    fn server(&self) -> &Server {
+        &self.deployment.server
+    }
+
+    /// Fails when a server, or nginx, is no longer running.
+    fn check_running(&mut self) -> Result<(), String> {
+        self.deployment.server.check_running()?;
+        for other in &mut self.deployment.others {
+            other.check_running()?;
+        }
+        match &mut self.deployment.nginx {
+            Some(nginx) => nginx.check_running(),
+            None => Ok(()),
+        }
+    }
+
+    /// Open TCP connections to each instance, when there are several (to see how nginx spread
+    /// the listeners): `None` with one instance.
+    fn connections_per_instance(&self) -> Option<String> {
+        self.deployment.nginx.as_ref()?;
+        let ports = std::iter::once(&self.deployment.server)
+            .chain(&self.deployment.others)
+            .map(|s| established(s.port()).map_or_else(|| "?".into(), |n| n.to_string()));
+        Some(ports.collect::<Vec<_>>().join(" / "))
+    }
+
+    /// nginx's complaints (a 502, an upstream that closed early) over the run, into its notes:
+    /// they are what a proxy adds to the picture.
+    fn note_proxy_errors(&self, run: &mut Run) {
+        let Some(nginx) = &self.deployment.nginx else { return };
+        let log: Vec<String> = nginx
+            .error_log()
+            .into_iter()
+            .filter(|l| l.contains("[error]") || l.contains("[crit]") || l.contains("[alert]"))
+            .collect();
+        println!("    nginx's error log: {} lines at error and above", log.len());
+        for line in log.iter().take(5) {
+            println!("      {line}");
+        }
+        if !log.is_empty() {
+            let first = log[0].split_once("] ").map_or(log[0].as_str(), |(_, rest)| rest);
+            run.notes.push(format!(
+                "nginx logged {} errors; the first: `{}`",
+                log.len(),
+                first.chars().take(300).collect::<String>()
+            ));
+        }
     }
 
     /// Every scenario of the first server, in order.
     fn main_scenarios(&mut self, run: &mut Run) -> Result<(), String> {
         let c = self.options.concurrency;
         self.ids = self.movie_ids()?;
-        if self.options.runs("memory") {
+        if self.runs("memory") {
             run.memory.push(("idle, after start and login".into(), self.rss_mb()?));
         }
         let r = self.requests.clone();
         self.timed(run, "ceiling", c, Arc::new(move |_, _| r.get("/health", false)))?;
         let r = self.requests.clone();
-        if self.options.runs("ceiling_bare") {
+        if self.runs("ceiling_bare") {
             self.timed(
                 run,
                 "ceiling_bare",
@@ -325,16 +570,16 @@ impl<'a> Bench<'a> {
                 Arc::new(move |_, _| r.get("/_bench/health", false)),
             )?;
         }
-        if self.options.runs("get_movie") {
+        if self.runs("get_movie") {
             let make = self.get_movie(true);
             self.timed(run, "get_movie", c, make)?;
         }
-        if self.options.runs("get_movie_public") {
+        if self.runs("get_movie_public") {
             let make = self.get_movie(false);
             self.timed(run, "get_movie_public", c, make)?;
         }
         let movies = self.ids.1 - self.ids.0 + 1;
-        if self.options.runs("list_movies") {
+        if self.runs("list_movies") {
             let r = self.requests.clone();
             let make: MakeRequest = Arc::new(move |rng, _| {
                 let skip = rng.between(0, movies.saturating_sub(50));
@@ -342,15 +587,15 @@ impl<'a> Bench<'a> {
             });
             self.timed(run, "list_movies", c, make)?;
         }
-        if self.options.runs("filter_movies") {
+        if self.runs("filter_movies") {
             let make = self.filter();
             self.timed(run, "filter_movies", c, make)?;
         }
-        if self.options.runs("create_movie") {
+        if self.runs("create_movie") {
             let make = self.create_movie("create");
             self.timed(run, "create_movie", c, make)?;
         }
-        if self.options.runs("mixed") {
+        if self.runs("mixed") {
             let (read, write) = (self.get_movie(true), self.create_movie("mixed"));
             let make: MakeRequest =
                 Arc::new(move |rng, n| if rng.percent(10) { write(rng, n) } else { read(rng, n) });
@@ -359,15 +604,15 @@ impl<'a> Bench<'a> {
                 row.note = "90% get_movie, 10% create_movie".into();
             }
         }
-        if self.options.runs("bulk") {
+        if self.runs("bulk") {
             self.bulk(run)?;
         }
-        if self.options.runs("ws_fanout") {
+        if self.runs("ws_fanout") {
             for listeners in [1_000, 10_000] {
                 self.ws_fanout(run, listeners)?;
             }
         }
-        if self.options.runs("connections") {
+        if self.runs("connections") {
             for connections in [1_000, 10_000] {
                 let name = format!("connections_{connections}");
                 let r = self.requests.clone();
@@ -376,7 +621,7 @@ impl<'a> Bench<'a> {
                     row.note = format!("GET /health over {connections} connections");
                 }
             }
-            if self.options.runs("memory") {
+            if self.runs("memory") {
                 run.memory.push(("right after 10,000 connections".into(), self.rss_mb()?));
                 println!("--> memory: waiting {} s", MEMORY_SETTLE.as_secs());
                 thread::sleep(MEMORY_SETTLE);
@@ -384,7 +629,7 @@ impl<'a> Bench<'a> {
                 self.print_memory(run);
             }
         }
-        if self.options.runs("generate") {
+        if self.runs("generate") {
             self.generate_beside_get_movie(run)?;
         }
         Ok(())
@@ -393,7 +638,7 @@ impl<'a> Bench<'a> {
     /// `generate` on its own, then `scale`, on the second server.
     fn scale_scenarios(&mut self, run: &mut Run) -> Result<(), String> {
         let characters = self.generate_for_scale(run)?;
-        if !self.options.runs("scale") {
+        if !self.runs("scale") {
             return Ok(());
         }
         self.list_reads(run, "scale", characters)
@@ -476,7 +721,7 @@ impl<'a> Bench<'a> {
         let gaps = self.movie_id_gaps()?;
         println!("    movie ids missing between the smallest and the largest: {gaps}");
         run.movie_id_gaps = Some(gaps);
-        if self.options.runs("generate") {
+        if self.runs("generate") {
             let rows = per_second(SCALE_MOVIES, took);
             let note = format!(
                 "{} movies in {:.1} s, wall time of the job, nothing else running",
@@ -500,7 +745,7 @@ impl<'a> Bench<'a> {
                 run.rows.push(row);
             }
         }
-        if !self.options.runs("scale") {
+        if !self.runs("scale") {
             return Ok(0);
         }
         println!(
@@ -522,14 +767,14 @@ impl<'a> Bench<'a> {
     ) -> Result<(Duration, Option<(u64, Duration)>), String> {
         let started = Instant::now();
         let job = self.submit_job(kind, n)?;
-        let reached = wait_for_job(self.server.port(), &self.token, &job, started, mark)?;
+        let reached = wait_for_job(self.server().port(), &self.token, &job, started, mark)?;
         Ok((started.elapsed(), reached))
     }
 
     /// Movie ids missing between the smallest and the largest: 0 when they run without a gap.
     fn movie_id_gaps(&mut self) -> Result<u64, String> {
         let (low, high) = self.movie_ids()?;
-        let answer = http::get(self.server.port(), "/movies/count")?;
+        let answer = http::get(self.server().port(), "/movies/count")?;
         let count = serde_json::from_str::<Value>(&answer.body)
             .ok()
             .and_then(|body| body["count"].as_u64())
@@ -541,12 +786,13 @@ impl<'a> Bench<'a> {
 
     fn submit_job(&mut self, kind: &str, n: u64) -> Result<String, String> {
         let path = format!("/{kind}/generate/{n}");
-        let answer = http::post_json(self.server.port(), &path, Some(&self.token), &Value::Null)?;
+        let answer = http::post_json(self.server().port(), &path, Some(&self.token), &Value::Null)?;
         match (answer.status, answer.string_field("jobId")) {
             (202, Some(job)) => Ok(job),
-            (status, _) => {
-                Err(self.server.failure(&format!("POST {path} answered {status} {}", answer.body)))
-            }
+            (status, _) => Err(self
+                .deployment
+                .server
+                .failure(&format!("POST {path} answered {status} {}", answer.body))),
         }
     }
 
@@ -562,7 +808,7 @@ impl<'a> Bench<'a> {
         let done = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let job = self.submit_job("movies", n)?;
-        let (port, token, flag) = (self.server.port(), self.token.clone(), done.clone());
+        let (port, token, flag) = (self.server().port(), self.token.clone(), done.clone());
         let watcher = thread::spawn(move || {
             let result = wait_for_job(port, &token, &job, started, u64::MAX);
             flag.store(true, Ordering::Relaxed);
@@ -577,7 +823,7 @@ impl<'a> Bench<'a> {
         // The job's end stops the load; should the load fail first, the job still has to end.
         let took = watcher.join().map_err(|_| "the job watcher panicked".to_owned())??;
         let outcome = outcome?;
-        self.server.check_running()?;
+        self.check_running()?;
         let note = format!(
             "{} movies in {:.1} s with get_movie running",
             report::thousands(n as f64),
@@ -614,7 +860,7 @@ impl<'a> Bench<'a> {
         });
         let load = Load { connections: 1, stop: Stop::Requests(BULK_REQUESTS), make };
         let outcome = self.runtime.block_on(load::run(self.addr, load))?;
-        self.server.check_running()?;
+        self.check_running()?;
         let mut row = self.row("bulk", Unit::Rows, &outcome);
         row.throughput =
             per_second(per_request * (outcome.requests - outcome.errors), outcome.elapsed);
@@ -641,9 +887,10 @@ impl<'a> Bench<'a> {
             duration: self.options.duration,
             prefix: format!("{}ws{listeners}-", self.prefix),
         };
-        let pid = self.server.pid();
+        let pid = self.server().pid();
         let mut idle = None;
-        let record_idle = listeners == 10_000 && self.options.runs("memory");
+        let mut spread = None;
+        let record_idle = listeners == 10_000 && self.runs("memory");
         let outcome = self.runtime.block_on(listeners::run(
             self.addr,
             self.requests.clone(),
@@ -653,12 +900,16 @@ impl<'a> Bench<'a> {
                 if record_idle {
                     idle = Some(rss_mb(pid));
                 }
+                spread = self.connections_per_instance();
+                if let Some(spread) = &spread {
+                    println!("    connections open to each instance: {spread}");
+                }
             },
         ))?;
         if let Some(mb) = idle {
             run.memory.push(("with 10,000 idle listeners".into(), mb?));
         }
-        self.server.check_running()?;
+        self.check_running()?;
         let row = Row {
             name: format!("ws_fanout_{listeners}"),
             unit: Unit::Events,
@@ -672,7 +923,16 @@ impl<'a> Bench<'a> {
                 "{} listeners connected; {} writes; {} events lost; {} listeners lagged; \
                  {} events before their write's answer",
                 outcome.connected, outcome.writes, outcome.lost, outcome.lagged, outcome.early
-            ),
+            ) + &format!(
+                "; from each write's request: p50 {} ms, p99 {} ms; the writes themselves: \
+                 p50 {} ms, p99 {} ms",
+                report::ms(outcome.from_request.quantile_ms(0.5)),
+                report::ms(outcome.from_request.quantile_ms(0.99)),
+                report::ms(outcome.writes_latencies.quantile_ms(0.5)),
+                report::ms(outcome.writes_latencies.quantile_ms(0.99)),
+            ) + &spread.map_or_else(String::new, |spread| {
+                format!("; connections to each instance while subscribed: {spread}")
+            }),
             lost: Some(outcome.lost),
         };
         print_row(&row);
@@ -694,7 +954,7 @@ impl<'a> Bench<'a> {
         println!("--> {name}: {connections} connections for {} s", self.options.duration.as_secs());
         let load = Load { connections, stop: Stop::After(self.options.duration), make };
         let outcome = self.runtime.block_on(load::run(self.addr, load))?;
-        self.server.check_running()?;
+        self.check_running()?;
         let row = self.row(name, Unit::Requests, &outcome);
         print_row(&row);
         if let Some(error) = &outcome.first_error {
@@ -752,7 +1012,7 @@ impl<'a> Bench<'a> {
 
     /// The smallest and largest movie id (1 and 100,000 on the first fresh database).
     fn movie_ids(&mut self) -> Result<(u64, u64), String> {
-        let port = self.server.port();
+        let port = self.server().port();
         let id = |path: &str| -> Result<Option<u64>, String> {
             let answer = http::get(port, path)?;
             let list: Value = serde_json::from_str(&answer.body)
@@ -761,12 +1021,12 @@ impl<'a> Bench<'a> {
         };
         match (id("/movies?limit=1")?, id("/movies?limit=1&sort=-id")?) {
             (Some(low), Some(high)) => Ok((low, high)),
-            _ => Err(self.server.failure("the database has no movies")),
+            _ => Err(self.deployment.server.failure("the database has no movies")),
         }
     }
 
     fn rss_mb(&self) -> Result<f64, String> {
-        rss_mb(self.server.pid())
+        rss_mb(self.server().pid())
     }
 
     fn print_memory(&self, run: &Run) {
@@ -817,6 +1077,36 @@ fn vm_rss_mb(status: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The machine's load average over the last minute, from `/proc/loadavg`.
+fn load_average() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Established TCP connections to `port` on 127.0.0.1, from `/proc/net/tcp`; `None` when it
+/// cannot be read.
+fn established(port: u16) -> Option<usize> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
+    Some(count_established(&table, port))
+}
+
+/// In `/proc/net/tcp`, each line after the header reads `sl local rem st ...`, the addresses
+/// as `HEXIP:HEXPORT`, state `01` meaning established.
+fn count_established(table: &str, port: u16) -> usize {
+    let local = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            let (Some(address), _, Some(state)) = (fields.next(), fields.next(), fields.next())
+            else {
+                return false;
+            };
+            address.ends_with(&local) && state == "01"
+        })
+        .count()
 }
 
 fn print_row(row: &Row) {
@@ -875,14 +1165,15 @@ fn commit() -> String {
     }
 }
 
-/// docs/benchmarks.md: what was measured, how, the tables, and the issue's targets.
-fn benchmarks_md(report: &Report) -> String {
+/// docs/benchmarks.md: what was measured, how, the tables, the issue's targets, and the
+/// PostgreSQL section (`postgres`: this run's, or the one the page had).
+fn benchmarks_md(report: &Report, postgres: Option<&str>) -> String {
     let mode = if report.quick {
         format!("a **quick** run (`--quick`: {} s per scenario)", report.seconds_per_scenario)
     } else {
         format!("a full run ({} s per scenario)", report.seconds_per_scenario)
     };
-    let databases: Vec<&str> = report.runs.iter().map(|r| r.database.as_str()).collect();
+    let databases: Vec<String> = report.runs.iter().map(Run::label).collect();
     format!(
         "# Benchmarks\n\n\
          Written by `cargo xtask bench` from {mode} on {date}: {cores} cores, commit `{commit}`, \
@@ -893,7 +1184,7 @@ fn benchmarks_md(report: &Report) -> String {
          requests/s across machines. **Targets**, below the results, holds each of the \
          issue's targets against this run's figures.\n\n\
          ![Each scenario's throughput as a ratio to the ceiling](img/benchmarks.png)\n\n\
-         ## Results\n\n{tables}{targets}\
+         ## Results\n\n{tables}{targets}{postgres}\
          ## The scenarios\n\n\
          - `ceiling`: `GET /health`, which touches no database: the fastest this binary answers \
          through its middleware stack. `ceiling_bare`: the same handler on a route outside the \
@@ -931,7 +1222,8 @@ fn benchmarks_md(report: &Report) -> String {
          cargo xtask bench --quick --scale    # with `scale` and the 1,000,000-movie `generate`\n\
          cargo xtask bench                    # the full run, 10 s per scenario: 20 minutes and more\n\
          cargo xtask bench --only get_movie,mixed --compare target/bench-before.json\n\
-         BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/bench cargo xtask bench --quick\n\
+         BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/movies_bench cargo xtask bench --quick\n\
+         BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/movies_bench cargo xtask bench --quick --instances 2\n\
          ```\n\n\
          It builds the release binary, starts it on 127.0.0.1 over a fresh SQLite file seeded \
          with `movies-api generate` (100,000 movies, 200,000 characters), runs the scenarios \
@@ -939,8 +1231,13 @@ fn benchmarks_md(report: &Report) -> String {
          `target/bench.json`, this page and its chart (`--no-write` leaves these two alone); \
          `--compare FILE` prints each figure beside the same figure of an earlier \
          `bench.json` (copy it aside first: each run overwrites it). With \
-         `BENCH_DATABASE_URL` every scenario runs again on that PostgreSQL database, which \
-         should be empty and is left filled. It raises its open-files limit to the hard limit \
+         `BENCH_DATABASE_URL=postgres://USER@HOST:PORT/NAME` every scenario runs again on \
+         PostgreSQL: the bench creates database `NAME` on that server (refusing one it did not \
+         make), fresh for each server it starts (`NAME_small`, `NAME_scale`, `NAME_x2`), and \
+         drops each when its server stops; `--instances 2` adds a run on two instances sharing \
+         one such database behind nginx (the bench writes its configuration, \
+         `xtask/src/bench/nginx.rs`). Such a run rewrites only the PostgreSQL section of this \
+         page, and a run without `BENCH_DATABASE_URL` keeps that section as it is. It raises its open-files limit to the hard limit \
          for the 10,000 connections (the server inherits it). \
          `cargo xtask bench --help` lists the options.\n",
         date = report.date,
@@ -951,6 +1248,7 @@ fn benchmarks_md(report: &Report) -> String {
         wall = report.wall_seconds,
         tables = report.markdown_tables(),
         targets = targets::markdown(report),
+        postgres = postgres.map_or_else(String::new, |section| format!("{section}\n")),
     )
 }
 
@@ -994,6 +1292,18 @@ mod tests {
     }
 
     #[test]
+    fn established_connections_are_counted_by_local_port() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n\
+            0: 0100007F:1F90 0100007F:C350 01 00000000:00000000\n\
+            1: 0100007F:1F90 0100007F:C351 0A 00000000:00000000\n\
+            2: 0100007F:C350 0100007F:1F90 01 00000000:00000000\n\
+            3: 0100007F:1F90 0100007F:C352 01 00000000:00000000\n";
+        assert_eq!(count_established(table, 8080), 2);
+        assert_eq!(count_established(table, 50000), 1);
+        assert_eq!(count_established(table, 1), 0);
+    }
+
+    #[test]
     fn the_page_says_how_it_was_measured() {
         let report = Report {
             date: "2026-11-26".into(),
@@ -1005,7 +1315,7 @@ mod tests {
             wall_seconds: 200.0,
             runs: vec![Run::new("sqlite")],
         };
-        let page = benchmarks_md(&report);
+        let page = benchmarks_md(&report, None);
         for needle in ["**quick**", "2026-11-26", "2 cores", "`abc1234`", "database sqlite"] {
             assert!(page.contains(needle), "{needle}");
         }

@@ -24,7 +24,7 @@ pub const SCENARIOS: &[&str] = &[
 
 pub const USAGE: &str = "\
 Usage: cargo xtask bench [--quick [--scale]] [--only SCENARIO[,...]] [--duration SECS]
-                         [--concurrency N] [--compare FILE] [--no-write]
+                         [--concurrency N] [--instances N] [--compare FILE] [--no-write]
 
   --quick            2 s per scenario instead of 10; the generation beside get_movie with
                      100,000 movies instead of 1,000,000; and no second server (1,000,000
@@ -35,13 +35,24 @@ Usage: cargo xtask bench [--quick [--scale]] [--only SCENARIO[,...]] [--duration
                      every ratio needs it; `memory` runs `connections` and `ws_fanout` too
   --duration SECS    seconds per timed scenario (overrides the 10 s or 2 s)
   --concurrency N    connections of the fixed-concurrency scenarios (default 64)
+  --instances N      with BENCH_DATABASE_URL: after the one-instance runs, the scenarios once
+                     more on N instances (2 to 8) sharing one fresh PostgreSQL database behind
+                     nginx, which takes the load and the WebSocket listeners (round robin);
+                     memory, `scale` and the 1,000,000-movie `generate` are left out there.
+                     Needs nginx (Debian: apt-get install -y nginx)
   --compare FILE     print each figure beside the same figure of an earlier target/bench.json
   --no-write         leave docs/benchmarks.md and docs/img/benchmarks.png as they are
                      (target/bench.json is written still)
 
 Scenarios: ceiling ceiling_bare get_movie get_movie_public list_movies filter_movies
 create_movie mixed bulk ws_fanout connections memory generate scale.
-With BENCH_DATABASE_URL=postgres://... set, every scenario runs again on that (empty) database.
+With BENCH_DATABASE_URL=postgres://USER@HOST:PORT/NAME set, every scenario runs again on
+PostgreSQL after SQLite. The bench creates database NAME on that server, fresh for each server
+it starts (NAME, NAME_small, NAME_scale, NAME_x2 for --instances 2), and drops each when its
+server stops; nothing else on the server is touched. A NAME that exists already is refused,
+unless a killed bench run left it (then it is dropped first). It needs psql. Such a run writes
+only its own section of docs/benchmarks.md (PostgreSQL beside SQLite) and keeps the rest; a run
+without it rewrites the rest and keeps that section.
 With BENCH_BINARY=PATH set, that server binary runs instead of this tree's release build (to
 measure an earlier commit with the same harness).
 ";
@@ -58,6 +69,8 @@ pub struct Options {
     pub write_docs: bool,
     /// `--scale`, or `--only` given: the second server runs even with `--quick`.
     pub scale: bool,
+    /// `--instances N`: N instances behind nginx after the one-instance runs; 1 for none.
+    pub instances: usize,
 }
 
 impl Options {
@@ -92,6 +105,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut compare = None;
     let mut write_docs = true;
     let mut scale = false;
+    let mut instances = 1;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value =
@@ -118,6 +132,14 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                     .filter(|n| (1..=10_000).contains(n))
                     .ok_or_else(|| format!("--concurrency {text}: expected 1 to 10000"))?;
             }
+            "--instances" => {
+                let text = value("--instances")?;
+                instances = text
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=8).contains(n))
+                    .ok_or_else(|| format!("--instances {text}: expected 1 to 8"))?;
+            }
             "--only" => only = Some(scenario_list(&value("--only")?)?),
             "--compare" => compare = Some(PathBuf::from(value("--compare")?)),
             other => return Err(format!("unknown argument `{other}`")),
@@ -140,6 +162,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         compare,
         write_docs,
         scale,
+        instances,
     }))
 }
 
@@ -178,6 +201,7 @@ mod tests {
         assert_eq!(options.scenarios, SCENARIOS);
         assert_eq!(options.duration, Duration::from_secs(10));
         assert_eq!(options.concurrency, 64);
+        assert_eq!(options.instances, 1);
         assert!(!options.quick && options.write_docs && options.compare.is_none());
         assert_eq!(options.generate_beside(), 1_000_000);
         assert!(options.second_server());
@@ -210,6 +234,8 @@ mod tests {
         assert!(parse_err(&["--duration"]).contains("needs a value"));
         assert!(parse_err(&["--concurrency", "many"]).contains("--concurrency"));
         assert!(parse_err(&["--fast"]).contains("--fast"));
+        assert!(parse_err(&["--instances", "9"]).contains("--instances"));
+        assert_eq!(parse_ok(&["--instances", "2"]).instances, 2);
     }
 
     #[test]

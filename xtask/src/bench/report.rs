@@ -73,6 +73,8 @@ impl Row {
 pub struct Run {
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// Servers sharing the database: 1, or several behind nginx (`--instances`).
+    pub instances: usize,
     pub rows: Vec<Row>,
     /// Resident memory of the server, in MB, at named moments.
     pub memory: Vec<(String, f64)>,
@@ -87,10 +89,30 @@ impl Run {
     pub fn new(database: &str) -> Run {
         Run {
             database: database.into(),
+            instances: 1,
             rows: Vec::new(),
             memory: Vec::new(),
             notes: Vec::new(),
             movie_id_gaps: None,
+        }
+    }
+
+    /// The run's short name, unique within a report: `sqlite`, `postgres`, `postgres-x2`.
+    pub fn label(&self) -> String {
+        match self.instances {
+            1 => self.database.clone(),
+            n => format!("{}-x{n}", self.database),
+        }
+    }
+
+    /// The run's heading in docs/benchmarks.md.
+    pub fn title(&self) -> String {
+        match (self.database.as_str(), self.instances) {
+            ("sqlite", 1) => "SQLite (a fresh temporary file)".into(),
+            ("postgres", 1) => "PostgreSQL (`BENCH_DATABASE_URL`, a fresh database)".into(),
+            ("postgres", n) => format!("PostgreSQL, {n} instances behind nginx"),
+            (other, 1) => other.into(),
+            (other, n) => format!("{other}, {n} instances"),
         }
     }
 
@@ -140,8 +162,8 @@ impl Report {
                     .collect();
                 let memory: Vec<Value> =
                     run.memory.iter().map(|(name, mb)| json!({ "name": name, "mb": mb })).collect();
-                json!({ "database": run.database, "scenarios": rows, "memory": memory,
-                        "notes": run.notes, "movie_id_gaps": run.movie_id_gaps })
+                json!({ "database": run.database, "instances": run.instances, "scenarios": rows,
+                        "memory": memory, "notes": run.notes, "movie_id_gaps": run.movie_id_gaps })
             })
             .collect();
         json!({
@@ -159,6 +181,8 @@ impl Report {
             .iter()
             .map(|run| Run {
                 database: text(run, "database"),
+                // Runs written before `--instances` had one.
+                instances: run["instances"].as_u64().map_or(1, |n| n as usize),
                 rows: run["scenarios"]
                     .as_array()
                     .map(|rows| {
@@ -209,7 +233,7 @@ impl Report {
     pub fn markdown_tables(&self) -> String {
         let mut out = String::new();
         for run in &self.runs {
-            out.push_str(&format!("### {}\n\n", database_title(&run.database)));
+            out.push_str(&format!("### {}\n\n", run.title()));
             out.push_str(
                 "| scenario | throughput | p50 ms | p99 ms | max ms | errors | ratio to ceiling | notes |\n",
             );
@@ -243,14 +267,6 @@ impl Report {
             out.push('\n');
         }
         out
-    }
-}
-
-pub fn database_title(database: &str) -> String {
-    match database {
-        "sqlite" => "SQLite (a fresh temporary file)".into(),
-        "postgres" => "PostgreSQL (`BENCH_DATABASE_URL`)".into(),
-        other => other.into(),
     }
 }
 
@@ -301,28 +317,27 @@ pub fn compare_lines(now: &Report, before: &Report) -> Vec<String> {
         now.commit,
         mode(now)
     )];
-    let earlier: HashMap<(&str, &str), &Row> = before
+    // Runs are matched by label: `postgres-x2` is compared with `postgres-x2` only.
+    let earlier: HashMap<(String, &str), &Row> = before
         .runs
         .iter()
-        .flat_map(|run| run.rows.iter().map(move |r| ((run.database.as_str(), r.name.as_str()), r)))
+        .flat_map(|run| run.rows.iter().map(move |r| ((run.label(), r.name.as_str()), r)))
         .collect();
-    let earlier_memory: HashMap<(&str, &str), f64> = before
+    let earlier_memory: HashMap<(String, &str), f64> = before
         .runs
         .iter()
-        .flat_map(|run| {
-            run.memory.iter().map(move |(n, mb)| ((run.database.as_str(), n.as_str()), *mb))
-        })
+        .flat_map(|run| run.memory.iter().map(move |(n, mb)| ((run.label(), n.as_str()), *mb)))
         .collect();
     for run in &now.runs {
+        let label = run.label();
         let width = run.rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
         for r in &run.rows {
-            let Some(old) = earlier.get(&(run.database.as_str(), r.name.as_str())) else {
-                lines.push(format!("{} {:width$}  new: {}", run.database, r.name, figures(r)));
+            let Some(old) = earlier.get(&(label.clone(), r.name.as_str())) else {
+                lines.push(format!("{label} {:width$}  new: {}", r.name, figures(r)));
                 continue;
             };
             lines.push(format!(
-                "{} {:width$}  {} {}  p50 {}  p99 {}  max {}  errors {} (was {})",
-                run.database,
+                "{label} {:width$}  {} {}  p50 {}  p99 {}  max {}  errors {} (was {})",
                 r.name,
                 r.unit.label(),
                 beside(Some(r.throughput), Some(old.throughput), thousands),
@@ -334,23 +349,22 @@ pub fn compare_lines(now: &Report, before: &Report) -> Vec<String> {
             ));
         }
         for (name, mb) in &run.memory {
-            let old = earlier_memory.get(&(run.database.as_str(), name.as_str())).copied();
+            let old = earlier_memory.get(&(label.clone(), name.as_str())).copied();
             lines.push(format!(
-                "{} memory, {name}: MB {}",
-                run.database,
+                "{label} memory, {name}: MB {}",
                 beside(Some(*mb), old, |x| format!("{x:.0}"))
             ));
         }
     }
-    let now_keys: Vec<(&str, &str)> = now
+    let now_keys: Vec<(String, &str)> = now
         .runs
         .iter()
-        .flat_map(|run| run.rows.iter().map(move |r| (run.database.as_str(), r.name.as_str())))
+        .flat_map(|run| run.rows.iter().map(move |r| (run.label(), r.name.as_str())))
         .collect();
     let mut gone: Vec<_> = earlier.keys().filter(|k| !now_keys.contains(k)).collect();
     gone.sort();
-    for (database, name) in gone {
-        lines.push(format!("{database} {name}  not run this time"));
+    for (label, name) in gone {
+        lines.push(format!("{label} {name}  not run this time"));
     }
     lines
 }

@@ -22,7 +22,6 @@ impl Latencies {
         Histogram::new_with_bounds(1, MAX_MICROS, 3).map_err(|e| format!("histogram: {e}"))
     }
 
-    #[cfg(test)]
     pub fn record(&mut self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.0.saturating_record(micros.clamp(1, MAX_MICROS));

@@ -2,7 +2,7 @@
 //! docs/benchmarks.md (a table per database, then the hand-written `analysis.md` as it is) and
 //! the lines a bench run ends with. Pure functions of a [`Run`]: nothing here measures.
 
-use super::report::{Report, Row, Run, database_title, ms, ratio_text, thousands};
+use super::report::{Report, Row, Run, ms, ratio_text, thousands};
 
 /// Why the targets not met are not met, written by hand; shown below the tables verbatim.
 const ANALYSIS: &str = include_str!("analysis.md");
@@ -231,7 +231,7 @@ pub fn markdown(report: &Report) -> String {
          1,000,000-movie `generate`). Ratios come from one run, the load generator included.\n\n",
     );
     for run in &report.runs {
-        out.push_str(&format!("### {}\n\n", database_title(&run.database)));
+        out.push_str(&format!("### {}\n\n", run.title()));
         out.push_str("| target | this run | verdict |\n| --- | ---: | --- |\n");
         for c in checks(run) {
             out.push_str(&format!("| {} | {} | {} |\n", c.target, c.measured, c.verdict.label()));
@@ -254,7 +254,7 @@ pub fn console_lines(report: &Report) -> Vec<String> {
         let count = |v: Verdict| checks.iter().filter(|c| c.verdict == v).count();
         lines.push(format!(
             "targets [{}]: {} met, {} not met, {} not run",
-            run.database,
+            run.label(),
             count(Verdict::Met),
             count(Verdict::NotMet),
             count(Verdict::NotRun)
