@@ -13,6 +13,7 @@
 //! `unwrap()` outside tests, ...), which `cargo test --workspace` runs.
 
 mod bench;
+mod dev;
 mod fake_tmdb;
 mod fuzz;
 mod http;
@@ -49,6 +50,12 @@ const TASKS: &[Task] = &[
         args: None,
         about: "run fmt --check, clippy -D warnings, the workspace tests and the domain example; stop at a failure",
         run: ci,
+    },
+    Task {
+        name: "dev",
+        args: Some("[SERVER ARGS]"),
+        about: "run the server (debug build), rebuilt and restarted whenever a source changes",
+        run: dev::dev,
     },
     Task {
         name: "fmt",

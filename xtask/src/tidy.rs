@@ -31,7 +31,8 @@ struct Allowed {
 const API_WIRING: &[&str] =
     &["crates/api/src/state.rs", "crates/api/src/startup.rs", "crates/api/src/cli.rs"];
 
-/// What SeaORM looks like from the api crate, which has no sea-orm dependency and reaches it only
+/// What SeaORM looks like from the api crate, which has no sea-orm dependency (but a
+/// dev-dependency, for its integration tests to create PostgreSQL databases) and reaches it only
 /// through movies-infra: the crates themselves (should infra re-export them), their types as
 /// infra re-exports or returns them, infra's SeaORM module and connection accessor
 /// (`Database::conn`), and the SeaORM adapters (`SeaMovieRepository`, ...; matched separately as

@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use movies_domain::jobs::{JobKind, JobStatus};
 use movies_infra::jobs::run_under_lease;
 use secrecy::ExposeSecret;
@@ -61,13 +61,7 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the job was taken by a running server; watch it there")?;
-        let bar = ProgressBar::new(n).with_style(
-            ProgressStyle::with_template(
-                "{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
-            )
-            .map_err(|e| e.to_string())?
-            .progress_chars("=> "),
-        );
+        let bar = crate::telemetry::progress().add(ProgressBar::new(n).with_style(bar_style()?));
         bar.set_message(kind.to_string());
         let started = Instant::now();
         let ended = run_under_lease(&job_store, jobs, job, |done| bar.set_position(done)).await;
@@ -86,6 +80,25 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
     Ok(())
 }
 
+/// A generation's bar: rows done of rows asked, the rate in whole rows a second, time left.
+fn bar_style() -> Result<ProgressStyle, String> {
+    let style =
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({rate}, {eta} left)")
+            .map_err(|e| e.to_string())?;
+    Ok(style.progress_chars("=> ").with_key(
+        "rate",
+        |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&whole_rate(state.per_sec()));
+        },
+    ))
+}
+
+/// `21034/s`: a rate as a whole number (indicatif's own `{per_sec}` shows four decimals).
+fn whole_rate(per_sec: f64) -> String {
+    let rate = if per_sec.is_finite() { per_sec.max(0.0) } else { 0.0 };
+    format!("{rate:.0}/s")
+}
+
 /// Prints the OpenAPI document, pretty, with a final newline (as docs/openapi.json holds it).
 pub fn openapi() -> Result<(), String> {
     println!("{}", openapi_json()?);
@@ -97,4 +110,17 @@ pub fn openapi_json() -> Result<String, String> {
     crate::routes::openapi()
         .to_pretty_json()
         .map_err(|e| format!("cannot write the OpenAPI document: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_whole_numbers() {
+        assert_eq!(whole_rate(21034.5678), "21035/s");
+        assert_eq!(whole_rate(0.4), "0/s");
+        assert_eq!(whole_rate(f64::NAN), "0/s");
+        assert_eq!(whole_rate(f64::INFINITY), "0/s");
+    }
 }

@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 use movies_infra::auth::JwtAlgorithm;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::extractors::TrustedProxies;
+use crate::throttle::Quota;
+
 /// The Movies & Characters API server.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "movies-api", version, about)]
@@ -33,6 +36,10 @@ pub struct Config {
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub rust_log: String,
 
+    /// Log lines as `text` (for people) or `json` (one object a line, for log collectors).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_enum)]
+    pub log_format: LogFormat,
+
     /// HMAC key that signs access tokens; without it a random key is used (tokens then do not
     /// survive a restart). Required, at least 32 bytes, when APP_ENV=production.
     #[arg(long, env = "SECRET_KEY", value_parser = parse_secret, hide_env_values = true)]
@@ -55,6 +62,31 @@ pub struct Config {
         value_parser = clap::value_parser!(u32).range(1..=10080)
     )]
     pub access_token_expire_minutes: u32,
+
+    /// Proxies whose `X-Forwarded-For` names the client, comma-separated addresses or networks
+    /// (e.g. `127.0.0.1,10.0.0.0/8`); without, the connection's peer is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Login and registration attempts one client address may make, as COUNT/PERIOD (a burst of
+    /// COUNT, then one more every PERIOD/COUNT); a successful login gives its attempt back.
+    #[arg(long, env = "LOGIN_ADDRESS_LIMIT", default_value = "20/1m", value_parser = parse_quota)]
+    pub login_address_limit: Quota,
+
+    /// Failed logins on one username, from all addresses, before the addresses that failed on
+    /// it are held back (COUNT/PERIOD; they are held for PERIOD after their last failure).
+    #[arg(long, env = "LOGIN_USERNAME_LIMIT", default_value = "10/1m", value_parser = parse_quota)]
+    pub login_username_limit: Quota,
+
+    /// Password hashes (logins, registrations) that may wait for a free hashing slot; past
+    /// that, a login answers 503 at once instead of queueing.
+    #[arg(long, env = "ARGON2_MAX_WAITING", default_value_t = 32, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub argon2_max_waiting: u64,
+
+    /// Bearer token that opens `/metrics` to any client; without it `/metrics` answers only on
+    /// the loopback interface.
+    #[arg(long, env = "METRICS_TOKEN", value_parser = parse_secret, hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
 
     /// `production` makes a strong SECRET_KEY mandatory.
     #[arg(long, env = "APP_ENV", default_value = "development")]
@@ -119,6 +151,42 @@ pub struct Config {
     #[arg(long, env = "BENCH_BARE_ROUTE", value_parser = clap::builder::BoolishValueParser::new())]
     pub bench_bare_route: bool,
 
+    /// How long a client may take to send a request's headers: from connecting for the first
+    /// request, from its first byte for the next ones. Slower, the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_limit)]
+    pub header_read_timeout: std::time::Duration,
+
+    /// How long a connection may stay idle between requests before it is closed.
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT", default_value = "60s", value_parser = parse_limit)]
+    pub keep_alive_timeout: std::time::Duration,
+
+    /// Open HTTP connections at most (WebSocket listeners count apart, under
+    /// WS_MAX_CONNECTIONS); one more is answered 503 and closed at once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// WebSocket listeners at most; one more is answered 503 instead of upgraded.
+    #[arg(long, env = "WS_MAX_CONNECTIONS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub ws_max_connections: u64,
+
+    /// How long a request may take until its answer starts; longer, it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_limit)]
+    pub request_timeout: std::time::Duration,
+
+    /// Requests handled at once at most (`/health` aside); more are answered 503 at once.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_in_flight: u64,
+
+    /// On SIGTERM or SIGINT, how long requests already received may take to be answered (and
+    /// WebSocket listeners to be closed) before the server stops anyway.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_limit)]
+    pub shutdown_timeout: std::time::Duration,
+
+    /// How long a query waits for a database connection before the request is answered 503:
+    /// with the database unreachable, how long requests wait.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_limit)]
+    pub db_acquire_timeout: std::time::Duration,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -147,6 +215,13 @@ pub enum Command {
     /// Prints the OpenAPI document that `/openapi.json` serves (what `cargo xtask openapi` writes
     /// to docs/openapi.json), touching no database.
     Openapi,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The shortest key accepted in production: 256 bits, the HS256 output size.
@@ -280,6 +355,17 @@ fn parse_tmdb_timeout(raw: &str) -> Result<std::time::Duration, String> {
     Ok(timeout)
 }
 
+/// A timeout or limit of the server's, between 1 ms and an hour: zero would fail everything,
+/// and longer would be no limit at all.
+fn parse_limit(raw: &str) -> Result<std::time::Duration, String> {
+    let limit =
+        humantime::parse_duration(raw).map_err(|e| format!("{e} (write e.g. 10s or 500ms)"))?;
+    if limit < std::time::Duration::from_millis(1) || limit > std::time::Duration::from_secs(3600) {
+        return Err("must be between 1ms and 1h".into());
+    }
+    Ok(limit)
+}
+
 /// An `http://` or `https://` URL; a trailing slash is dropped.
 fn parse_base_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
@@ -288,6 +374,14 @@ fn parse_base_url(raw: &str) -> Result<String, String> {
         Some(rest) if !rest.is_empty() && !url.contains(char::is_whitespace) => Ok(url.to_owned()),
         _ => Err("expected a URL like https://api.themoviedb.org/3".into()),
     }
+}
+
+fn parse_trusted_proxies(raw: &str) -> Result<TrustedProxies, String> {
+    raw.parse()
+}
+
+fn parse_quota(raw: &str) -> Result<Quota, String> {
+    raw.parse()
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, String> {
@@ -436,6 +530,46 @@ mod tests {
         assert!(!Config::load_from(["movies-api"]).unwrap().bench_bare_route);
         let on = Config::load_from(["movies-api", "--bench-bare-route"]).unwrap();
         assert!(on.bench_bare_route);
+    }
+
+    #[test]
+    fn connection_and_request_limits_have_defaults_and_are_checked() {
+        let config = Config::load_from(["movies-api"]).unwrap();
+        let secs = std::time::Duration::from_secs;
+        assert_eq!((config.header_read_timeout, config.keep_alive_timeout), (secs(10), secs(60)));
+        assert_eq!((config.request_timeout, config.shutdown_timeout), (secs(30), secs(10)));
+        assert_eq!(config.db_acquire_timeout, secs(5));
+        assert_eq!((config.max_connections, config.ws_max_connections), (16_384, 20_000));
+        assert_eq!(config.max_in_flight, 1024);
+        assert_eq!(parse_limit("250ms").unwrap(), std::time::Duration::from_millis(250));
+        assert!(parse_limit("0s").is_err() && parse_limit("2h").is_err());
+        for (flag, variable) in [
+            ("--request-timeout", "REQUEST_TIMEOUT"),
+            ("--max-connections", "MAX_CONNECTIONS"),
+            ("--max-in-flight", "MAX_IN_FLIGHT"),
+        ] {
+            let message = Config::load_from(["movies-api", flag, "0"]).unwrap_err();
+            assert!(message.starts_with(&format!("configuration error: {variable}")), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_edge_settings_have_defaults_and_refuse_nonsense_naming_the_variable() {
+        let config = Config::load_from(["movies-api"]).unwrap();
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.login_address_limit.to_string(), "20/1m");
+        assert_eq!(config.login_username_limit.to_string(), "10/1m");
+        assert_eq!(config.argon2_max_waiting, 32);
+        assert_eq!(config.log_format, LogFormat::Text);
+        for (flag, value, variable) in [
+            ("--trusted-proxies", "nginx", "TRUSTED_PROXIES"),
+            ("--login-address-limit", "lots", "LOGIN_ADDRESS_LIMIT"),
+            ("--login-username-limit", "0/1m", "LOGIN_USERNAME_LIMIT"),
+            ("--log-format", "xml", "LOG_FORMAT"),
+        ] {
+            let message = Config::load_from(["movies-api", flag, value]).unwrap_err();
+            assert!(message.starts_with(&format!("configuration error: {variable}")), "{message}");
+        }
     }
 
     #[test]

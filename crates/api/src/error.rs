@@ -81,12 +81,20 @@ pub enum ApiError {
     /// 429: a quota of the caller's is used up.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 with `Retry-After`: the caller is throttled (logins) for that many seconds.
+    #[error("{detail}")]
+    Throttled { detail: &'static str, retry_after_secs: u64 },
     /// 415: the body is not declared as JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// 422: the input breaks a rule; every broken rule is listed.
     #[error("validation failed")]
     Validation(Vec<ValidationDetail>),
+    /// 503 with `Retry-After`: a limit of the server's is reached (password hashes waiting,
+    /// requests at once, WebSocket listeners) or it is stopping; the message says which, nothing
+    /// is logged (`/metrics` counts the hashing one).
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// 503 with `Retry-After`: the database is down, busy or too slow; logged here with its
     /// cause, hidden from the client.
     #[error("storage unavailable")]
@@ -96,9 +104,12 @@ pub enum ApiError {
     #[error("{INTERNAL_ERROR}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// 503 with a message for the client: TMDB is not configured, or is rate-limiting us (then
-    /// with `Retry-After`).
+    /// with TMDB's `Retry-After`).
     #[error("{detail}")]
     UpstreamUnavailable { detail: String, retry_after_secs: Option<u64> },
+    /// 503: the request took longer than `REQUEST_TIMEOUT`; logged here.
+    #[error("{TIMED_OUT}")]
+    TimedOut,
     /// 502: TMDB failed, answered an error or was too slow; logged here with its cause, hidden
     /// from the client.
     #[error("TMDB failed")]
@@ -114,9 +125,22 @@ pub const TMDB_RATE_LIMITED: &str =
 pub const TMDB_FAILED: &str = "TMDB did not answer properly; try again shortly";
 /// `Retry-After` when TMDB's 429 did not say how long to wait.
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 10;
-/// `Retry-After` of every other 503: long enough for a busy database or a restarting one to
-/// recover, short enough that a client's retry is not felt as an outage of its own.
+/// `Retry-After` of every other 503 (added by `routes::limits::retry_after` to each that has
+/// none): long enough for a busy database or a restarting one to recover, short enough that a
+/// client's retry is not felt as an outage of its own.
 pub const RETRY_AFTER_SECS: u64 = 5;
+/// The 503's message when `MAX_IN_FLIGHT` requests are being handled.
+pub const OVERLOADED: &str = "Too many requests at once; try again after Retry-After seconds";
+/// The 503's message when `WS_MAX_CONNECTIONS` listeners are connected.
+pub const TOO_MANY_LISTENERS: &str =
+    "Too many WebSocket listeners; try again after Retry-After seconds";
+/// The 503's message when `MAX_CONNECTIONS` connections are open (written by the server itself,
+/// before any request is read).
+pub const TOO_MANY_CONNECTIONS: &str = "Too many connections; try again after Retry-After seconds";
+/// The 503's message while the server is stopping.
+pub const STOPPING: &str = "The server is stopping; try again after Retry-After seconds";
+/// The 503's message when a request takes longer than `REQUEST_TIMEOUT`.
+pub const TIMED_OUT: &str = "The request took too long; try again after Retry-After seconds";
 /// The body of every 500, a bug's and a panic's alike.
 pub const INTERNAL_ERROR: &str = "Internal server error";
 /// The body of a 503 for the database.
@@ -134,10 +158,14 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) | ApiError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::UpstreamUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UpstreamUnavailable { .. } | ApiError::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -170,6 +198,7 @@ impl From<Error> for ApiError {
             )),
             Error::LimitReached(why) => ApiError::TooManyRequests(why),
             Error::Invalid(_) => ApiError::from_domain("body")(e),
+            Error::Overloaded(why) => ApiError::Overloaded(why),
             Error::Unavailable(source) => ApiError::Unavailable(source),
             Error::Internal(source) => ApiError::Internal(source),
             Error::Upstream(e) => e.into(),
@@ -215,20 +244,25 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %error_chain(source.as_ref()), "TMDB failed");
                 json!(ErrorBody { detail: TMDB_FAILED.into() })
             }
+            ApiError::Throttled { detail, retry_after_secs: secs } => {
+                let body = Json(json!(ErrorBody { detail: detail.to_owned() }));
+                return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
+            }
+            // TMDB's own figure; every other 503 gets the server's on the way out
+            // (`routes::limits::retry_after`).
             ApiError::UpstreamUnavailable { retry_after_secs: Some(secs), ref detail } => {
                 let body = Json(json!(ErrorBody { detail: detail.clone() }));
                 return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
+            }
+            ApiError::TimedOut => {
+                tracing::warn!("request timed out");
+                json!(ErrorBody { detail: TIMED_OUT.into() })
             }
             other => json!(ErrorBody { detail: other.to_string() }),
         };
         match status {
             StatusCode::UNAUTHORIZED => {
                 (status, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response()
-            }
-            // Every 503 says when to try again; TMDB's rate limit said it above.
-            StatusCode::SERVICE_UNAVAILABLE => {
-                (status, [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())], Json(body))
-                    .into_response()
             }
             _ => (status, Json(body)).into_response(),
         }
@@ -313,9 +347,10 @@ mod tests {
             |r: &Response| r.headers()[header::RETRY_AFTER].to_str().unwrap().to_owned();
         assert_eq!(retry_after(&response(Some(42))), "42");
         assert_eq!(retry_after(&response(None)), DEFAULT_RETRY_AFTER_SECS.to_string());
-        // Not configured: no TMDB figure to pass on, so the 503 gets the server's own.
+        // Not configured: no TMDB figure to pass on, so the 503 gets the server's own on the way
+        // out (`routes::limits`).
         let not_configured = ApiError::from(UpstreamError::NotConfigured).into_response();
-        assert_eq!(retry_after(&not_configured), RETRY_AFTER_SECS.to_string());
+        assert!(not_configured.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[tokio::test]
@@ -343,11 +378,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_database_outage_is_a_503_that_says_when_to_retry() {
+    async fn a_database_outage_is_a_503_whose_body_hides_the_cause() {
         let response = ApiError::from(Error::unavailable("pool timed out")).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[header::RETRY_AFTER], RETRY_AFTER_SECS.to_string());
         assert_eq!(body_of(response).await, json!({ "detail": UNAVAILABLE }));
+    }
+
+    #[tokio::test]
+    async fn limits_and_timeouts_are_503s_that_say_which() {
+        for (e, detail) in [
+            (ApiError::Overloaded(OVERLOADED), OVERLOADED),
+            (ApiError::Overloaded(TOO_MANY_LISTENERS), TOO_MANY_LISTENERS),
+            (ApiError::TimedOut, TIMED_OUT),
+        ] {
+            let response = e.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(body_of(response).await, json!({ "detail": detail }));
+        }
     }
 
     #[test]

@@ -4,20 +4,25 @@
 //!
 //! Depends on `movies-domain` for the rules and on `movies-infra` only to wire the adapters in
 //! [`startup`] and [`cli`]; handlers never touch SeaORM. It exports what the binary and the tests
-//! use: the configuration, the application, the router over [`state::AppState`], the CLI
-//! subcommands and the log set-up; DTOs, extractors and the error mapping stay inside.
+//! use: the configuration, the application, the router over [`state::AppState`], the HTTP server
+//! under it ([`server`]), the CLI subcommands and the log set-up; DTOs, extractors and the error
+//! mapping stay inside.
 
 pub mod cli;
 pub mod config;
 mod dto;
 mod error;
 mod extractors;
+pub mod metrics;
 mod openapi;
 pub mod routes;
+pub mod server;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 mod ws;
 
 pub use config::Config;
 pub use startup::Application;
+pub use ws::Listeners;

@@ -15,7 +15,15 @@ async fn main() -> ExitCode {
         Err(message) => return fail(&message),
     };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if let Err(message) = telemetry::init(&config.rust_log, std::io::stderr, ansi) {
+    let (filter, format) = (&config.rust_log, config.log_format);
+    let logging = match config.command {
+        // Its progress bars stay whole: log lines go above them.
+        Some(Command::Generate { .. }) => {
+            telemetry::init_with(filter, format, telemetry::AboveProgress, ansi)
+        }
+        _ => telemetry::init_with(filter, format, std::io::stderr, ansi),
+    };
+    if let Err(message) = logging {
         return fail(&message);
     }
     let result = match &config.command {
@@ -34,6 +42,19 @@ async fn main() -> ExitCode {
 
 async fn serve(config: &Config) -> Result<(), String> {
     let app = Application::build(config).await.map_err(|e| e.to_string())?;
+    if let Some(limit) = raise_open_files_limit() {
+        // Connections and listeners are file descriptors, and so are the pool's connections
+        // and the database files: a few dozen besides.
+        let wanted = config.max_connections + config.ws_max_connections + 64;
+        if limit < wanted {
+            tracing::warn!(
+                limit,
+                wanted,
+                "the open-file limit is below MAX_CONNECTIONS + WS_MAX_CONNECTIONS: connections \
+                 beyond it fail to be accepted until others close; raise it (ulimit -n) or lower them"
+            );
+        }
+    }
     app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
 }
 
@@ -63,6 +84,29 @@ async fn trim_periodically() {
             libc::malloc_trim(0);
         }
     }
+}
+
+/// Raises the soft limit on open files to the hard limit, as the usual soft limit (1,024) is far
+/// below the connections the server is meant to hold; returns the limit now in force.
+fn raise_open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the `rlimit` passed to them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return None;
+            }
+            let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            if limit.rlim_cur < limit.rlim_max && libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0
+            {
+                limit.rlim_cur = limit.rlim_max;
+            }
+        }
+        Some(limit.rlim_cur)
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 fn fail(message: &str) -> ExitCode {

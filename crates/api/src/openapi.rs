@@ -222,7 +222,11 @@ fn shared_responses() -> [(&'static str, Response); 9] {
             .build()
             .into(),
     );
-    let mut unavailable = detail("The database is down or busy; try again shortly", UNAVAILABLE);
+    let mut unavailable = detail(
+        "The database is down or busy, the server is at a limit of its own (requests at once, \
+         WebSocket listeners) or stopping, or the request took too long; try again shortly",
+        UNAVAILABLE,
+    );
     unavailable.headers.insert(
         "Retry-After".to_owned(),
         Header::builder()

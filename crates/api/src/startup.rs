@@ -1,12 +1,14 @@
-//! `Application`: opens the database, binds the port and serves until told to stop. Tests build
-//! one on port 0 and a fresh database.
+//! `Application`: opens the database, binds the port and serves until told to stop, then stops
+//! gracefully. Tests build one on port 0 and a fresh database.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use movies_domain::characters::CharacterRepository;
+use movies_domain::jobs::JobStatus;
 use movies_domain::movies::MovieRepository;
 use movies_infra::auth::{
     Argon2Hasher, CachedRevocations, CachedUsers, JwtTokens, auth_invalidation,
@@ -24,8 +26,11 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::dto::events::event_text;
-use crate::routes;
-use crate::state::{AppState, Ports};
+use crate::routes::{self, RequestLimits};
+use crate::server::{self, Server};
+use crate::state::{AppState, Edge, Ports};
+use crate::throttle::LoginThrottle;
+use crate::ws::Listeners;
 
 /// Why the server could not start; each reads as one line.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +64,24 @@ pub struct Application {
     addr: SocketAddr,
     /// The event dispatcher, the event pruner and the job runner, stopped with the server.
     background: Vec<JoinHandle<()>>,
+    /// Closed when the server stops: each WebSocket listener is sent what was published
+    /// before, then a 1001 close frame.
+    hub: EventHub,
+    listeners: Listeners,
+    settings: server::Settings,
+    shutdown_timeout: Duration,
 }
+
+/// How long closing the database pool may take at the end of a stop: it waits for connections
+/// in use, and one stuck on an unreachable database would hold the exit forever.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let Opened { state, db, hub, job_store, invalidations } = open(config).await?;
+        let Opened { mut state, db, hub, job_store, invalidations, hasher } = open(config).await?;
+        state.edge = edge(config, &db, &job_store, &hasher);
+        let listeners = Listeners::new(usize_of(config.ws_max_connections));
+        let state = state.with_listeners(listeners.clone());
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
             tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
         }
@@ -79,13 +97,17 @@ impl Application {
             tracing::warn!(error = %e, "could not prune expired token revocations");
         }
         let background = vec![
-            spawn_dispatcher(db.clone(), Arc::new(hub), invalidations)
+            spawn_dispatcher(db.clone(), Arc::new(hub.clone()), invalidations)
                 .await
                 .map_err(StartupError::Events)?,
             spawn_pruner(state.events.clone(), config.events_retention, config.events_max),
             spawn_runner(state.jobs.clone(), &job_store, config.jobs_concurrency as usize),
         ];
-        let mut router = routes::app(state, &config.cors_policy());
+        let limits = RequestLimits {
+            max_in_flight: usize_of(config.max_in_flight),
+            timeout: config.request_timeout,
+        };
+        let mut router = routes::app_with(state, &config.cors_policy(), &limits);
         if config.bench_bare_route {
             router = routes::with_bench_bare_route(router);
         }
@@ -93,7 +115,23 @@ impl Application {
         let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
         let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        Ok(Self { listener, router, db, addr, background })
+        let settings = server::Settings {
+            header_read_timeout: config.header_read_timeout,
+            keep_alive_timeout: config.keep_alive_timeout,
+            max_connections: usize_of(config.max_connections),
+        };
+        let shutdown_timeout = config.shutdown_timeout;
+        Ok(Self {
+            listener,
+            router,
+            db,
+            addr,
+            background,
+            hub,
+            listeners,
+            settings,
+            shutdown_timeout,
+        })
     }
 
     /// The address actually bound (with the port picked when the config said 0).
@@ -105,30 +143,42 @@ impl Application {
         self.addr.port()
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets requests in flight finish.
+    /// Serves until SIGINT or SIGTERM, then stops gracefully (see [`Application::run_until`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes, then lets requests in flight finish and closes the pool.
+    /// Serves until `stop` completes, then stops: no new connection is accepted (those already
+    /// waiting in the listen queue are served), every request already received is answered,
+    /// every WebSocket listener is sent a 1001 close frame (it reconnects with `?since`), all
+    /// within `SHUTDOWN_TIMEOUT`; then the background tasks stop and the pool closes. A job
+    /// still running stays `running` in the store, and is resumed at the next start (or by
+    /// another instance once its lease expires).
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "listening");
-        // `into_make_service` readies the routes once; each connection then shares them. Served
-        // as is, the router was readied again for every connection, cloning every handler that
-        // owns its data: ReDoc's page (41 KB, the OpenAPI document inside) and Swagger UI's
-        // (9 KB). Short-lived, but thousands of them at once left holes that glibc kept: about
-        // 50 KB of RSS for each of 2,000 listeners.
-        axum::serve(self.listener, self.router.into_make_service())
-            .with_graceful_shutdown(stop)
-            .await?;
+        let mut server = Server::new(self.listener, self.router, &self.settings);
+        server.serve_until(stop).await;
+        server.stop_accepting();
+        self.hub.close();
+        let listeners = self.listeners.clone();
+        if server.finish(self.shutdown_timeout, async move { listeners.close().await }).await {
+            tracing::info!("every request received was answered and every listener closed");
+        } else {
+            tracing::warn!(
+                listeners = self.listeners.connected(),
+                "stopped before everything was answered (SHUTDOWN_TIMEOUT)"
+            );
+        }
         for task in &self.background {
             task.abort();
         }
-        if let Err(e) = self.db.close().await {
-            tracing::warn!(error = %e, "closing the database");
+        match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "closing the database"),
+            Err(_) => tracing::warn!("the database pool did not close in time"),
         }
         tracing::info!("stopped");
         Ok(())
@@ -144,6 +194,8 @@ pub struct Opened {
     pub hub: EventHub,
     pub job_store: SeaJobStore,
     pub invalidations: Vec<Invalidation>,
+    /// The password hasher, whose queue `/metrics` shows.
+    pub hasher: Argon2Hasher,
 }
 
 /// Opens the database and wires the SeaORM, argon2, JWT and TMDB adapters into the services,
@@ -154,8 +206,12 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
     if let Some(previous) = &config.secret_key_previous {
         tokens = tokens.accepting_previous(previous.expose_secret().as_bytes());
     }
-    let hasher = Argon2Hasher::new().map_err(StartupError::Hasher)?;
-    let db = movies_infra::connect(&config.database_url).await.map_err(StartupError::Database)?;
+    let hasher = Argon2Hasher::new()
+        .map_err(StartupError::Hasher)?
+        .with_max_waiting(usize::try_from(config.argon2_max_waiting).unwrap_or(usize::MAX));
+    let db = movies_infra::connect_with(&config.database_url, config.db_acquire_timeout)
+        .await
+        .map_err(StartupError::Database)?;
     let hub = EventHub::new(config.ws_queue as usize).rendering(event_text);
     let catalogue = TmdbCatalogue::new(tmdb_settings(config)).map_err(StartupError::Tmdb)?;
     let job_store = SeaJobStore::new(db.clone()).with_lease(config.job_lease);
@@ -174,7 +230,7 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         characters,
         users,
         revocations,
-        hasher: Arc::new(hasher),
+        hasher: Arc::new(hasher.clone()),
         tokens: Arc::new(tokens),
         jobs: Arc::new(job_store.clone()),
         generator: Arc::new(FakeRows),
@@ -183,7 +239,39 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         feed: Arc::new(hub.clone()),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
     };
-    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations })
+    Ok(Opened { state: AppState::new(ports), db, hub, job_store, invalidations, hasher })
+}
+
+/// The HTTP edge as configured: login throttling, trusted proxies, and `/metrics` with what it
+/// reads at each scrape (the pool, the jobs, the hashing queue). Installs the metrics recorder.
+fn edge(config: &Config, db: &Database, jobs: &SeaJobStore, hasher: &Argon2Hasher) -> Edge {
+    crate::metrics::install();
+    let mut sources = crate::metrics::Sources::default();
+    let (db, jobs, hasher) = (db.clone(), jobs.clone(), hasher.clone());
+    sources.add(move || {
+        let (db, jobs, hasher) = (db.clone(), jobs.clone(), hasher.clone());
+        async move {
+            let pool = db.pool_usage();
+            metrics::gauge!(crate::metrics::POOL_OPEN).set(pool.open as f64);
+            metrics::gauge!(crate::metrics::POOL_IN_USE).set(pool.in_use as f64);
+            metrics::gauge!(crate::metrics::HASHING_WAITING).set(hasher.waiting() as f64);
+            match jobs.count_by_status().await {
+                Ok(counts) => {
+                    for &status in JobStatus::NAMES {
+                        let n = counts.iter().find(|(s, _)| s == status).map_or(0, |c| c.1);
+                        metrics::gauge!(crate::metrics::JOBS, "status" => status).set(n as f64);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "metrics: cannot count the jobs"),
+            }
+        }
+    });
+    Edge {
+        logins: LoginThrottle::new(config.login_address_limit, config.login_username_limit),
+        proxies: config.trusted_proxies.clone(),
+        metrics_access: crate::metrics::Access { token: config.metrics_token.clone() },
+        metrics_sources: sources,
+    }
 }
 
 /// The movie and character repositories, behind the read cache. The cache forgets what this
@@ -221,6 +309,11 @@ fn tmdb_settings(config: &Config) -> TmdbSettings {
         credentials,
         timeout: config.tmdb_timeout,
     }
+}
+
+/// A count from the configuration (bounded there to a million) as a `usize`.
+fn usize_of(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
 }
 
 async fn shutdown_signal() {

@@ -13,8 +13,16 @@ use movies_domain::movies::{MovieRepository, MovieService};
 use movies_domain::readiness::Readiness;
 use movies_domain::users::{UserRepository, UserService};
 
+use crate::extractors::TrustedProxies;
+use crate::metrics;
+use crate::throttle::LoginThrottle;
+use crate::ws::Listeners;
+
 #[derive(Clone)]
 pub struct AppState {
+    /// What the HTTP edge adds around the services: login throttling, where client addresses
+    /// come from, who may read `/metrics` and what it reads.
+    pub edge: Edge,
     pub movies: MovieService,
     pub characters: CharacterService,
     pub users: UserService,
@@ -28,6 +36,21 @@ pub struct AppState {
     pub feed: Arc<dyn EventFeed>,
     /// Whether the database answers, for the health check.
     pub readiness: Arc<dyn Readiness>,
+    /// The WebSocket listeners: how many may connect, and which the server waits for when it
+    /// stops.
+    pub listeners: Listeners,
+}
+
+/// `WS_MAX_CONNECTIONS`'s default.
+pub const DEFAULT_MAX_LISTENERS: usize = 20_000;
+
+/// The settings and state of the HTTP edge; the defaults are the configuration's.
+#[derive(Clone, Debug, Default)]
+pub struct Edge {
+    pub logins: LoginThrottle,
+    pub proxies: TrustedProxies,
+    pub metrics_access: metrics::Access,
+    pub metrics_sources: metrics::Sources,
 }
 
 /// Every port the application runs over: what start-up wires from the adapters.
@@ -65,6 +88,7 @@ impl AppState {
         } = ports;
         let movie_service = MovieService::new(movies.clone()).with_users(users.clone());
         Self {
+            edge: Edge::default(),
             catalogue: CatalogueService::new(catalogue, movie_service.clone()),
             movies: movie_service,
             jobs: JobService::new(jobs, movies.clone(), characters.clone(), generator),
@@ -74,6 +98,14 @@ impl AppState {
             events,
             feed,
             readiness,
+            listeners: Listeners::new(DEFAULT_MAX_LISTENERS),
         }
+    }
+
+    /// The same services, with `listeners` instead of a fresh count with the default limit.
+    #[must_use]
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
     }
 }

@@ -87,6 +87,11 @@ pub enum Error {
     /// The caller has used up a quota (e.g. its active jobs); it may try again later.
     #[error("{0}")]
     LimitReached(String),
+    /// This kind of work already has as much queued as the server takes (password hashing, for
+    /// one): refused at once rather than queued. Transient, and not the store's fault; the reason
+    /// is for the client.
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// The store could not do its work for now: down, unreachable, busy, out of connections or
     /// too slow. Transient: the same request may succeed later. The source says why.
     #[error("storage unavailable")]

@@ -16,7 +16,9 @@ mod repositories;
 
 // What the wiring needs: the adapters (here and in the public modules above), the pool and how
 // to open it. Entities, transactions, signals and tuning constants stay inside.
-pub use db::{CommitHook, Database, DbErr, connect};
+pub use db::{
+    CommitHook, DEFAULT_ACQUIRE_TIMEOUT, Database, DbErr, PoolUsage, connect, connect_with,
+};
 pub use readiness::SeaReadiness;
 pub use repositories::{
     CachedCharacters, CachedMovies, ReadCache, SeaCharacterRepository, SeaMovieRepository,

@@ -98,6 +98,7 @@ on_every_backend!(
     a_taken_name_is_a_duplicate,
     bulk_insert_skips_taken_names_and_keeps_input_order,
     bulk_insert_over_several_statements_gives_dense_ids_to_the_rows_it_stores,
+    concurrent_bulk_inserts_of_the_same_names_in_opposite_orders_both_succeed,
     updating_is_not_found_or_duplicate_as_the_port_says,
     a_character_of_a_missing_movie_is_refused_by_the_foreign_key,
     a_write_by_an_editor_deleted_since_its_token_was_checked_is_unauthorized,
@@ -199,6 +200,29 @@ async fn bulk_insert_over_several_statements_gives_dense_ids_to_the_rows_it_stor
     assert!(movies.insert_many(&batch[..100], None, None).await.unwrap().is_empty());
     let next = movies.insert(&new_movie("Next", 2000), None).await.unwrap();
     assert_eq!(next.id, 12_001);
+}
+
+/// Two writers that meet each other's uncommitted names, each from its own end: on PostgreSQL
+/// each waited for the other (a deadlock, one of them failed).
+async fn concurrent_bulk_inserts_of_the_same_names_in_opposite_orders_both_succeed(db: Database) {
+    let movies = Arc::new(SeaMovieRepository::new(db));
+    // Two connections open, so that neither writer waits for one while the other runs.
+    let (_, _) = tokio::join!(movies.count(), movies.count());
+    let forward: Vec<NewMovie> = (0..5000).map(|i| new_movie(&format!("M{i}"), 2000)).collect();
+    let backward: Vec<NewMovie> = forward.iter().rev().cloned().collect();
+    let writers: Vec<_> = [forward, backward]
+        .into_iter()
+        .map(|batch| {
+            let movies = movies.clone();
+            tokio::spawn(async move { movies.insert_many(&batch, None, None).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for writer in writers {
+        stored += writer.await.expect("the writer ran").expect("the bulk insert succeeds").len();
+    }
+    assert_eq!(stored, 5000, "each name stored once, by one writer or the other");
+    assert_eq!(movies.count().await.unwrap(), 5000);
 }
 
 async fn updating_is_not_found_or_duplicate_as_the_port_says(db: Database) {

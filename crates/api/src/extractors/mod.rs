@@ -2,12 +2,14 @@
 //! instead of axum's plain-text rejections.
 
 mod auth;
+mod client;
 mod form;
 mod json;
 mod path;
 mod query;
 
 pub use auth::CurrentUser;
+pub use client::{ClientIp, TrustedProxies};
 pub use form::ApiForm;
 pub use json::ApiJson;
 pub use path::ApiPath;

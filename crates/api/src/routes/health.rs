@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -11,7 +11,6 @@ use utoipa::openapi::schema::ObjectBuilder;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::RETRY_AFTER_SECS;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -71,9 +70,9 @@ async fn ready(State(s): State<AppState>) -> Response {
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database does not answer");
             let body = Ready { status: "unavailable", database: "unavailable" };
-            // Like every 503 of this server, it says when to look again.
-            let retry = [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())];
-            (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response()
+            // Like every 503 of this server, it gets a `Retry-After` on the way out
+            // (`super::limits::retry_after`).
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }

@@ -5,8 +5,10 @@ mod auth;
 mod characters;
 mod docs;
 mod events;
+pub mod headers;
 mod health;
 mod jobs;
+mod limits;
 mod movies;
 mod tmdb;
 mod users;
@@ -15,6 +17,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -30,8 +33,11 @@ use movies_domain::{Listing, Page};
 
 use crate::config::{CorsOrigins, CorsPolicy};
 use crate::error::ApiError;
+use crate::metrics::{tag_route, track};
 use crate::openapi;
 use crate::state::AppState;
+
+pub use limits::RequestLimits;
 
 /// Body limit of every route but the bulk ones.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -62,19 +68,27 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application: every route, answering with or without a trailing slash.
 pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
+    app_with(state, cors, &RequestLimits::default())
+}
+
+/// [`app`], every request held to `limits` (in flight, time) inside the shared middleware.
+pub fn app_with(state: AppState, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
     let (api, doc) = api_routes().split_for_parts();
     let api = api
         .merge(crate::ws::routes())
+        .route("/metrics", axum::routing::get(crate::metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn(tag_route))
         .with_state(state);
     // Trailing slashes are trimmed before routing, so `/movies/` and `/movies` are one route.
     let router = Router::new()
         .merge(docs::routes(openapi::finish(doc)))
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn(tag_route))
         .fallback_service(NormalizePath::trim_trailing_slash(api));
-    with_middleware(router, cors)
+    with_middleware(limits::apply(router, limits), cors)
 }
 
 /// The path of the bare `/health`, served only with `--bench-bare-route`.
@@ -89,10 +103,13 @@ pub fn with_bench_bare_route(router: Router) -> Router {
 }
 
 /// The layers every request passes. A layer added later wraps the ones before it, so a request
-/// meets them bottom up: CORS, then the request id is set (before the trace span reads it),
-/// then the span, then panic catching.
+/// meets them bottom up: the security headers and the metrics (outermost, so that they see every
+/// answer, CORS preflights included), CORS, then the request id is set (before the trace span
+/// reads it), then the span, then panic catching, then `Retry-After` is added to a 503 without
+/// one.
 fn with_middleware(router: Router, cors: &CorsPolicy) -> Router {
-    router
+    let router = router
+        .layer(axum::middleware::map_response(limits::retry_after))
         .layer(CatchPanicLayer::custom(internal_error))
         .layer(
             TraceLayer::new_for_http()
@@ -104,6 +121,8 @@ fn with_middleware(router: Router, cors: &CorsPolicy) -> Router {
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(cors_layer(cors))
+        .layer(from_fn(track));
+    headers::with_security_headers(router)
 }
 
 /// `skip`, `limit` and the cursor `after` from the query string, or a 422 naming them.

@@ -1,7 +1,10 @@
 //! The WebSocket adapter: `/ws` streams every committed change to listeners, in `seq` order,
 //! resuming from `?since=SEQ` with no gap and no duplicate.
 
+mod listeners;
 mod session;
+
+pub use listeners::Listeners;
 
 use axum::Router;
 use axum::extract::State;
@@ -11,7 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, STOPPING, TOO_MANY_LISTENERS};
 use crate::extractors::ApiQuery;
 use crate::state::AppState;
 
@@ -37,6 +40,10 @@ async fn upgrade(
         s.auth.authenticate(token).await?;
     }
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    // Over the limit (or stopping), refused at once: a 503 the client retries after a while.
+    let place = s.listeners.admit().ok_or_else(|| {
+        ApiError::Overloaded(if s.listeners.is_stopping() { STOPPING } else { TOO_MANY_LISTENERS })
+    })?;
     // Subscribe and read the log's end before answering the handshake: a change committed once
     // the client is connected is then either in the log after that end, or on the receiver.
     let live = s.feed.subscribe();
@@ -46,7 +53,10 @@ async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_READ)
         .max_frame_size(MAX_READ)
-        .on_upgrade(move |socket| session::run(socket, s, live, bounds, params.since)))
+        .on_upgrade(move |socket| async move {
+            session::run(socket, s, live, bounds, params.since).await;
+            drop(place);
+        }))
 }
 
 // A listener mostly receives, and tungstenite's buffers (128 KiB each by default, the read one

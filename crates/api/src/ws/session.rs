@@ -24,12 +24,18 @@ pub const PING_EVERY: Duration = Duration::from_secs(30);
 pub const PONG_WITHIN: Duration = Duration::from_secs(60);
 /// Events read from the log per query while replaying.
 const REPLAY_BATCH: u64 = 500;
+/// How long a session that sent a close frame waits for the client's, the end of the closing
+/// handshake, before it drops the connection anyway.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Live events already waiting that go out with the one just received, in one write: a busy
 /// server then makes one system call for several events. Bounded, so that the listener's own
 /// messages and pings are not kept waiting behind a long backlog.
 const LIVE_BATCH: usize = 32;
 
 type Sink = SplitSink<WebSocket, Message>;
+
+/// The reason of the 1001 close frame a stopping server sends.
+const SERVER_STOPPING: &str = "server stopping";
 
 /// Why a session ends.
 enum End {
@@ -57,15 +63,27 @@ pub async fn run(
     bounds: Option<(i64, i64)>,
     since: Option<i64>,
 ) {
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let mut session = Session { sink, entities: None, last_seq: 0 };
     let end = match session.replay(&state, bounds, since).await {
-        Ok(()) => session.serve(live, stream).await,
+        Ok(()) => session.serve(live, &mut stream).await,
         Err(end) => end,
     };
     if let End::Close(code, reason) = end {
         let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-        let _ = session.sink.send(Message::Close(Some(frame))).await;
+        if session.sink.send(Message::Close(Some(frame))).await.is_ok() {
+            // Closing the socket while the client's own messages (a pong) are unread would
+            // reset the connection, which may discard the close frame before the client reads
+            // it: read until the client's close frame comes back, as the closing handshake has it.
+            let answered = async {
+                while let Some(Ok(message)) = stream.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        return;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_WAIT, answered).await;
+        }
     }
 }
 
@@ -116,7 +134,9 @@ impl Session {
                     let _ = self.send(&control_json("lagged", resume)).await;
                     return Err(End::Close(close_code::NORMAL, "lagged: reconnect with ?since"));
                 }
-                Delivery::Closed => return Err(End::Close(close_code::AWAY, "server stopping")),
+                // The hub is closed when the server stops: the listener reconnects (with
+                // `?since`) to another instance or to this one restarted.
+                Delivery::Closed => return Err(End::Close(close_code::AWAY, SERVER_STOPPING)),
             }
             taken += 1;
             if taken < LIVE_BATCH {
@@ -148,6 +168,10 @@ impl Session {
         }
         self.last_seq = since;
         loop {
+            // A long replay stops with the server; the listener resumes elsewhere from here.
+            if state.listeners.is_stopping() {
+                return Err(End::Close(close_code::AWAY, SERVER_STOPPING));
+            }
             let batch = state
                 .events
                 .since(self.last_seq, REPLAY_BATCH)
@@ -167,7 +191,7 @@ impl Session {
     async fn serve(
         &mut self,
         mut live: Box<dyn Subscription>,
-        mut stream: SplitStream<WebSocket>,
+        stream: &mut SplitStream<WebSocket>,
     ) -> End {
         let mut ping = interval(PING_EVERY);
         ping.reset();

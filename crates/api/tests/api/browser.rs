@@ -6,6 +6,10 @@
 //! is a promise inside the page that resolves once a DOM condition holds; its deadline only turns
 //! a hang into a failure that shows the page's text.
 //!
+//! Every page runs under the Content-Security-Policy the server sends with it; a script in each
+//! document collects the violations the browser reports, and each test checks there were none
+//! (a blocked script or style would show there even when the page still seemed to work).
+//!
 //! Without Chromium (`$CHROMIUM`, else `chromium` on `PATH`) these tests pass with a note on
 //! stderr, unless `REQUIRE_CHROMIUM` is set, as CI does.
 
@@ -62,6 +66,7 @@ async fn swagger_ui_lists_the_operations() {
         .await;
     assert_eq!(authorize, json!("Authorize"), "no Authorize button in Swagger UI");
     browser.assert_all_requests_stayed_on_the_server().await;
+    browser.assert_no_policy_violations().await;
 }
 
 #[tokio::test]
@@ -112,6 +117,7 @@ async fn swagger_ui_authorizes_with_the_oauth2_password_form() {
         )
         .await;
     assert_eq!(outcome, json!("authorized"), "Swagger UI did not authorize as {ADMIN}");
+    browser.assert_no_policy_violations().await;
 }
 
 #[tokio::test]
@@ -143,6 +149,7 @@ async fn redoc_lists_the_operations() {
         );
     }
     browser.assert_all_requests_stayed_on_the_server().await;
+    browser.assert_no_policy_violations().await;
 }
 
 #[tokio::test]
@@ -180,6 +187,7 @@ async fn live_page_shows_a_new_movie() {
         .await;
     assert!(event.as_str().is_some_and(|e| e.contains(&name)), "unexpected event item {event}");
     browser.assert_all_requests_stayed_on_the_server().await;
+    browser.assert_no_policy_violations().await;
 }
 
 /// Waits until Swagger UI shows its operations (opening any collapsed tag) and returns each as
@@ -232,7 +240,21 @@ struct Browser {
     _profile: TempDir,
 }
 
+/// Runs first in every document: collects the Content-Security-Policy violations it reports.
+const COLLECT_VIOLATIONS: &str = r"
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', e => window.__violations.push(
+        e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at '
+            + e.sourceFile + ':' + e.lineNumber));
+";
+
 impl Browser {
+    /// Fails if the page's Content-Security-Policy blocked anything in it.
+    async fn assert_no_policy_violations(&mut self) {
+        let violations = self.evaluate("window.__violations ?? 'not collected'").await;
+        assert_eq!(violations, json!([]), "the page's Content-Security-Policy blocked something");
+    }
+
     /// Fails if the page fetched anything (script, style, font, image) from another origin.
     async fn assert_all_requests_stayed_on_the_server(&mut self) {
         let elsewhere = self
@@ -313,7 +335,10 @@ impl Browser {
                 panic!("{} {why}; its stderr:\n{log}", binary.display());
             }
         };
-        let page = Cdp::connect(page_target(&browser_url).await.as_str()).await;
+        let mut page = Cdp::connect(page_target(&browser_url).await.as_str()).await;
+        page.call("Page.enable", json!({})).await;
+        page.call("Page.addScriptToEvaluateOnNewDocument", json!({ "source": COLLECT_VIOLATIONS }))
+            .await;
         Some(Self { page, _process: process, _profile: profile })
     }
 

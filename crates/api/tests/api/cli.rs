@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app_over;
+use crate::helpers::{fresh_database, spawn_app_over};
 
 /// Runs the binary with only `env` set (nothing inherited), feeding `stdin`.
 fn movies_api(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
@@ -30,11 +30,11 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn create_admin_makes_an_admin_that_can_log_in_with_no_server_running() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/cli.db", dir.path().display());
+    let database = fresh_database().await;
+    let url = &database.url;
     let from_env = movies_api(
         &["create-admin", "--username", "root"],
-        &[("DATABASE_URL", &url), ("ADMIN_PASSWORD", "root-password-1"), ("RUST_LOG", "warn")],
+        &[("DATABASE_URL", url), ("ADMIN_PASSWORD", "root-password-1"), ("RUST_LOG", "warn")],
         "",
     );
     assert!(from_env.status.success(), "stderr: {}", text(&from_env.stderr));
@@ -42,12 +42,12 @@ async fn create_admin_makes_an_admin_that_can_log_in_with_no_server_running() {
     // Again, from standard input: the password is reset.
     let from_stdin = movies_api(
         &["create-admin", "--username", "root"],
-        &[("DATABASE_URL", &url), ("RUST_LOG", "warn")],
+        &[("DATABASE_URL", url), ("RUST_LOG", "warn")],
         "root-password-2\n",
     );
     assert!(from_stdin.status.success(), "stderr: {}", text(&from_stdin.stderr));
 
-    let app = spawn_app_over(&url, &[]).await;
+    let app = spawn_app_over(url, &[]).await;
     let old = json!({ "username": "root", "hashedPassword": "root-password-1" });
     app.post_json("/auth/login/", &old).await.expect_error(StatusCode::UNAUTHORIZED);
     let token = app.login("root", "root-password-2").await;
@@ -57,11 +57,11 @@ async fn create_admin_makes_an_admin_that_can_log_in_with_no_server_running() {
 
 #[tokio::test]
 async fn generate_seeds_movies_then_characters_and_reports_the_rate() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/cli.db", dir.path().display());
+    let database = fresh_database().await;
+    let url = &database.url;
     let out = movies_api(
         &["generate", "--movies", "1500", "--characters", "700"],
-        &[("DATABASE_URL", &url), ("RUST_LOG", "warn")],
+        &[("DATABASE_URL", url), ("RUST_LOG", "warn")],
         "",
     );
     let stdout = text(&out.stdout);
@@ -69,7 +69,7 @@ async fn generate_seeds_movies_then_characters_and_reports_the_rate() {
     assert!(stdout.contains("1500 movies in") && stdout.contains("rows/s"), "{stdout}");
     assert!(stdout.contains("700 characters in"), "{stdout}");
 
-    let app = spawn_app_over(&url, &[]).await;
+    let app = spawn_app_over(url, &[]).await;
     assert_eq!(app.movie_count().await, 1500);
     assert_eq!(app.character_count().await, 700);
 }

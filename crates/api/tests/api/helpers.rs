@@ -1,9 +1,15 @@
-//! The harness: `spawn_app` starts the real application on `127.0.0.1:0` over a fresh SQLite
-//! file in its own temporary directory, and returns a `TestApp`, a small typed client for it that
-//! stops the server when dropped. Logs are printed (through the test harness's capture) only
-//! with `TEST_LOG=1`. `WsClient` is a WebSocket listener on `/ws`.
+//! The harness: `spawn_app` starts the real application on `127.0.0.1:0` over a fresh database
+//! (`fresh_database`) and returns a `TestApp`, a small typed client for it that stops the server
+//! when dropped. Logs are printed (through the test harness's capture) only with `TEST_LOG=1`.
+//! `WsClient` is a WebSocket listener on `/ws`.
+//!
+//! The same file is the harness of two test binaries: `api`, where each database is a SQLite file
+//! in its own temporary directory, and `api_postgres`, where it is a new database on the server
+//! `TEST_DATABASE_URL` names, dropped with the app ([`on_postgres`] says which binary runs).
 
-use std::sync::Once;
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex, Once, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -12,10 +18,11 @@ use movies_domain::users::Role;
 use movies_infra::auth::{JwtAlgorithm, JwtTokens};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -44,15 +51,14 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The admin's token, sent by `request` (and so by every helper) unless changed.
     pub token: Option<String>,
-    /// The database file, to start another server over it (a restart).
+    /// The database, to start another server over it (a restart).
     pub database_url: String,
     /// Flags added to the test configuration, kept for a restart.
     extra_args: Vec<String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<Server>,
-    // Dropped after the server is told to stop; holds the database file (unless the test
-    // brought its own).
-    _dir: Option<TempDir>,
+    // Dropped after the server is told to stop (unless the test brought its own database).
+    _database: Option<TestDatabase>,
 }
 
 /// One answer, read whole: status, headers, and the body as JSON (`Value::Null` when the body is
@@ -175,10 +181,9 @@ pub async fn spawn_anonymous_app_with(extra_args: &[&str]) -> TestApp {
                 .expect("the test log filter parses");
         }
     });
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let database_url = format!("sqlite://{}/test.db", dir.path().display());
-    let mut app = spawn_app_over(&database_url, extra_args).await;
-    app._dir = Some(dir);
+    let database = fresh_database().await;
+    let mut app = spawn_app_over(&database.url, extra_args).await;
+    app._database = Some(database);
     app
 }
 
@@ -195,7 +200,172 @@ pub async fn spawn_app_over(database_url: &str, extra_args: &[&str]) -> TestApp 
         extra_args,
         stop: Some(stop),
         server: Some(server),
-        _dir: None,
+        _database: None,
+    }
+}
+
+/// Whether this is the PostgreSQL run of the suite (the `api_postgres` binary, which declares
+/// these same files as its modules).
+pub fn on_postgres() -> bool {
+    module_path!().starts_with("api_postgres::")
+}
+
+/// A database that exists for one test: a SQLite file in a temporary directory, or, on
+/// PostgreSQL, a database of its own on the `TEST_DATABASE_URL` server, dropped with this.
+pub struct TestDatabase {
+    /// What to pass as `--database-url`.
+    pub url: String,
+    home: DatabaseHome,
+}
+
+enum DatabaseHome {
+    Sqlite { _dir: TempDir },
+    Postgres { name: String },
+}
+
+/// A new, empty database of this run's backend (the server creates the schema on start).
+pub async fn fresh_database() -> TestDatabase {
+    if !on_postgres() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        return TestDatabase { url, home: DatabaseHome::Sqlite { _dir: dir } };
+    }
+    // Unique within the server: test binaries run one at a time, and pids differ.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name =
+        format!("movies_api_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let create = format!("CREATE DATABASE {name}");
+    let created = tokio::task::spawn_blocking(move || on_server(&create)).await;
+    created.expect("the statement is sent").unwrap_or_else(|e| panic!("{e}"));
+    // The same server and parameters, another database: `postgres://HOST/DB?PARAMS`.
+    let server_url = postgres_server_url();
+    let (address, parameters) = server_url.split_once('?').unwrap_or((&server_url, ""));
+    let server = address.rsplit_once('/').map_or(address, |(server, _)| server);
+    let url = match parameters {
+        "" => format!("{server}/{name}"),
+        parameters => format!("{server}/{name}?{parameters}"),
+    };
+    TestDatabase { url, home: DatabaseHome::Postgres { name } }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let DatabaseHome::Postgres { name } = &self.home else { return };
+        // In the background: a DROP DATABASE waits for a checkpoint, which took from 0.1 s to
+        // over a second. FORCE ends the connections of a server still shutting down.
+        on_server_later(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}
+
+/// The PostgreSQL server of the `api_postgres` run.
+fn postgres_server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL names a PostgreSQL server (this binary was built with it)")
+}
+
+/// A statement for the `TEST_DATABASE_URL` server, and who waits for its outcome, if anyone.
+type ServerStatement = (String, Option<std::sync::mpsc::Sender<Result<(), String>>>);
+
+/// How many statements were sent and have not ended: the process waits for none to be left
+/// before it exits (`finish_statements`), so that no database it made outlives it.
+static UNFINISHED: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Where statements for the `TEST_DATABASE_URL` server go: a thread with a runtime and a small
+/// pool of its own, since a connection dies with the runtime that opened it (each test has one),
+/// and opening one per statement cost about 90 ms (sqlx 0.9 sets no TCP_NODELAY, and its TLS
+/// handshake waits on delayed ACKs).
+fn server_statements() -> &'static mpsc::UnboundedSender<ServerStatement> {
+    static STATEMENTS: OnceLock<mpsc::UnboundedSender<ServerStatement>> = OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        let (statements, to_run) = mpsc::unbounded_channel();
+        std::thread::spawn(move || run_statements(to_run));
+        // SAFETY: `finish_statements` only waits on a mutex and a condition variable, and
+        // cannot unwind.
+        unsafe { libc::atexit(finish_statements) };
+        statements
+    })
+}
+
+/// Runs `statement` on the `TEST_DATABASE_URL` server and waits for it, blocking the thread.
+fn on_server(statement: &str) -> Result<(), String> {
+    let (reply, outcome) = std::sync::mpsc::channel();
+    send_to_server(statement.to_owned(), Some(reply))?;
+    let outcome = outcome.recv().map_err(|_| "the PostgreSQL statement thread ended".to_owned());
+    outcome?.map_err(|e| format!("{statement}: {e}"))
+}
+
+/// Runs `statement` on the `TEST_DATABASE_URL` server in the background, before the process
+/// exits; a failure is printed.
+fn on_server_later(statement: String) {
+    if let Err(e) = send_to_server(statement, None) {
+        eprintln!("{e}");
+    }
+}
+
+fn send_to_server(
+    statement: String,
+    reply: Option<std::sync::mpsc::Sender<Result<(), String>>>,
+) -> Result<(), String> {
+    *UNFINISHED.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    server_statements().send((statement, reply)).map_err(
+        |mpsc::error::SendError((statement, _))| {
+            statement_ended();
+            format!("{statement}: the PostgreSQL statement thread ended")
+        },
+    )
+}
+
+fn statement_ended() {
+    *UNFINISHED.0.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+    UNFINISHED.1.notify_all();
+}
+
+/// The thread behind [`server_statements`]: runs each statement as it comes, several at once.
+fn run_statements(mut to_run: mpsc::UnboundedReceiver<ServerStatement>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the PostgreSQL statements");
+    runtime.block_on(async move {
+        let mut options = sea_orm::ConnectOptions::new(postgres_server_url());
+        // Drops that wait for a checkpoint leave connections for the creates.
+        options.max_connections(4).sqlx_logging(false);
+        let server = sea_orm::Database::connect(options).await.map_err(|e| e.to_string());
+        while let Some((statement, reply)) = to_run.recv().await {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let outcome = match server {
+                    Ok(server) => server
+                        .execute_unprepared(&statement)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("cannot reach PostgreSQL: {e}")),
+                };
+                match (reply, outcome) {
+                    (Some(reply), outcome) => drop(reply.send(outcome)),
+                    (None, Ok(())) => {}
+                    // Straight to stderr: `eprintln!` here would go to the capture of the test
+                    // that started this thread, long finished.
+                    (None, Err(e)) => {
+                        let _ = writeln!(std::io::stderr(), "{statement}: {e}");
+                    }
+                }
+                statement_ended();
+            });
+        }
+    });
+}
+
+/// Run by `exit`: waits until every statement sent has ended (the drops of the last tests),
+/// for a minute at most.
+extern "C" fn finish_statements() {
+    let (unfinished, ended) = &UNFINISHED;
+    let unfinished = unfinished.lock().unwrap_or_else(PoisonError::into_inner);
+    let wait = ended.wait_timeout_while(unfinished, Duration::from_secs(60), |n| *n > 0);
+    let (unfinished, _) = wait.unwrap_or_else(PoisonError::into_inner);
+    if *unfinished > 0 {
+        let _ = writeln!(std::io::stderr(), "{} test databases may be left", *unfinished);
     }
 }
 

@@ -11,7 +11,8 @@ use crate::users::User;
 ///
 /// # Errors
 /// `Error::Internal` when hashing cannot run at all (parameters refused, the hashing task
-/// lost); a wrong password is `Ok(false)`.
+/// lost); `Error::Overloaded` when the adapter bounds how many hashes may wait and that many
+/// already do (it answers at once instead of queueing); a wrong password is `Ok(false)`.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {

@@ -1,9 +1,12 @@
 //! `PasswordHasher` with argon2id at OWASP's parameters (19 MiB, 2 iterations, 1 lane). Hashing
 //! costs tens of milliseconds of CPU, so it runs on tokio's blocking pool, never on the async
 //! workers, and at most (cores - 1) hashes run at once: a login storm queues for its hashes
-//! instead of taking every core (and 19 MiB per hash) from the requests being served.
+//! instead of taking every core (and 19 MiB per hash) from the requests being served. The queue
+//! is bounded too ([`Argon2Hasher::with_max_waiting`]): beyond it a hash is refused at once with
+//! `Error::Overloaded`, so a flood costs neither memory nor minutes of waiting.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -18,11 +21,22 @@ const MEMORY_KIB: u32 = 19 * 1024;
 const ITERATIONS: u32 = 2;
 const LANES: u32 = 1;
 
+/// How many hashes may wait for a slot unless told otherwise: at about 20 ms a hash, well under
+/// a second of waiting on a 2-core machine.
+pub const DEFAULT_MAX_WAITING: usize = 32;
+
+/// The reason given when the queue is full.
+pub const HASHING_SATURATED: &str =
+    "Too many logins are being checked right now; try again after Retry-After seconds";
+
 #[derive(Clone, Debug)]
 pub struct Argon2Hasher {
     params: Params,
     /// Bounds how many hashes run at once.
     slots: Arc<Semaphore>,
+    /// How many hashes wait for a slot now, and how many may.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
     /// A hash of a random password, checked when the user is unknown so that answer takes as
     /// long as a wrong password.
     dummy_hash: String,
@@ -40,7 +54,37 @@ impl Argon2Hasher {
             .to_string();
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let slots = Arc::new(Semaphore::new(cores.saturating_sub(1).max(1)));
-        Ok(Self { params, slots, dummy_hash })
+        let waiting = Arc::new(AtomicUsize::new(0));
+        Ok(Self { params, slots, waiting, max_waiting: DEFAULT_MAX_WAITING, dummy_hash })
+    }
+
+    /// The same hasher, with at most `max_waiting` hashes waiting for a slot (0: none wait,
+    /// only the running ones are taken).
+    #[must_use]
+    pub fn with_max_waiting(mut self, max_waiting: usize) -> Self {
+        self.max_waiting = max_waiting;
+        self
+    }
+
+    /// The same hasher, running at most `running` hashes at once (at least one).
+    #[must_use]
+    pub fn with_max_running(mut self, running: usize) -> Self {
+        self.slots = Arc::new(Semaphore::new(running.max(1)));
+        self
+    }
+
+    /// How many hashes wait for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// One place in the queue, given back when dropped (the hash started, or its caller left).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -54,7 +98,19 @@ impl Argon2Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
-        let _slot = self.slots.acquire().await.map_err(Error::internal)?;
+        let _slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // Counted before the check, so that two callers cannot both take the last place.
+                let place = Waiting(self.waiting.clone());
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                    return Err(Error::Overloaded(HASHING_SATURATED));
+                }
+                let slot = self.slots.clone().acquire_owned().await.map_err(Error::internal)?;
+                drop(place);
+                slot
+            }
+        };
         tokio::task::spawn_blocking(work).await.map_err(Error::internal)
     }
 }
@@ -115,6 +171,26 @@ mod tests {
         let a = hasher.hash(&password("correct horse")).await.unwrap();
         let b = hasher.hash(&password("correct horse")).await.unwrap();
         assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn beyond_the_waiting_bound_a_hash_is_refused_at_once() {
+        let hasher = Argon2Hasher::new().unwrap().with_max_running(1).with_max_waiting(1);
+        // Hold the only slot, so that every hash has to wait.
+        let held = hasher.slots.clone().acquire_owned().await.unwrap();
+        let queued = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&password("correct horse")).await })
+        };
+        while hasher.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher.hash(&password("correct horse")).await;
+        assert!(matches!(refused, Err(Error::Overloaded(HASHING_SATURATED))), "{refused:?}");
+        assert_eq!(hasher.waiting(), 1, "a refused hash takes no place in the queue");
+        drop(held);
+        assert!(queued.await.unwrap().is_ok(), "the one waiting is served");
+        assert_eq!(hasher.waiting(), 0);
     }
 
     #[tokio::test]

@@ -6,5 +6,5 @@ mod hasher;
 mod tokens;
 
 pub use cached::{CachedRevocations, CachedUsers, auth_invalidation};
-pub use hasher::Argon2Hasher;
+pub use hasher::{Argon2Hasher, DEFAULT_MAX_WAITING, HASHING_SATURATED};
 pub use tokens::{JwtAlgorithm, JwtTokens};

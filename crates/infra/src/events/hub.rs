@@ -1,7 +1,12 @@
 //! `EventPublisher` and `EventFeed` as an in-process tokio broadcast: every live listener
-//! subscribes and gets every published event, from a shared ring buffer of bounded size.
+//! subscribes and gets every published event, from a shared ring buffer of bounded size, until
+//! the hub is closed (the server is stopping).
+//!
+//! It counts what it does for `/metrics` through the `metrics` facade: `events_published_total`,
+//! `events_lagged_total` (a listener fell further behind than the buffer holds) and the gauge
+//! `event_listeners` (live subscriptions: the WebSocket listeners of this process).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use movies_domain::events::{
@@ -10,17 +15,27 @@ use movies_domain::events::{
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-/// Fans events out to the WebSocket listeners of this process.
+/// Fans events out to the WebSocket listeners of this process. Clones share one channel.
 #[derive(Clone, Debug)]
 pub struct EventHub {
-    sender: broadcast::Sender<Arc<LiveEvent>>,
+    /// The channel's only sender, shared by every clone; `None` once closed, which closes the
+    /// channel: each subscriber then gets what was published before, then `Delivery::Closed`.
+    sender: Arc<RwLock<Option<broadcast::Sender<Arc<LiveEvent>>>>>,
     render: Option<Render>,
 }
 
 impl EventHub {
     /// `capacity`: how many events a listener may fall behind before it is told it lagged.
     pub fn new(capacity: usize) -> Self {
-        Self { sender: broadcast::channel(capacity.max(1)).0, render: None }
+        let sender = broadcast::channel(capacity.max(1)).0;
+        Self { sender: Arc::new(RwLock::new(Some(sender))), render: None }
+    }
+
+    /// Closes the feed: every subscriber gets the events published so far, then
+    /// `Delivery::Closed`; later subscribers get `Closed` at once, and later events go nowhere.
+    /// What a stopping server does so that its listeners are told to reconnect elsewhere.
+    pub fn close(&self) {
+        self.sender.write().unwrap_or_else(PoisonError::into_inner).take();
     }
 
     /// Renders each published event with `render` once, before fanning it out: with thousands
@@ -32,20 +47,42 @@ impl EventHub {
     }
 }
 
+/// The metric names, as docs/operations.md lists them.
+pub const EVENTS_PUBLISHED: &str = "events_published_total";
+pub const EVENTS_LAGGED: &str = "events_lagged_total";
+pub const EVENT_LISTENERS: &str = "event_listeners";
+
 impl EventPublisher for EventHub {
     fn publish(&self, event: Event) {
-        // No receiver is not an error: nobody is listening right now.
-        let _ = self.sender.send(Arc::new(LiveEvent::rendered(event, self.render)));
+        metrics::counter!(EVENTS_PUBLISHED).increment(1);
+        let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = sender.as_ref() {
+            // No receiver is not an error: nobody is listening right now.
+            let _ = sender.send(Arc::new(LiveEvent::rendered(event, self.render)));
+        }
     }
 }
 
 impl EventFeed for EventHub {
     fn subscribe(&self) -> Box<dyn Subscription> {
-        Box::new(HubSubscription(self.sender.subscribe()))
+        metrics::gauge!(EVENT_LISTENERS).increment(1.0);
+        let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
+        let receiver = match sender.as_ref() {
+            Some(sender) => sender.subscribe(),
+            // Closed: a receiver whose sender is gone, which says `Closed` at once.
+            None => broadcast::channel(1).1,
+        };
+        Box::new(HubSubscription(receiver))
     }
 }
 
 struct HubSubscription(broadcast::Receiver<Arc<LiveEvent>>);
+
+impl Drop for HubSubscription {
+    fn drop(&mut self) {
+        metrics::gauge!(EVENT_LISTENERS).decrement(1.0);
+    }
+}
 
 #[async_trait]
 impl Subscription for HubSubscription {
@@ -53,7 +90,10 @@ impl Subscription for HubSubscription {
     async fn next(&mut self) -> Delivery {
         match self.0.recv().await {
             Ok(event) => Delivery::Event(event),
-            Err(RecvError::Lagged(_)) => Delivery::Lagged,
+            Err(RecvError::Lagged(_)) => {
+                metrics::counter!(EVENTS_LAGGED).increment(1);
+                Delivery::Lagged
+            }
             Err(RecvError::Closed) => Delivery::Closed,
         }
     }
@@ -92,6 +132,18 @@ mod tests {
             hub.publish(event(seq));
         }
         assert_eq!(listener.next().await, Delivery::Lagged);
+    }
+
+    #[tokio::test]
+    async fn closing_the_hub_ends_each_subscription_after_what_was_published_before() {
+        let hub = EventHub::new(4);
+        let mut listener = hub.subscribe();
+        hub.publish(event(1));
+        hub.clone().close();
+        hub.publish(event(2));
+        assert_eq!(listener.next().await, live(event(1), None));
+        assert_eq!(listener.next().await, Delivery::Closed);
+        assert_eq!(hub.subscribe().next().await, Delivery::Closed);
     }
 
     #[tokio::test]

@@ -9,6 +9,6 @@ mod log;
 mod pruner;
 
 pub use dispatcher::{Invalidation, spawn_dispatcher};
-pub use hub::EventHub;
+pub use hub::{EVENT_LISTENERS, EVENTS_LAGGED, EVENTS_PUBLISHED, EventHub};
 pub use log::SeaEventLog;
 pub use pruner::{prune_once, spawn_pruner};

@@ -77,6 +77,24 @@ impl SeaJobStore {
         Ok(renewed.rows_affected > 0)
     }
 
+    /// How many jobs the table holds in each status (`queued`, `running`, ...), statuses with
+    /// none left out: for `/metrics`.
+    ///
+    /// # Errors
+    /// As [`db_error`].
+    pub async fn count_by_status(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = job::Entity::find()
+            .select_only()
+            .column(Column::Status)
+            .column_as(Column::Id.count(), "n")
+            .group_by(Column::Status)
+            .into_tuple()
+            .all(self.db.conn())
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|(status, n)| (status, u64::try_from(n).unwrap_or(0))).collect())
+    }
+
     fn lease_end(&self) -> i64 {
         now_ms().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
     }
@@ -85,6 +103,11 @@ impl SeaJobStore {
     /// `None` when it selects none.
     async fn claim_where(&self, which: Condition) -> Result<Option<Job>> {
         let now = now_ms();
+        // Never before the job was created: the statement may have waited for the database
+        // since `now` was read, while the job it claims was being queued.
+        let created = Expr::col(Column::CreatedAtMs);
+        let start: Expr =
+            Expr::case(created.clone().gt(now), created).finally(Expr::value(now)).into();
         // At most one id, locked by this claim; rows other claims hold locked are passed over
         // (PostgreSQL; SQLite's writers take turns, and it has no row locks to skip).
         let next = Query::select()
@@ -100,7 +123,7 @@ impl SeaJobStore {
             .col_expr(Column::Status, Expr::value(JobStatus::Running.as_str()))
             .col_expr(
                 Column::StartedAtMs,
-                Func::coalesce([Expr::col(Column::StartedAtMs), Expr::value(now)]).into(),
+                Func::coalesce([Expr::col(Column::StartedAtMs), start]).into(),
             )
             .col_expr(Column::LeaseHolder, Expr::value(self.db.instance()))
             .col_expr(Column::LeaseUntilMs, Expr::value(self.lease_end()))
