@@ -57,6 +57,7 @@ pub fn section(report: &Report) -> Option<String> {
         out.push_str(&memory);
     }
     out.push('\n');
+    out.push_str(&fanout_notes(&report.runs));
     for run in report.runs.iter().filter(|run| !run.notes.is_empty()) {
         out.push_str(&format!("- **{}.** {}\n", column_title(run), run.notes.join(" ")));
     }
@@ -129,6 +130,22 @@ fn cell(row: &Row) -> String {
         text.push_str(&format!(", {lost} lost"));
     }
     text
+}
+
+/// What the table leaves out of the WebSocket fan-outs: lost events, events ahead of their
+/// write's answer, the time from the write's request, the writes' own latency, and how the
+/// listeners were spread (their notes), per run.
+fn fanout_notes(runs: &[Run]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        for row in run.rows.iter().filter(|r| r.lost.is_some() && !r.note.is_empty()) {
+            out.push_str(&format!("- `{}`, {}: {}.\n", row.name, column_title(run), row.note));
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
 }
 
 /// The memory readings of every run, side by side; empty when none has any.
@@ -233,10 +250,14 @@ mod tests {
     fn the_section_has_a_column_per_run_with_each_run_s_own_ratio() {
         let mut errors = row("mixed", 500.0);
         errors.errors = 3;
+        let mut fanout = row("ws_fanout_1000", 9000.0);
+        fanout.unit = Unit::Events;
+        fanout.lost = Some(0);
+        fanout.note = "1000 listeners connected; 0 events lost".into();
         let text = section(&report(vec![
             run("sqlite", 1, vec![row("ceiling", 1000.0), row("get_movie", 800.0)]),
             run("postgres", 1, vec![row("ceiling", 900.0), row("get_movie", 300.0)]),
-            run("postgres", 2, vec![row("ceiling", 500.0), errors]),
+            run("postgres", 2, vec![row("ceiling", 500.0), errors, fanout]),
         ]))
         .unwrap();
         assert!(text.starts_with(BEGIN) && text.ends_with(&format!("{END}\n")));
@@ -250,6 +271,10 @@ mod tests {
              ms | - |"
         ));
         assert!(text.contains("| mixed | - | - | 500 req/s (**1.00**), p99 2.00 ms, 3 errors |"));
+        assert!(text.contains(
+            "- `ws_fanout_1000`, PostgreSQL, two behind nginx: 1000 listeners connected; 0 events \
+             lost.\n"
+        ));
     }
 
     #[test]

@@ -93,6 +93,17 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             print!("{}", options::USAGE);
             return Ok(());
         }
+        // Nothing is measured: a debug build writes the pages as well.
+        Parsed::Run(Options { from_json: Some(path), write_docs, .. }) => {
+            let report = read_report(&path)?;
+            if write_docs {
+                write_docs_for(&report)?;
+            }
+            for line in targets::console_lines(&report) {
+                println!("{line}");
+            }
+            return Ok(());
+        }
         Parsed::Run(_) if cfg!(debug_assertions) => return run_optimised(args),
         Parsed::Run(options) => options,
     };
@@ -150,25 +161,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     println!("\n{}", report.markdown_tables());
     println!("wrote {}", json_path.display());
     if options.write_docs {
-        let root = crate::workspace_root();
-        let path = root.join("docs/benchmarks.md");
-        let existing = fs::read_to_string(&path).ok();
-        match (comparison::section(&report), existing) {
-            // A run on PostgreSQL rewrites its own section and keeps the rest of the page,
-            // chart included (a quick comparison must not replace a full SQLite run).
-            (Some(section), Some(page)) if page.contains("## Results") => {
-                write(&path, &comparison::splice(&page, &section))?;
-                println!("wrote its section of docs/benchmarks.md (the rest is kept)");
-            }
-            (section, existing) => {
-                let kept = section
-                    .or_else(|| existing.as_deref().and_then(comparison::kept).map(str::to_owned));
-                write(&path, &benchmarks_md(&report, kept.as_deref()))?;
-                let chart = root.join("docs/img/benchmarks.png");
-                chart::draw(&report, &chart)?;
-                println!("wrote docs/benchmarks.md and {}", chart.display());
-            }
-        }
+        write_docs_for(&report)?;
     }
     if let Some(earlier) = earlier {
         println!();
@@ -181,6 +174,30 @@ pub fn bench(args: &[String]) -> Result<(), String> {
         println!("{line}");
     }
     println!("bench: done in {:.0} s", wall.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Writes docs/benchmarks.md (and its chart) from `report`.
+fn write_docs_for(report: &Report) -> Result<(), String> {
+    let root = crate::workspace_root();
+    let path = root.join("docs/benchmarks.md");
+    let existing = fs::read_to_string(&path).ok();
+    match (comparison::section(report), existing) {
+        // A run on PostgreSQL rewrites its own section and keeps the rest of the page, chart
+        // included (a quick comparison must not replace a full SQLite run).
+        (Some(section), Some(page)) if page.contains("## Results") => {
+            write(&path, &comparison::splice(&page, &section))?;
+            println!("wrote its section of docs/benchmarks.md (the rest is kept)");
+        }
+        (section, existing) => {
+            let kept = section
+                .or_else(|| existing.as_deref().and_then(comparison::kept).map(str::to_owned));
+            write(&path, &benchmarks_md(report, kept.as_deref()))?;
+            let chart = root.join("docs/img/benchmarks.png");
+            chart::draw(report, &chart)?;
+            println!("wrote docs/benchmarks.md and {}", chart.display());
+        }
+    }
     Ok(())
 }
 

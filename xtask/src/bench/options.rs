@@ -25,6 +25,7 @@ pub const SCENARIOS: &[&str] = &[
 pub const USAGE: &str = "\
 Usage: cargo xtask bench [--quick [--scale]] [--only SCENARIO[,...]] [--duration SECS]
                          [--concurrency N] [--instances N] [--compare FILE] [--no-write]
+       cargo xtask bench --from-json FILE
 
   --quick            2 s per scenario instead of 10; the generation beside get_movie with
                      100,000 movies instead of 1,000,000; and no second server (1,000,000
@@ -45,6 +46,8 @@ Usage: cargo xtask bench [--quick [--scale]] [--only SCENARIO[,...]] [--duration
   --compare FILE     print each figure beside the same figure of an earlier target/bench.json
   --no-write         leave docs/benchmarks.md and docs/img/benchmarks.png as they are
                      (target/bench.json is written still)
+  --from-json FILE   measure nothing: write the pages from an earlier run's bench.json (after
+                     editing analysis.md or analysis_postgres.md), by the same rules
 
 Scenarios: ceiling ceiling_bare get_movie get_movie_public list_movies filter_movies
 create_movie mixed bulk ws_fanout connections memory generate scale.
@@ -69,6 +72,8 @@ pub struct Options {
     pub scenarios: Vec<&'static str>,
     pub compare: Option<PathBuf>,
     pub write_docs: bool,
+    /// `--from-json FILE`: no run, the pages written from that report.
+    pub from_json: Option<PathBuf>,
     /// `--scale`, or `--only` given: the second server runs even with `--quick`.
     pub scale: bool,
     /// `--instances N`: N instances behind nginx after the one-instance runs; 1 for none.
@@ -105,6 +110,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut concurrency = 64;
     let mut only: Option<Vec<&'static str>> = None;
     let mut compare = None;
+    let mut from_json = None;
     let mut write_docs = true;
     let mut scale = false;
     let mut instances = 1;
@@ -144,6 +150,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             }
             "--only" => only = Some(scenario_list(&value("--only")?)?),
             "--compare" => compare = Some(PathBuf::from(value("--compare")?)),
+            "--from-json" => from_json = Some(PathBuf::from(value("--from-json")?)),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -163,6 +170,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         scenarios,
         compare,
         write_docs,
+        from_json,
         scale,
         instances,
     }))
@@ -244,6 +252,7 @@ mod tests {
     fn compare_no_write_and_help() {
         let options = parse_ok(&["--compare", "old.json", "--no-write", "--concurrency", "8"]);
         assert_eq!(options.compare, Some(PathBuf::from("old.json")));
+        assert_eq!(parse_ok(&["--from-json", "b.json"]).from_json, Some(PathBuf::from("b.json")));
         assert!(!options.write_docs);
         assert_eq!(options.concurrency, 8);
         assert_eq!(parse(&["--help".to_string()]), Ok(Parsed::Help));
