@@ -1266,7 +1266,9 @@ fn benchmarks_md(report: &Report, postgres: Option<&str>) -> String {
          drops each when its server stops; `--instances 2` adds a run on two instances sharing \
          one such database behind nginx (the bench writes its configuration, \
          `xtask/src/bench/nginx.rs`). Such a run rewrites only the PostgreSQL section of this \
-         page, and a run without `BENCH_DATABASE_URL` keeps that section as it is. It raises its open-files limit to the hard limit \
+         page, and a run without `BENCH_DATABASE_URL` keeps that section as it is; \
+         `--from-json FILE` writes the page again from a `bench.json`, measuring nothing (after \
+         an edit of `analysis.md` or `analysis_postgres.md` in xtask/src/bench). It raises its open-files limit to the hard limit \
          for the 10,000 connections (the server inherits it). \
          `cargo xtask bench --help` lists the options.\n",
         date = report.date,
