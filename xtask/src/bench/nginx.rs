@@ -7,6 +7,8 @@
 //! upstream of the instances (round robin) with idle HTTP/1.1 connections kept open to them
 //! (`keepalive`, `proxy_http_version 1.1`, an empty `Connection` header), `/ws` passed on with
 //! its `Upgrade` and `Connection` headers, and limits raised for 10,000 connections at once.
+//! The deployment's own, tested file is docs/deploy/nginx.conf; this one differs where a bench
+//! needs it to (no `max_fails`, a larger `keepalive`, no limit on requests per connection).
 
 use std::fs;
 use std::path::{Path, PathBuf};
