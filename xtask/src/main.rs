@@ -87,6 +87,12 @@ const TASKS: &[Task] = &[
         about: "benchmark the release server (`--quick`: 2 s a scenario); `bench --help` for more",
         run: bench::bench,
     },
+    Task {
+        name: "soak",
+        args: Some("[ARGS]"),
+        about: "mixed load and listeners for minutes (5xx, lost events, RSS); `soak --help`",
+        run: bench::soak,
+    },
     Task { name: "help", args: None, about: "print this usage text", run: help },
 ];
 

@@ -231,6 +231,12 @@ impl Server {
         }
     }
 
+    /// The lines of the server's log (its stderr so far) that contain `needle`.
+    pub fn log_lines_containing(&self, needle: &str) -> Vec<String> {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().filter(|l| l.contains(needle)).map(str::to_owned).collect()
+    }
+
     fn log_tail(&self) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();

@@ -3,6 +3,7 @@
 //! (a closed loop, as wrk and oha do), until a stop condition. Latencies go to a few shared
 //! histograms (one per worker would cost 10,000 x 140 KB at 10,000 connections).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,8 @@ pub struct Outcome {
     pub latencies: Latencies,
     /// The first error, to show what went wrong.
     pub first_error: Option<String>,
+    /// The answers that were not 2xx, by status.
+    pub statuses: BTreeMap<u16, u64>,
 }
 
 /// How many connections are opened at once: more would overflow the server's accept queue
@@ -75,6 +78,7 @@ struct Shared {
     answers: AtomicU64,
     errors: AtomicU64,
     first_error: Mutex<Option<String>>,
+    statuses: Mutex<BTreeMap<u16, u64>>,
     shards: Vec<Mutex<Histogram<u64>>>,
     started: Mutex<Option<Instant>>,
 }
@@ -98,6 +102,7 @@ pub async fn run(addr: SocketAddr, load: Load) -> Result<Outcome, String> {
         answers: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         first_error: Mutex::new(None),
+        statuses: Mutex::new(BTreeMap::new()),
         shards: shards.into_iter().collect::<Result<_, _>>()?,
         started: Mutex::new(None),
     });
@@ -132,12 +137,14 @@ pub async fn run(addr: SocketAddr, load: Load) -> Result<Outcome, String> {
         latencies.add(&shard)?;
     }
     let first_error = shared.first_error.lock().ok().and_then(|e| e.clone());
+    let statuses = shared.statuses.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(Outcome {
         requests: shared.answers.load(Ordering::Relaxed),
         errors: shared.errors.load(Ordering::Relaxed),
         elapsed,
         latencies,
         first_error,
+        statuses,
     })
 }
 
@@ -187,6 +194,9 @@ impl Worker {
                     self.shared.answers.fetch_add(1, Ordering::Relaxed);
                     if !(200..300).contains(&status) {
                         self.shared.error(format!("answered {status}"));
+                        if let Ok(mut statuses) = self.shared.statuses.lock() {
+                            *statuses.entry(status).or_default() += 1;
+                        }
                     }
                 }
                 Err(e) => {
@@ -262,6 +272,14 @@ impl Requests {
 
     pub fn post_json(&self, path: &str, body: String) -> Request<Body> {
         self.build("POST", path, true, Some(body))
+    }
+
+    pub fn put_json(&self, path: &str, body: String) -> Request<Body> {
+        self.build("PUT", path, true, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Request<Body> {
+        self.build("DELETE", path, true, None)
     }
 
     fn build(

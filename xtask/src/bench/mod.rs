@@ -27,6 +27,7 @@ mod nginx;
 mod options;
 mod postgres;
 mod report;
+mod soak;
 mod stats;
 mod targets;
 
@@ -87,6 +88,8 @@ const GENRES: &[&str] = &[
 /// Substrings for `q`, common and rare in generated titles ("The Synergistic Paradigm").
 const QUERIES: &[&str] = &["the", "ar", "ent", "ion", "ic", "syn", "xyz", "web", "ive", "ware"];
 
+pub use soak::soak;
+
 pub fn bench(args: &[String]) -> Result<(), String> {
     let options = match options::parse(args)? {
         Parsed::Help => {
@@ -104,7 +107,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             }
             return Ok(());
         }
-        Parsed::Run(_) if cfg!(debug_assertions) => return run_optimised(args),
+        Parsed::Run(_) if cfg!(debug_assertions) => return run_optimised("bench", args),
         Parsed::Run(options) => options,
     };
     // Read before the long run, so that a wrong path fails at once.
@@ -204,13 +207,13 @@ fn write_docs_for(report: &Report) -> Result<(), String> {
 /// Runs this task again from a release build of xtask: a debug build of hyper and tokio would
 /// make the load generator, not the server, the bottleneck. The rest of xtask stays a debug
 /// build, quick to compile.
-fn run_optimised(args: &[String]) -> Result<(), String> {
-    println!("bench: building the load generator (xtask) with optimisations");
+fn run_optimised(task: &str, args: &[String]) -> Result<(), String> {
+    println!("{task}: building the load generator (xtask) with optimisations");
     let mut cmd = crate::cargo();
     cmd.args(["build", "--release", "-p", "xtask"]);
     crate::run(&mut cmd)?;
     let mut cmd = Command::new(crate::target_dir().join("release").join("xtask"));
-    cmd.arg("bench").args(args);
+    cmd.arg(task).args(args);
     // The optimised run has reported its own failure.
     crate::run(&mut cmd).map_err(|_| "failed".to_owned())
 }
