@@ -183,6 +183,8 @@ pub fn soak(args: &[String]) -> Result<(), String> {
     let summary = json!({
         "date": super::today(),
         "commit": super::commit(),
+        // The server measured, when it is not this tree's build (an earlier commit's).
+        "server_binary": env::var("BENCH_BINARY").ok(),
         "database": backend.database(),
         "duration_s": options.duration.as_secs(),
         "connections": options.connections,
