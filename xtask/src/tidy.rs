@@ -6,7 +6,8 @@
 //! - every `.rs` file opens with a `//!` line saying what it is for;
 //! - `crates/api/src` reaches SeaORM only in the wiring that builds the adapters;
 //! - no `unwrap()` or `expect(` outside tests and `main.rs`;
-//! - `.ci/run` runs the steps of `cargo xtask ci`, in the same order.
+//! - `.ci/run` runs the steps of `cargo xtask ci`, in the same order;
+//! - every setting of `crates/api/src/config.rs` has its row in docs/operations.md's table.
 //!
 //! The rules read code through `code_lines`, which drops comments and empties string and
 //! character literals, so they match what the compiler sees, not prose or messages. Known
@@ -121,6 +122,30 @@ fn ci_run_and_cargo_xtask_ci_run_the_same_checks_in_the_same_order() {
     let xtask_main = read(&root.join("xtask/src/main.rs"));
     let problems = ci_disagreements(&ci_run, &xtask_steps(&xtask_main));
     assert_none(".ci/run and `cargo xtask ci` agree", problems);
+}
+
+#[test]
+fn every_setting_has_its_row_in_the_operations_page() {
+    let root = workspace_root();
+    let config = read(&root.join("crates/api/src/config.rs"));
+    let page = read(&root.join("docs/operations.md"));
+    let settings = settings(&config);
+    assert!(settings.len() > 20, "found only {settings:?} in config.rs");
+    let problems = settings
+        .iter()
+        .filter(|name| !page.lines().any(|l| l.starts_with(&format!("| `{name}` |"))))
+        .map(|name| format!("{name}: no row `| `{name}` | ...` in docs/operations.md"))
+        .collect();
+    assert_none("docs/operations.md lists every setting", problems);
+}
+
+/// The environment variables clap reads (`env = "NAME"`), in the order they appear.
+fn settings(config_rs: &str) -> Vec<String> {
+    config_rs
+        .split("env = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name.to_owned()))
+        .collect()
 }
 
 // ---- Reading the workspace ----
