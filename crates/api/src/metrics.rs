@@ -3,7 +3,7 @@
 //! Figures are recorded through the `metrics` facade into one Prometheus recorder per process,
 //! installed at the first [`install`] (a process has one global recorder; tests start many apps
 //! in one process, so there they add up, and a test checks that a figure grew). Counters are
-//! counted where things happen: requests by [`track`], logins by the auth routes, events by the
+//! counted where things happen: requests by [`Track`], logins by the auth routes, events by the
 //! infra hub. Gauges that describe a state (the pool, the jobs) are read when `/metrics` is
 //! asked, by the [`Sources`] start-up registered. Open connections are counted by the accept
 //! loop (`crate::server`) through [`connection_opened`], for as long as the socket is open
@@ -13,9 +13,8 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, State};
+use axum::http::{self as http, HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -23,6 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::ApiError;
 use crate::extractors::ClientIp;
+use crate::routes::after::Step;
 use crate::state::AppState;
 
 pub const HTTP_REQUESTS: &str = "http_requests_total";
@@ -99,32 +99,47 @@ fn describe() {
 /// Counts and times every request, by method, route template (never the raw path, which would
 /// make a series per movie id) and status. The outermost layer, so that it counts what every
 /// other layer answers too.
-pub async fn track(request: Request, next: Next) -> Response {
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = response
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED.to_owned(), |p| p.as_str().to_owned());
-    let status = response.status().as_u16().to_string();
-    metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status)
-        .increment(1);
-    response
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Track;
+
+impl Step for Track {
+    type Noted = (&'static str, Instant);
+
+    fn request<B>(&self, request: &http::Request<B>) -> Self::Noted {
+        (method_label(request.method()), Instant::now())
+    }
+
+    fn response<B>((method, started): Self::Noted, response: &mut http::Response<B>) {
+        let route = response
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(UNMATCHED.to_owned(), |p| p.as_str().to_owned());
+        let status = response.status().as_u16().to_string();
+        metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.clone())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status)
+            .increment(1);
+    }
 }
 
-/// Hands the route template a router matched to [`track`], which sees only the response: the
+/// Hands the route template a router matched to [`Track`], which sees only the response: the
 /// routers of `/docs` and of the API (behind the trailing-slash normalisation) each match their
 /// own routes. A template set by an inner router is kept.
-pub async fn tag_route(request: Request, next: Next) -> Response {
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(request).await;
-    if let (Some(matched), None) = (matched, response.extensions().get::<MatchedPath>()) {
-        response.extensions_mut().insert(matched);
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TagRoute;
+
+impl Step for TagRoute {
+    type Noted = Option<MatchedPath>;
+
+    fn request<B>(&self, request: &http::Request<B>) -> Self::Noted {
+        request.extensions().get::<MatchedPath>().cloned()
     }
-    response
+
+    fn response<B>(matched: Self::Noted, response: &mut http::Response<B>) {
+        if let (Some(matched), None) = (matched, response.extensions().get::<MatchedPath>()) {
+            response.extensions_mut().insert(matched);
+        }
+    }
 }
 
 /// A method as a label: the standard ones, or `other`, so that made-up methods make no series.

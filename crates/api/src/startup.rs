@@ -78,10 +78,11 @@ const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let Opened { mut state, db, hub, job_store, invalidations, hasher } = open(config).await?;
-        state.edge = edge(config, &db, &job_store, &hasher);
+        let Opened { state, db, hub, job_store, invalidations, hasher } = open(config).await?;
         let listeners = Listeners::new(usize_of(config.ws_max_connections));
-        let state = state.with_listeners(listeners.clone());
+        let state = state
+            .with_edge(edge(config, &db, &job_store, &hasher))
+            .with_listeners(listeners.clone());
         if config.tmdb_api_key.is_none() && config.tmdb_access_token.is_none() {
             tracing::info!("TMDB_API_KEY is not set: the /moviesTMDB routes answer 503");
         }

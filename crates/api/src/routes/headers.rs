@@ -4,10 +4,10 @@
 //! `/docs`, `/redoc`) sets its own, as strict as that page allows (docs/operations.md says what
 //! each one allows and why), and the outer layer keeps it.
 
-use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use tower::layer::util::Stack;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The policy of every answer that is not a page: nothing may run, load or frame it.
@@ -40,22 +40,28 @@ pub const REDOC_POLICY: &str = "default-src 'none'; script-src 'self'; \
      connect-src 'self'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'none'";
 
-/// Adds the headers to every response of `router`: `nosniff` and the referrer policy replace any
-/// a handler set; the API policy goes only where a page did not set its own.
-pub fn with_security_headers(router: Router) -> Router {
-    router
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(API_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+/// The layer that adds the headers to every response: `nosniff` and the referrer policy replace
+/// any a handler set; the API policy goes only where a page did not set its own.
+pub type SecurityHeaders = Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
+>;
+
+/// See [`SecurityHeaders`].
+pub fn security_headers() -> SecurityHeaders {
+    let policy = SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(API_POLICY),
+    );
+    let nosniff = SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let referrer = SetResponseHeaderLayer::overriding(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Stack::new(policy, Stack::new(nosniff, referrer))
 }
 
 /// A layer that gives every response of the routes it wraps the page policy `policy`.

@@ -3,16 +3,21 @@
 //! that takes longer than `REQUEST_TIMEOUT` is answered 503, and its work dropped), and the one
 //! place that gives every 503 a `Retry-After`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Timeout;
+use tower::{Layer, Service};
 
+use super::after::Step;
 use crate::error::{ApiError, OVERLOADED, RETRY_AFTER_SECS};
 
 /// The limits every request is held to.
@@ -33,59 +38,135 @@ impl Default for RequestLimits {
     }
 }
 
-struct Guard {
-    in_flight: Semaphore,
+/// The layer holding each request to `limits`: counted against `max_in_flight`, timed against
+/// `timeout`. One semaphore for every service it makes.
+#[derive(Clone, Debug)]
+pub struct LimitsLayer {
+    in_flight: Arc<Semaphore>,
     timeout: Duration,
 }
 
-/// `router` with each request counted against `limits.max_in_flight` and timed against
-/// `limits.timeout`.
-pub(super) fn apply(router: Router, limits: &RequestLimits) -> Router {
-    let guard = Arc::new(Guard {
-        in_flight: Semaphore::new(limits.max_in_flight.max(1)),
-        timeout: limits.timeout,
-    });
-    router.layer(from_fn_with_state(guard, guard_request))
+impl LimitsLayer {
+    pub fn new(limits: &RequestLimits) -> Self {
+        Self {
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            timeout: limits.timeout,
+        }
+    }
 }
 
-async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
-    // `/health` and `/metrics` are never shed: a liveness probe failing under load would have
-    // the process restarted when it is busiest, and the figures would miss just that moment;
-    // neither asks anything of the database.
-    let path = request.uri().path().trim_end_matches('/');
-    let _permit = if matches!(path, "/health" | "/metrics") {
-        None
-    } else {
-        match guard.in_flight.try_acquire() {
-            Ok(permit) => Some(permit),
-            Err(_) => return ApiError::Overloaded(OVERLOADED).into_response(),
+impl<S> Layer<S> for LimitsLayer {
+    type Service = Limited<S>;
+
+    fn layer(&self, inner: S) -> Limited<S> {
+        Limited { inner, limits: self.clone() }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Limited<S> {
+    inner: S,
+    limits: LimitsLayer,
+}
+
+impl<S> Service<Request> for Limited<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = LimitedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // `/health` and `/metrics` are never shed: a liveness probe failing under load would
+        // have the process restarted when it is busiest, and the figures would miss just that
+        // moment; neither asks anything of the database.
+        let path = request.uri().path().trim_end_matches('/');
+        let permit = if matches!(path, "/health" | "/metrics") {
+            None
+        } else {
+            match self.limits.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    let shed = ApiError::Overloaded(OVERLOADED).into_response();
+                    return LimitedFuture::Shed { response: Some(shed) };
+                }
+            }
+        };
+        // Dropping the handler's future on a timeout rolls back a write transaction it had
+        // open; one that had committed stays done, as after any lost answer.
+        let running = tokio::time::timeout(self.limits.timeout, self.inner.call(request));
+        LimitedFuture::Running { running, _permit: permit }
+    }
+}
+
+pin_project! {
+    /// A request shed at once, or running under its timeout with its place held.
+    #[project = LimitedProjection]
+    pub enum LimitedFuture<F> {
+        Shed { response: Option<Response> },
+        Running {
+            #[pin]
+            running: Timeout<F>,
+            _permit: Option<OwnedSemaphorePermit>,
+        },
+    }
+}
+
+impl<F, E> Future for LimitedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            LimitedProjection::Shed { response } => {
+                // Taken at the first poll; a future is not polled after it is ready.
+                let response = response
+                    .take()
+                    .unwrap_or_else(|| ApiError::Overloaded(OVERLOADED).into_response());
+                Poll::Ready(Ok(response))
+            }
+            LimitedProjection::Running { running, .. } => match running.poll(cx) {
+                Poll::Ready(Ok(answered)) => Poll::Ready(answered),
+                Poll::Ready(Err(_)) => Poll::Ready(Ok(ApiError::TimedOut.into_response())),
+                Poll::Pending => Poll::Pending,
+            },
         }
-    };
-    // Dropping the handler's future on a timeout rolls back a write transaction it had open;
-    // one that had committed stays done, as after any lost answer.
-    match tokio::time::timeout(guard.timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::TimedOut.into_response(),
     }
 }
 
 /// Gives a 503 that says nothing of when to try again the server's `Retry-After`: the one place
 /// that does, whichever code made the 503 (the error mapping, `/ready`, the limits above). TMDB's
 /// rate limit comes with its own figure, which stays.
-pub(super) async fn retry_after(mut response: Response) -> Response {
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .entry(header::RETRY_AFTER)
-            .or_insert(HeaderValue::from(RETRY_AFTER_SECS));
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetryAfter;
+
+impl Step for RetryAfter {
+    type Noted = ();
+
+    fn request<B>(&self, _: &axum::http::Request<B>) {}
+
+    fn response<B>((): (), response: &mut axum::http::Response<B>) {
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .entry(header::RETRY_AFTER)
+                .or_insert(HeaderValue::from(RETRY_AFTER_SECS));
+        }
     }
-    response
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
+    use axum::Router;
     use axum::body::Body;
     use axum::http::Request;
     use axum::routing::get;
@@ -94,6 +175,7 @@ mod tests {
 
     use super::*;
     use crate::error::TIMED_OUT;
+    use crate::routes::after::AfterLayer;
 
     async fn detail(response: Response) -> serde_json::Value {
         let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
@@ -110,7 +192,7 @@ mod tests {
             .route("/wait", get(wait))
             .route("/quick", get(|| async {}))
             .route("/health", get(|| async {}));
-        apply(router, limits).layer(axum::middleware::map_response(retry_after))
+        router.layer(LimitsLayer::new(limits)).layer(AfterLayer(RetryAfter))
     }
 
     fn get_request(path: &str) -> Request<Body> {
@@ -160,7 +242,7 @@ mod tests {
         let app = Router::new()
             .route("/own", get(own))
             .route("/bare", get(bare))
-            .layer(axum::middleware::map_response(retry_after));
+            .layer(AfterLayer(RetryAfter));
         let response = app.clone().oneshot(get_request("/own")).await.unwrap();
         assert_eq!(response.headers()[header::RETRY_AFTER], "42");
         let response = app.oneshot(get_request("/bare")).await.unwrap();

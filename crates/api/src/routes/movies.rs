@@ -205,7 +205,7 @@ async fn names(
     // The first slice is read before the answer starts, so that a database that is down still
     // gets its 503; a failure further on can only cut the body short, and is logged.
     let first = s.movies.names_after(i64::MIN, NAMES_SLICE).await?;
-    let body = Body::from_stream(names_json(s.movies, first));
+    let body = Body::from_stream(names_json(s.movies.clone(), first));
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
