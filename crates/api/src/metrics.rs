@@ -9,6 +9,8 @@
 //! loop (`crate::server`) through [`connection_opened`], for as long as the socket is open
 //! (after an upgrade, for as long as the WebSocket session).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,6 +19,7 @@ use axum::extract::{MatchedPath, State};
 use axum::http::{self as http, HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -110,15 +113,69 @@ impl Step for Track {
     }
 
     fn response<B>((method, started): Self::Noted, response: &mut http::Response<B>) {
-        let route = response
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(UNMATCHED.to_owned(), |p| p.as_str().to_owned());
-        let status = response.status().as_u16().to_string();
-        metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.clone())
-            .record(started.elapsed().as_secs_f64());
-        metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status)
-            .increment(1);
+        let route = response.extensions().get::<MatchedPath>().map_or(UNMATCHED, |p| p.as_str());
+        let series = Series { method, route, status: response.status().as_u16() };
+        series.record(started.elapsed().as_secs_f64());
+    }
+}
+
+/// One request's series: its labels.
+struct Series<'a> {
+    method: &'static str,
+    route: &'a str,
+    status: u16,
+}
+
+/// A series' handles, as this thread last looked them up.
+struct Handles {
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+thread_local! {
+    /// The handles of every series this thread has recorded to, by route: a look-up in the
+    /// recorder builds the series' key (its label strings) and hashes it, at every request.
+    static HANDLES: RefCell<HashMap<Box<str>, Vec<Handles>>> = RefCell::new(HashMap::new());
+}
+
+impl Series<'_> {
+    fn record(&self, seconds: f64) {
+        // Before the recorder is installed the handles do nothing: keep none of those.
+        if !matches!(HANDLE.get(), Some(Some(_))) {
+            let handles = self.handles();
+            handles.duration.record(seconds);
+            handles.requests.increment(1);
+            return;
+        }
+        HANDLES.with_borrow_mut(|by_route| {
+            if !by_route.contains_key(self.route) {
+                by_route.insert(self.route.into(), Vec::new());
+            }
+            let Some(known) = by_route.get_mut(self.route) else { return };
+            let at = known.iter().position(|h| h.method == self.method && h.status == self.status);
+            let at = at.unwrap_or_else(|| {
+                known.push(self.handles());
+                known.len() - 1
+            });
+            if let Some(handles) = known.get(at) {
+                handles.duration.record(seconds);
+                handles.requests.increment(1);
+            }
+        });
+    }
+
+    fn handles(&self) -> Handles {
+        let (method, route, status) = (self.method, self.route.to_owned(), self.status);
+        Handles {
+            method,
+            status,
+            duration: metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.clone()),
+            requests: metrics::counter!(
+                HTTP_REQUESTS, "method" => method, "route" => route, "status" => status.to_string()
+            ),
+        }
     }
 }
 
