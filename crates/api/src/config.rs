@@ -112,6 +112,11 @@ pub struct Config {
     #[arg(long, env = "WS_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub ws_queue: u64,
 
+    /// How much memory (MiB) the cache of `GET /movies/{id}` and `GET /characters/{id}` may
+    /// hold, the least recently read going first; 0 turns it off.
+    #[arg(long, env = "READ_CACHE_MB", default_value_t = movies_infra::DEFAULT_READ_CACHE_MB, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub read_cache_mb: u64,
+
     /// How many generation jobs run at once; the others wait, queued, in order.
     #[arg(long, env = "JOBS_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub jobs_concurrency: u64,

@@ -225,7 +225,7 @@ pub async fn open(config: &Config) -> Result<Opened, StartupError> {
         CachedRevocations::load(stored_revocations).await.map_err(StartupError::Revocations)?;
     let (revocations, users) = (Arc::new(revocations), Arc::new(CachedUsers::new(stored_users)));
     let mut invalidations = vec![auth_invalidation(revocations.clone(), users.clone())];
-    let (movies, characters) = read_through(&db, &mut invalidations);
+    let (movies, characters) = read_through(&db, &mut invalidations, config.read_cache_mb);
     let ports = Ports {
         movies,
         characters,
@@ -281,10 +281,11 @@ fn edge(config: &Config, db: &Database, jobs: &SeaJobStore, hasher: &Argon2Hashe
 fn read_through(
     db: &Database,
     invalidations: &mut Vec<Invalidation>,
+    cache_mb: u64,
 ) -> (Arc<dyn MovieRepository>, Arc<dyn CharacterRepository>) {
     let movies = Arc::new(SeaMovieRepository::new(db.clone()));
     let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
-    let cache = Arc::new(ReadCache::default());
+    let cache = Arc::new(ReadCache::new(cache_mb << 20));
     let forget = cache.clone();
     db.on_commit(Arc::new(move |events| forget.forget(events)));
     if db.is_shared() {

@@ -21,6 +21,6 @@ pub use db::{
 };
 pub use readiness::SeaReadiness;
 pub use repositories::{
-    CachedCharacters, CachedMovies, ReadCache, SeaCharacterRepository, SeaMovieRepository,
-    SeaTokenRevocations, SeaUserRepository,
+    CachedCharacters, CachedMovies, DEFAULT_READ_CACHE_MB, ReadCache, SeaCharacterRepository,
+    SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
 };

@@ -7,7 +7,7 @@ mod movies;
 mod revocations;
 mod users;
 
-pub use cached::{CachedCharacters, CachedMovies, ReadCache};
+pub use cached::{CachedCharacters, CachedMovies, DEFAULT_READ_CACHE_MB, ReadCache};
 pub use characters::SeaCharacterRepository;
 pub use movies::SeaMovieRepository;
 pub use revocations::SeaTokenRevocations;
