@@ -16,7 +16,7 @@ use movies_domain::users::{Role, UserRepository};
 use movies_domain::{Error, Page, RecordKind};
 use movies_infra::auth::{CachedRevocations, CachedUsers, auth_invalidation};
 use movies_infra::events::{EventHub, Invalidation, SeaEventLog, prune_once, spawn_dispatcher};
-use movies_infra::jobs::{FakeRows, SeaJobStore, spawn_runner};
+use movies_infra::jobs::{FakeRows, SeaJobStore, run_under_lease, spawn_runner};
 use movies_infra::{
     Database, SeaCharacterRepository, SeaMovieRepository, SeaTokenRevocations, SeaUserRepository,
     connect,
@@ -122,6 +122,7 @@ on_every_backend!(
     a_job_of_repeated_titles_leaves_no_gap_in_the_ids,
     an_interrupted_job_resumes_to_exactly_the_requested_total,
     a_job_runs_under_one_lease_and_is_taken_over_once_it_expires,
+    a_job_that_wrote_rows_leaves_the_planner_statistics_fresh,
     the_revocation_cache_refuses_a_token_once_revoke_returns_and_loads_at_start,
     a_second_instance_learns_a_revocation_once_its_event_reaches_it,
     a_deleted_or_changed_user_leaves_the_cache_at_once_and_others_on_the_event,
@@ -732,6 +733,27 @@ async fn a_job_runs_under_one_lease_and_is_taken_over_once_it_expires(db: Databa
     let ended = b.finish(&job.id, JobStatus::Done, None).await.unwrap();
     assert_eq!((ended.status, ended.done), (JobStatus::Done, 2));
     assert_eq!(on_a.count().await.unwrap(), 2);
+}
+
+async fn a_job_that_wrote_rows_leaves_the_planner_statistics_fresh(db: Database) {
+    let (store, service) = job_service(&db, Arc::new(FakeRows));
+    let job = service.submit_as_system(JobKind::Movies, 50).await.unwrap();
+    let job = store.claim(&job.id).await.unwrap().expect("claimed");
+    let ended = run_under_lease(&store, &service, job, |_| {}).await.unwrap().expect("ran");
+    assert_eq!((ended.status, ended.done), (JobStatus::Done, 50));
+    if !db.is_shared() {
+        return; // SQLite's planner reads no statistics for these queries: nothing to refresh.
+    }
+    // Autovacuum analyses a table a minute or more after a load; the job did at its end.
+    let analysed = "SELECT last_analyze IS NOT NULL AS analysed FROM pg_stat_user_tables \
+                    WHERE relname = 'movies'";
+    let row = db
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), analysed))
+        .await
+        .unwrap()
+        .expect("the movies table");
+    assert!(row.try_get::<bool>("", "analysed").unwrap(), "movies analysed by the job");
 }
 
 /// One "instance": its own caches over the shared database, told of events as its dispatcher

@@ -72,7 +72,8 @@ pub fn spawn_runner(jobs: JobService, store: &SeaJobStore, concurrency: usize) -
 
 /// Runs `job`, claimed by this instance, renewing its lease every third of the lease; returns
 /// the ended job, or `None` when the lease was lost (another instance took the job over), in
-/// which case the run stopped with its current batch uncommitted.
+/// which case the run stopped with its current batch uncommitted. A run that wrote rows ends
+/// with the tables' statistics refreshed ([`SeaJobStore::refresh_statistics`]).
 ///
 /// # Errors
 /// As `JobService::run`.
@@ -97,8 +98,19 @@ pub async fn run_under_lease(
             }
         }
     };
-    tokio::select! {
-        ended = jobs.run(job, on_batch) => ended.map(Some),
-        () = renewals => Ok(None),
+    let ended = tokio::select! {
+        ended = jobs.run(job, on_batch) => ended?,
+        () = renewals => return Ok(None),
+    };
+    if ended.done > 0 {
+        let started = std::time::Instant::now();
+        match store.refresh_statistics(ended.kind).await {
+            Ok(()) if store.is_shared() => tracing::info!(job = %id,
+                took_ms = started.elapsed().as_millis() as u64, "table statistics refreshed"),
+            Ok(()) => {}
+            // The tables are only slower to plan until autovacuum analyses them.
+            Err(e) => tracing::warn!(job = %id, error = %e, "could not refresh table statistics"),
+        }
     }
+    Ok(Some(ended))
 }

@@ -19,8 +19,8 @@ use movies_domain::jobs::{Job, JobCredit, JobKind, JobStatus, JobStore};
 use movies_domain::{Error, RecordKind, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect,
 };
 use tokio::sync::Notify;
 
@@ -75,6 +75,27 @@ impl SeaJobStore {
             .await
             .map_err(db_error)?;
         Ok(renewed.rows_affected > 0)
+    }
+
+    /// On PostgreSQL, brings the planner's statistics of the tables a job wrote to up to date
+    /// (`ANALYZE`), which autovacuum would do only a minute or more later: until then, on
+    /// 1,000,000 freshly generated movies, a genre page answered 40 times a second instead of
+    /// 1,532, and a deep page took 219 ms instead of 63. SQLite's planner needs no statistics
+    /// for these queries.
+    ///
+    /// # Errors
+    /// As [`db_error`].
+    pub async fn refresh_statistics(&self, kind: JobKind) -> Result<()> {
+        if !self.db.is_shared() {
+            return Ok(());
+        }
+        // Characters also move their movies' counts.
+        let tables = match kind {
+            JobKind::Movies => "ANALYZE movies",
+            JobKind::Characters => "ANALYZE characters, movies",
+        };
+        self.db.conn().execute_unprepared(tables).await.map_err(db_error)?;
+        Ok(())
     }
 
     /// How many jobs the table holds in each status (`queued`, `running`, ...), statuses with
