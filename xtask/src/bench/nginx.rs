@@ -8,7 +8,7 @@
 //! (`keepalive`, `proxy_http_version 1.1`, an empty `Connection` header), `/ws` passed on with
 //! its `Upgrade` and `Connection` headers, and limits raised for 10,000 connections at once.
 //! The deployment's own, tested file is docs/deploy/nginx.conf; this one differs where a bench
-//! needs it to (no `max_fails`, a larger `keepalive`, no limit on requests per connection).
+//! needs it to (no `max_fails`, no limit on requests per connection).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -188,7 +188,7 @@ http {{
     upstream movies_api {{
 {servers}        # Idle connections kept open to the instances, per worker: without them every
         # request would open a TCP connection to an instance.
-        keepalive 64;
+        keepalive 1024;
         keepalive_requests 10000000;
     }}
 
@@ -236,7 +236,7 @@ mod tests {
         for needle in [
             "server 127.0.0.1:9001;",
             "server 127.0.0.1:9002;",
-            "keepalive 64;",
+            "keepalive 1024;",
             "proxy_http_version 1.1;",
             "proxy_set_header Connection \"\";",
             "proxy_set_header Upgrade $http_upgrade;",
