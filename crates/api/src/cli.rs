@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use movies_domain::jobs::{JobKind, JobStatus};
-use movies_infra::jobs::run_under_lease;
+use movies_infra::jobs::{refresh_statistics_after, run_under_lease};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -70,6 +70,7 @@ pub async fn generate(config: &Config, movies: u64, characters: u64) -> Result<(
             .map_err(|e| format!("generating {kind}: cannot record its end: {e}"))?
             .ok_or(format!("generating {kind}: a server took the job over; watch it there"))?;
         let elapsed = started.elapsed().as_secs_f64();
+        refresh_statistics_after(&job_store, &ended).await;
         if ended.status != JobStatus::Done {
             let reason = ended.error.map(|e| format!(": {e}")).unwrap_or_default();
             return Err(format!("generating {kind} ended {}{reason}", ended.status));

@@ -122,7 +122,13 @@ pub async fn run(addr: SocketAddr, load: Load) -> Result<Outcome, String> {
         };
         workers.push(tokio::spawn(worker.run()));
     }
+    let opening = Instant::now();
     barrier.wait().await;
+    // A connection that waits long for the others sends its first request late: past the
+    // server's HEADER_READ_TIMEOUT (10 s) it is closed, and counts as an error here.
+    if connections >= 1000 {
+        println!("    {connections} connections open in {:.1} s", opening.elapsed().as_secs_f64());
+    }
     let started = Instant::now();
     if let Ok(mut slot) = shared.started.lock() {
         *slot = Some(started);

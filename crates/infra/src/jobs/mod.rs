@@ -7,6 +7,6 @@ mod runner;
 mod store;
 
 pub use generator::FakeRows;
-pub use runner::{run_under_lease, spawn_runner};
+pub use runner::{refresh_statistics_after, run_under_lease, spawn_runner};
 pub(crate) use store::record_progress;
 pub use store::{DEFAULT_LEASE, SeaJobStore};

@@ -44,8 +44,11 @@ pub fn spawn_runner(jobs: JobService, store: &SeaJobStore, concurrency: usize) -
                         tracing::info!(job = %id, kind = %job.kind, requested = job.requested,
                             done = job.done, "job running");
                         match run_under_lease(&store, &jobs, job, |_| {}).await {
-                            Ok(Some(ended)) => tracing::info!(job = %id, status = %ended.status,
-                                done = ended.done, error = ended.error.as_deref(), "job ended"),
+                            Ok(Some(ended)) => {
+                                tracing::info!(job = %id, status = %ended.status,
+                                    done = ended.done, error = ended.error.as_deref(), "job ended");
+                                refresh_statistics_after(&store, &ended).await;
+                            }
                             Ok(None) => tracing::warn!(job = %id,
                                 "lost the job's lease to another instance; stopped running it"),
                             // Still `running` in the store: requeued at the next start, or
@@ -72,8 +75,7 @@ pub fn spawn_runner(jobs: JobService, store: &SeaJobStore, concurrency: usize) -
 
 /// Runs `job`, claimed by this instance, renewing its lease every third of the lease; returns
 /// the ended job, or `None` when the lease was lost (another instance took the job over), in
-/// which case the run stopped with its current batch uncommitted. A run that wrote rows ends
-/// with the tables' statistics refreshed ([`SeaJobStore::refresh_statistics`]).
+/// which case the run stopped with its current batch uncommitted.
 ///
 /// # Errors
 /// As `JobService::run`.
@@ -98,19 +100,27 @@ pub async fn run_under_lease(
             }
         }
     };
-    let ended = tokio::select! {
-        ended = jobs.run(job, on_batch) => ended?,
-        () = renewals => return Ok(None),
-    };
-    if ended.done > 0 {
-        let started = std::time::Instant::now();
-        match store.refresh_statistics(ended.kind).await {
-            Ok(()) if store.is_shared() => tracing::info!(job = %id,
-                took_ms = started.elapsed().as_millis() as u64, "table statistics refreshed"),
-            Ok(()) => {}
-            // The tables are only slower to plan until autovacuum analyses them.
-            Err(e) => tracing::warn!(job = %id, error = %e, "could not refresh table statistics"),
+    tokio::select! {
+        ended = jobs.run(job, on_batch) => ended.map(Some),
+        () = renewals => Ok(None),
+    }
+}
+
+/// After a run that wrote rows, the tables' statistics refreshed
+/// ([`SeaJobStore::refresh_statistics`]); a failure is logged, as the tables are only slower to
+/// plan until autovacuum analyses them. Both ways of running a job (this runner and
+/// `movies-api generate`) call it once the job's end is recorded and told.
+pub async fn refresh_statistics_after(store: &SeaJobStore, ended: &Job) {
+    if ended.done == 0 {
+        return;
+    }
+    let started = std::time::Instant::now();
+    match store.refresh_statistics(ended.kind).await {
+        Ok(()) if store.is_shared() => tracing::info!(job = %ended.id,
+            took_ms = started.elapsed().as_millis() as u64, "table statistics refreshed"),
+        Ok(()) => {}
+        Err(e) => {
+            tracing::warn!(job = %ended.id, error = %e, "could not refresh table statistics");
         }
     }
-    Ok(Some(ended))
 }
