@@ -114,7 +114,7 @@ impl Application {
         }
         let addr = format!("{}:{}", config.host, config.port);
         let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
-        let listener = TcpListener::bind(&addr).await.map_err(bind_error)?;
+        let listener = server::listen(&addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let settings = server::Settings {
             header_read_timeout: config.header_read_timeout,

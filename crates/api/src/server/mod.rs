@@ -20,7 +20,7 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -186,6 +186,31 @@ fn refusal() -> Box<[u8]> {
         body.len()
     );
     [head.as_bytes(), body.as_bytes()].concat().into()
+}
+
+/// Connections the kernel may hold completed but not yet accepted (capped by the system's
+/// `net.core.somaxconn`, 4096 on Debian). tokio's `TcpListener::bind` asks for 1,024: a burst
+/// of new connections overflowed it (`TcpExtListenOverflows`), and each dropped SYN is tried
+/// again by its client a second later.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` (a name is resolved; the first address that binds is used), with
+/// [`LISTEN_BACKLOG`].
+///
+/// # Errors
+/// When no address of `addr` can be bound.
+pub async fn listen(addr: &str) -> io::Result<TcpListener> {
+    let mut failed = None;
+    for address in tokio::net::lookup_host(addr).await? {
+        let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        // As `TcpListener::bind` does on Unix: a restarted server binds at once.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(address) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(e) => failed = Some(e),
+        }
+    }
+    Err(failed.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to bind")))
 }
 
 /// An error of one connection being accepted (the client gave up), not of the listener.
