@@ -79,15 +79,31 @@ fn number(n: usize) -> String {
 
 /// A row per scenario (in the order they ran), a column per run.
 fn table(runs: &[Run]) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    for run in runs {
-        for row in &run.rows {
-            if !names.contains(&row.name.as_str()) {
-                names.push(&row.name);
-            }
+    let names = first_seen(runs.iter().flat_map(|run| run.rows.iter().map(|r| r.name.as_str())));
+    side_by_side("scenario", runs, &names, |run, name| {
+        run.rows.iter().find(|r| r.name == name).map_or_else(|| "-".into(), cell)
+    })
+}
+
+/// Each name once, where it first appears.
+fn first_seen<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for name in names {
+        if !seen.contains(&name) {
+            seen.push(name);
         }
     }
-    let mut out = String::from("| scenario |");
+    seen
+}
+
+/// A Markdown table headed `heading`: a row per name, a column per run, each cell `cell`'s.
+fn side_by_side(
+    heading: &str,
+    runs: &[Run],
+    names: &[&str],
+    cell: impl Fn(&Run, &str) -> String,
+) -> String {
+    let mut out = format!("| {heading} |");
     for run in runs {
         out.push_str(&format!(" {} |", column_title(run)));
     }
@@ -97,8 +113,7 @@ fn table(runs: &[Run]) -> String {
     for name in names {
         out.push_str(&format!("| {name} |"));
         for run in runs {
-            let cell = run.rows.iter().find(|r| r.name == name).map_or_else(|| "-".into(), cell);
-            out.push_str(&format!(" {cell} |"));
+            out.push_str(&format!(" {} |", cell(run, name)));
         }
         out.push('\n');
     }
@@ -150,34 +165,14 @@ fn fanout_notes(runs: &[Run]) -> String {
 
 /// The memory readings of every run, side by side; empty when none has any.
 fn memory_table(runs: &[Run]) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    for run in runs {
-        for (name, _) in &run.memory {
-            if !names.contains(&name.as_str()) {
-                names.push(name);
-            }
-        }
-    }
+    let names = first_seen(runs.iter().flat_map(|run| run.memory.iter().map(|(n, _)| n.as_str())));
     if names.is_empty() {
         return String::new();
     }
-    let mut out = String::from("| server memory (RSS, MB) |");
-    for run in runs {
-        out.push_str(&format!(" {} |", column_title(run)));
-    }
-    out.push_str("\n| --- |");
-    out.push_str(&" ---: |".repeat(runs.len()));
-    out.push('\n');
-    for name in names {
-        out.push_str(&format!("| {name} |"));
-        for run in runs {
-            let mb = run.memory.iter().find(|(n, _)| n == name);
-            let text = mb.map_or_else(|| "-".into(), |(_, mb)| format!("{mb:.0}"));
-            out.push_str(&format!(" {text} |"));
-        }
-        out.push('\n');
-    }
-    out
+    side_by_side("server memory (RSS, MB)", runs, &names, |run, name| {
+        let mb = run.memory.iter().find(|(n, _)| n == name);
+        mb.map_or_else(|| "-".into(), |(_, mb)| format!("{mb:.0}"))
+    })
 }
 
 /// The section of `page`, markers included, if it has one.
