@@ -134,6 +134,13 @@ struct Handles {
     duration: Histogram,
 }
 
+impl Handles {
+    fn record(&self, seconds: f64) {
+        self.duration.record(seconds);
+        self.requests.increment(1);
+    }
+}
+
 thread_local! {
     /// The handles of every series this thread has recorded to, by route: a look-up in the
     /// recorder builds the series' key (its label strings) and hashes it, at every request.
@@ -144,24 +151,21 @@ impl Series<'_> {
     fn record(&self, seconds: f64) {
         // Before the recorder is installed the handles do nothing: keep none of those.
         if !matches!(HANDLE.get(), Some(Some(_))) {
-            let handles = self.handles();
-            handles.duration.record(seconds);
-            handles.requests.increment(1);
-            return;
+            return self.handles().record(seconds);
         }
         HANDLES.with_borrow_mut(|by_route| {
+            // Looked up by `&str` first: the route is copied only for a new entry.
             if !by_route.contains_key(self.route) {
                 by_route.insert(self.route.into(), Vec::new());
             }
             let Some(known) = by_route.get_mut(self.route) else { return };
-            let at = known.iter().position(|h| h.method == self.method && h.status == self.status);
-            let at = at.unwrap_or_else(|| {
-                known.push(self.handles());
-                known.len() - 1
-            });
-            if let Some(handles) = known.get(at) {
-                handles.duration.record(seconds);
-                handles.requests.increment(1);
+            match known.iter().find(|h| h.method == self.method && h.status == self.status) {
+                Some(handles) => handles.record(seconds),
+                None => {
+                    let handles = self.handles();
+                    handles.record(seconds);
+                    known.push(handles);
+                }
             }
         });
     }
