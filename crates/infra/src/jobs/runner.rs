@@ -116,9 +116,9 @@ pub async fn refresh_statistics_after(store: &SeaJobStore, ended: &Job) {
     }
     let started = std::time::Instant::now();
     match store.refresh_statistics(ended.kind).await {
-        Ok(()) if store.is_shared() => tracing::info!(job = %ended.id,
+        Ok(true) => tracing::info!(job = %ended.id,
             took_ms = started.elapsed().as_millis() as u64, "table statistics refreshed"),
-        Ok(()) => {}
+        Ok(false) => {}
         Err(e) => {
             tracing::warn!(job = %ended.id, error = %e, "could not refresh table statistics");
         }

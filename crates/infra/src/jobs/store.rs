@@ -83,11 +83,13 @@ impl SeaJobStore {
     /// 1,532, and a deep page took 219 ms instead of 63. SQLite's planner needs no statistics
     /// for these queries.
     ///
+    /// Returns whether it refreshed anything (on PostgreSQL).
+    ///
     /// # Errors
     /// As [`db_error`].
-    pub async fn refresh_statistics(&self, kind: JobKind) -> Result<()> {
+    pub async fn refresh_statistics(&self, kind: JobKind) -> Result<bool> {
         if !self.db.is_shared() {
-            return Ok(());
+            return Ok(false);
         }
         // Characters also move their movies' counts.
         let tables = match kind {
@@ -95,7 +97,7 @@ impl SeaJobStore {
             JobKind::Characters => "ANALYZE characters, movies",
         };
         self.db.conn().execute_unprepared(tables).await.map_err(db_error)?;
-        Ok(())
+        Ok(true)
     }
 
     /// How many jobs the table holds in each status (`queued`, `running`, ...), statuses with
