@@ -68,14 +68,17 @@ async fn each_generation_job_is_run_by_exactly_one_instance() {
     }
 
     // Who ran each job first, then how each ended, so that a failure says which went wrong.
+    // The runner logs the end after it stores it, so the line may follow the API's answer.
     for id in &ids {
+        let ended = |l: &str| l.contains("job ended") && has_field(l, "job", id);
+        tokio::select! {
+            _ = a.log().wait_for("the job's end", EVENT_PATIENCE, ended) => {},
+            _ = b.log().wait_for("the job's end", EVENT_PATIENCE, ended) => {},
+        }
         let runs = runs(&[&a, &b], id);
         println!("job {id}: runs on A and B: {runs:?}");
         assert_eq!(runs.iter().sum::<usize>(), 1, "job {id} ran {runs:?} times on A and B");
-        let ended: usize = [&a, &b]
-            .iter()
-            .map(|i| i.log().count(|l| l.contains("job ended") && has_field(l, "job", id)))
-            .sum();
+        let ended: usize = [&a, &b].iter().map(|i| i.log().count(ended)).sum();
         assert_eq!(ended, 1, "job {id} ended {ended} times");
     }
     for job in &jobs {
@@ -122,7 +125,10 @@ async fn a_killed_instances_job_is_finished_by_the_other_once_its_lease_expires(
     let job = job_until(&survivor, &token, &id, "finished", is_finished).await;
     assert_eq!(job["status"], "done", "{job}");
     assert_eq!(job["done"], REQUESTED, "{job}");
-    assert_eq!(survivor.log().count(|l| ended_job(l, &id, "done")), 1);
+    // The runner logs the end after it stores it, so the line may follow the API's answer.
+    let ended = |l: &str| ended_job(l, &id, "done");
+    survivor.log().wait_for("the job's end", EVENT_PATIENCE, ended).await;
+    assert_eq!(survivor.log().count(ended), 1);
 
     // Exactly the rows requested: no batch stored twice (a batch run again would have stored
     // its rows again, under new names), none lost.
