@@ -136,8 +136,8 @@ async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// The options of a pool of `size` connections to `url`, the write connection's if `writer`.
-/// SeaORM's default `test_before_acquire` stays on: the ping it makes is what turns a connection
-/// the network silently dropped into a failure within `acquire_timeout`.
+/// On PostgreSQL SeaORM's default `test_before_acquire` stays on: the ping it makes is what turns
+/// a connection the network silently dropped into a failure within `acquire_timeout`.
 fn options(url: &str, size: u32, writer: bool, acquire_timeout: Duration) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(acquire_timeout).max_connections(size);
@@ -468,7 +468,7 @@ pub(crate) fn write_error(
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnAcquireErr, ConnectionTrait};
+    use sea_orm::{ConnAcquireErr, ConnectionTrait, Statement};
 
     use super::*;
 
@@ -478,6 +478,22 @@ mod tests {
         options.sqlx_logging(false).max_connections(1);
         options.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::ZERO));
         sea_orm::Database::connect(options).await.unwrap()
+    }
+
+    /// `.cargo/config.toml` tells libsqlite3-sys how to compile SQLite; a build that missed it
+    /// would still work, only slower, so this says so.
+    #[tokio::test]
+    async fn sqlite_is_compiled_as_the_cargo_config_says() {
+        let db = connect("sqlite::memory:").await.unwrap();
+        let rows = db
+            .conn()
+            .query_all_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA compile_options"))
+            .await
+            .unwrap();
+        let options: Vec<String> = rows.iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
+        for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+            assert!(options.iter().any(|o| o == wanted), "{wanted} is not among {options:?}");
+        }
     }
 
     #[tokio::test]
