@@ -106,6 +106,7 @@ on_every_backend!(
     character_counts_follow_every_write,
     deleting_a_movie_deletes_its_characters,
     range_deletes_return_the_ids_they_deleted,
+    pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps,
     filters_match_case_insensitively_and_take_wildcards_literally,
     concurrent_character_writes_keep_the_count_exact,
     migrations_can_run_again_on_an_existing_database,
@@ -346,6 +347,77 @@ async fn range_deletes_return_the_ids_they_deleted(db: Database) {
     let deleted = movies.delete_range(ids[1], ids[3]).await.unwrap();
     assert_eq!(deleted, ids[1..3]);
     assert_eq!(movies.count().await.unwrap(), 3);
+}
+
+/// Every page of a list in id order, ascending and descending, `skip` anywhere: the rows
+/// `skip` places in. Dense ids take arithmetic, gaps the walk (`listing::skip_over_dense_ids`).
+async fn pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db);
+    let batch: Vec<_> = (0..60).map(|i| new_movie(&format!("M{i}"), 2000)).collect();
+    let first = movies.insert_many(&batch, None, None).await.unwrap()[0].id;
+    let roles: Vec<_> = (0..60).map(|i| record(&format!("C{i}"), first + 1)).collect();
+    characters.insert_many(&roles, None, None).await.unwrap();
+    let mut gaps = Vec::new();
+    // Dense; then without a middle row, the first and the last; then with a new row after a gap.
+    for step in 0..5 {
+        match step {
+            1 => gaps.push(first + 30),
+            2 => gaps.push(first),
+            3 => gaps.push(first + 59),
+            _ => {}
+        }
+        if let Some(&id) = gaps.last().filter(|_| step > 0 && step < 4) {
+            movies.delete(id).await.unwrap();
+        }
+        if step == 4 {
+            movies.insert(&new_movie("After the gaps", 2000), None).await.unwrap();
+        }
+        let mut ids: Vec<i64> = movies
+            .list(&MovieFilter::default(), Page::new(None, Some(100)).unwrap())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(ids.len() as u64, movies.count().await.unwrap(), "step {step}");
+        for descending in [false, true] {
+            if descending {
+                ids.reverse();
+            }
+            let filter = MovieFilter {
+                sort: MovieSort { descending, ..Default::default() },
+                ..Default::default()
+            };
+            for skip in [1, 2, 17, 29, 30, 55, 58, 59, 60, 61, 200] {
+                let page = Page::new(Some(skip), Some(5)).unwrap();
+                let got: Vec<i64> =
+                    movies.list(&filter, page).await.unwrap().items.iter().map(|m| m.id).collect();
+                let skip = (skip as usize).min(ids.len());
+                let want = &ids[skip..(skip + 5).min(ids.len())];
+                assert_eq!(got, want, "step {step}, descending {descending}, skip {skip}");
+            }
+        }
+    }
+    // Characters too: dense, then with a gap.
+    for gap in [false, true] {
+        if gap {
+            characters.delete(first_character(&characters).await + 10).await.unwrap();
+        }
+        let every = Page::new(None, Some(100)).unwrap();
+        let all = characters.list(&CharacterFilter::default(), every).await.unwrap().items;
+        let all: Vec<i64> = all.iter().map(|c| c.id).collect();
+        let page = Page::new(Some(20), Some(3)).unwrap();
+        let got = characters.list(&CharacterFilter::default(), page).await.unwrap().items;
+        let got: Vec<i64> = got.iter().map(|c| c.id).collect();
+        assert_eq!(got, all[20..23], "gap {gap}");
+    }
+}
+
+async fn first_character(characters: &SeaCharacterRepository) -> i64 {
+    let page = Page::new(None, Some(1)).unwrap();
+    characters.list(&CharacterFilter::default(), page).await.unwrap().items[0].id
 }
 
 async fn filters_match_case_insensitively_and_take_wildcards_literally(db: Database) {
