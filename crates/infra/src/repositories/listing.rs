@@ -69,20 +69,23 @@ pub(crate) async fn add_to_totals(
     for (counter, delta) in deltas {
         *summed.entry(counter).or_insert(0) += delta;
     }
-    // In name order, so that concurrent transactions on PostgreSQL lock rows in one order.
-    for (counter, delta) in summed.into_iter().filter(|(_, d)| *d != 0) {
-        let upsert = Query::insert()
-            .into_table(Alias::new(COUNTERS))
-            .columns([Alias::new("name"), Alias::new("value")])
-            .values_panic([counter.into(), delta.into()])
-            .on_conflict(
-                OnConflict::column(Alias::new("name"))
-                    .value(Alias::new("value"), Expr::cust("counters.value + excluded.value"))
-                    .to_owned(),
-            )
-            .to_owned();
-        txn.execute(&upsert).await.map_err(db_error)?;
+    // One statement (each is a round trip), its rows in name order, so that concurrent
+    // transactions on PostgreSQL lock rows in one order; summed, so that none comes twice.
+    let mut upsert = Query::insert();
+    upsert.into_table(Alias::new(COUNTERS)).columns([Alias::new("name"), Alias::new("value")]);
+    let rows: Vec<(String, i64)> = summed.into_iter().filter(|(_, d)| *d != 0).collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    for (counter, delta) in rows {
+        upsert.values_panic([counter.into(), delta.into()]);
+    }
+    upsert.on_conflict(
+        OnConflict::column(Alias::new("name"))
+            .value(Alias::new("value"), Expr::cust("counters.value + excluded.value"))
+            .to_owned(),
+    );
+    txn.execute(&upsert).await.map_err(db_error)?;
     Ok(())
 }
 
