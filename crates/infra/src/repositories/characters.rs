@@ -12,7 +12,7 @@ use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
     Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QuerySelect, RelationTrait, Select,
+    QuerySelect, QueryTrait, RelationTrait, Select,
 };
 
 use super::listing::{self, PageQuery, Search, Table};
@@ -183,21 +183,15 @@ impl CharacterRepository for SeaCharacterRepository {
             descending: false,
         };
         let total = match (&query.search, movie_id, filter.editor_id) {
-            (None, None, None) => listing::total(conn, Table::Characters.name()).await?,
+            (None, None, None) => listing::counter_query(Table::Characters.name()),
             // A movie's `nr_characters`, which every write keeps exact.
-            (None, Some(movie), None) => {
-                let count: Option<i64> = movie::Entity::find_by_id(movie)
-                    .select_only()
-                    .column(movie::Column::NrCharacters)
-                    .into_tuple()
-                    .one(conn)
-                    .await
-                    .map_err(db_error)?;
-                count.map_or(0, |n| u64::try_from(n).unwrap_or(0))
-            }
-            _ => query.count(conn).await?,
+            (None, Some(movie), None) => movie::Entity::find_by_id(movie)
+                .select_only()
+                .column(movie::Column::NrCharacters)
+                .into_query(),
+            _ => query.count_query(),
         };
-        let rows = query.rows::<character::Entity>(conn, page).await?;
+        let (rows, total) = query.rows::<character::Entity>(conn, page, total).await?;
         let names = movie_names(conn, rows.iter().map(|c| c.movie_id)).await?;
         let items = rows.into_iter().map(|c| with_movie_name(c, &names)).collect();
         Ok(Listing { items, total })

@@ -8,12 +8,16 @@ use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoColumnRef, JoinType, OnConflict, Order, Query,
     SelectStatement, UnionType,
 };
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryTrait,
+};
 
 use super::contains_ci_expr;
 use crate::db::db_error;
 
 const COUNTERS: &str = "counters";
+/// The column beside a page's rows that holds their total (see [`PageQuery::rows`]).
+const TOTAL: &str = "page_total";
 
 /// A table with a counter, an id index and a name search index (migration 5).
 #[derive(Clone, Copy, Debug)]
@@ -44,14 +48,24 @@ pub(crate) fn genre_counter(genre: &str) -> String {
     format!("movies.genre:{genre}")
 }
 
-/// The value of `counter`: a table's ([`Table::name`]) or a genre's ([`genre_counter`]).
-pub(crate) async fn total(conn: &impl ConnectionTrait, counter: &str) -> Result<u64> {
-    let select = Query::select()
+/// The statement that reads `counter`: a table's ([`Table::name`]) or a genre's
+/// ([`genre_counter`]).
+pub(crate) fn counter_query(counter: &str) -> SelectStatement {
+    Query::select()
         .column(Alias::new("value"))
         .from(Alias::new(COUNTERS))
         .and_where(Expr::col(Alias::new("name")).eq(counter))
-        .to_owned();
-    let row = conn.query_one(&select).await.map_err(db_error)?;
+        .to_owned()
+}
+
+/// The value of `counter` (see [`counter_query`]).
+pub(crate) async fn total(conn: &impl ConnectionTrait, counter: &str) -> Result<u64> {
+    read_total(conn, &counter_query(counter)).await
+}
+
+/// The one number `total` reads (0 without a row: a counter not made yet).
+async fn read_total(conn: &impl ConnectionTrait, total: &SelectStatement) -> Result<u64> {
+    let row = conn.query_one(total).await.map_err(db_error)?;
     let value: i64 = match row {
         Some(row) => row.try_get_by_index(0).map_err(db_error)?,
         None => 0,
@@ -167,9 +181,10 @@ impl PageQuery {
         Expr::cust_with_values(format!("{} MATCH ?", self.table.fts()), [phrase.to_owned()])
     }
 
-    /// How many rows match. The caller answers the unfiltered count from the counter.
-    pub(crate) async fn count(&self, conn: &impl ConnectionTrait) -> Result<u64> {
-        let select = match (&self.search, self.condition.is_empty()) {
+    /// The statement that counts the rows that match, for [`PageQuery::rows`] when no counter
+    /// knows the total.
+    pub(crate) fn count_query(&self) -> SelectStatement {
+        match (&self.search, self.condition.is_empty()) {
             // The search alone: the index counts its matches without reading a row.
             (Some(Search::Trigrams(phrase)), true) => Query::select()
                 .expr(Expr::cust("COUNT(*)"))
@@ -177,13 +192,7 @@ impl PageQuery {
                 .cond_where(self.matches(phrase))
                 .to_owned(),
             _ => self.base().expr(Expr::cust("COUNT(*)")).to_owned(),
-        };
-        let row = conn.query_one(&select).await.map_err(db_error)?;
-        let n: i64 = match row {
-            Some(row) => row.try_get_by_index(0).map_err(db_error)?,
-            None => 0,
-        };
-        Ok(u64::try_from(n).unwrap_or(0))
+        }
     }
 
     /// The order of the page: the keys, then the id (in the last key's direction). With a
@@ -283,19 +292,36 @@ impl PageQuery {
         ids(arithmetic, "by_arithmetic").union(UnionType::All, ids(walk, "by_walking")).to_owned()
     }
 
-    /// The page's rows of the entity `E` (this table's), in order, in one statement: the
-    /// rows whose id is among [`PageQuery::ids`].
+    /// The page's rows of the entity `E` (this table's), in order, and the total that
+    /// `total` reads (a statement of one number: [`counter_query`], [`PageQuery::count_query`]),
+    /// in one statement: the rows whose id is among [`PageQuery::ids`], each with the total
+    /// beside it. Each statement is a round trip (on SQLite, to the connection's thread and
+    /// back); only an empty page reads its total on its own.
     pub(crate) async fn rows<E: EntityTrait>(
         &self,
         conn: &impl ConnectionTrait,
         page: Page,
-    ) -> Result<Vec<E::Model>> {
+        total: SelectStatement,
+    ) -> Result<(Vec<E::Model>, u64)> {
         let table = Alias::new(self.table.name());
         let mut select = E::find()
             .filter(Expr::col((table.clone(), Alias::new("id"))).in_subquery(self.ids(page)));
         for (key, order) in self.order(page) {
             select = select.order_by(Expr::col((table.clone(), key)), order);
         }
-        select.all(conn).await.map_err(db_error)
+        let mut select = select.into_query();
+        let beside = Expr::SubQuery(None, Box::new(total.clone().into()));
+        select.expr_as(beside, Alias::new(TOTAL));
+        let rows = conn.query_all(&select).await.map_err(db_error)?;
+        let Some(first) = rows.first() else {
+            return Ok((Vec::new(), read_total(conn, &total).await?));
+        };
+        let counted: Option<i64> = first.try_get("", TOTAL).map_err(db_error)?;
+        let models = rows
+            .iter()
+            .map(|row| E::Model::from_query_result(row, ""))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(db_error)?;
+        Ok((models, u64::try_from(counted.unwrap_or(0)).unwrap_or(0)))
     }
 }

@@ -95,15 +95,13 @@ impl MovieRepository for SeaMovieRepository {
         // The table's counter without a filter, the genre's with that one alone.
         let but_genre = condition(&MovieFilter { genre: None, ..filter.clone() });
         let total = match (&query.search, &filter.genre) {
-            (None, None) if but_genre.is_empty() => {
-                listing::total(conn, Table::Movies.name()).await?
-            }
+            (None, None) if but_genre.is_empty() => listing::counter_query(Table::Movies.name()),
             (None, Some(genre)) if but_genre.is_empty() => {
-                listing::total(conn, &genre_counter(genre)).await?
+                listing::counter_query(&genre_counter(genre))
             }
-            _ => query.count(conn).await?,
+            _ => query.count_query(),
         };
-        let rows = query.rows::<movie::Entity>(conn, page).await?;
+        let (rows, total) = query.rows::<movie::Entity>(conn, page, total).await?;
         let items = rows.into_iter().map(Movie::from).collect();
         Ok(Listing { items, total })
     }
