@@ -293,10 +293,11 @@ impl PageQuery {
     }
 
     /// The page's rows of the entity `E` (this table's), in order, and the total that
-    /// `total` reads (a statement of one number: [`counter_query`], [`PageQuery::count_query`]),
-    /// in one statement: the rows whose id is among [`PageQuery::ids`], each with the total
-    /// beside it. Each statement is a round trip (on SQLite, to the connection's thread and
-    /// back); only an empty page reads its total on its own.
+    /// `total` reads (a statement of one number: [`counter_query`], [`PageQuery::count_query`]):
+    /// the rows whose id is among [`PageQuery::ids`]. On SQLite in one statement, each row with
+    /// the total beside it: each statement is a round trip to the connection's thread and back,
+    /// and only an empty page reads its total on its own. On PostgreSQL in two: there a count
+    /// beside the rows made filtered pages 40% slower (`filter_movies`, 102-109 against 62 req/s).
     pub(crate) async fn rows<E: EntityTrait>(
         &self,
         conn: &impl ConnectionTrait,
@@ -310,18 +311,23 @@ impl PageQuery {
             select = select.order_by(Expr::col((table.clone(), key)), order);
         }
         let mut select = select.into_query();
-        let beside = Expr::SubQuery(None, Box::new(total.clone().into()));
-        select.expr_as(beside, Alias::new(TOTAL));
+        let beside = conn.get_database_backend() == DbBackend::Sqlite;
+        if beside {
+            select.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+        }
         let rows = conn.query_all(&select).await.map_err(db_error)?;
-        let Some(first) = rows.first() else {
-            return Ok((Vec::new(), read_total(conn, &total).await?));
+        let total = match rows.first() {
+            Some(first) if beside => {
+                let counted: Option<i64> = first.try_get("", TOTAL).map_err(db_error)?;
+                u64::try_from(counted.unwrap_or(0)).unwrap_or(0)
+            }
+            _ => read_total(conn, &total).await?,
         };
-        let counted: Option<i64> = first.try_get("", TOTAL).map_err(db_error)?;
         let models = rows
             .iter()
             .map(|row| E::Model::from_query_result(row, ""))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(db_error)?;
-        Ok((models, u64::try_from(counted.unwrap_or(0)).unwrap_or(0)))
+        Ok((models, total))
     }
 }
