@@ -65,12 +65,21 @@ pub(crate) async fn total(conn: &impl ConnectionTrait, counter: &str) -> Result<
 
 /// The one number `total` reads (0 without a row: a counter not made yet).
 async fn read_total(conn: &impl ConnectionTrait, total: &SelectStatement) -> Result<u64> {
-    let row = conn.query_one(total).await.map_err(db_error)?;
-    let value: i64 = match row {
+    let value: Option<i64> = match conn.query_one(total).await.map_err(db_error)? {
         Some(row) => row.try_get_by_index(0).map_err(db_error)?,
-        None => 0,
+        None => None,
     };
-    Ok(u64::try_from(value).unwrap_or(0))
+    Ok(as_total(value))
+}
+
+/// A total as read: none (no row, or NULL) and a negative one are 0.
+fn as_total(value: Option<i64>) -> u64 {
+    u64::try_from(value.unwrap_or(0)).unwrap_or(0)
+}
+
+/// `select` (one row of one column) as a value inside another statement.
+fn scalar(select: SelectStatement) -> Expr {
+    Expr::SubQuery(None, Box::new(select.into()))
 }
 
 /// Adds each delta to its counter (made at 0 if new), in the transaction `txn` that added or
@@ -85,12 +94,12 @@ pub(crate) async fn add_to_totals(
     }
     // One statement (each is a round trip), its rows in name order, so that concurrent
     // transactions on PostgreSQL lock rows in one order; summed, so that none comes twice.
-    let mut upsert = Query::insert();
-    upsert.into_table(Alias::new(COUNTERS)).columns([Alias::new("name"), Alias::new("value")]);
     let rows: Vec<(String, i64)> = summed.into_iter().filter(|(_, d)| *d != 0).collect();
     if rows.is_empty() {
         return Ok(());
     }
+    let mut upsert = Query::insert();
+    upsert.into_table(Alias::new(COUNTERS)).columns([Alias::new("name"), Alias::new("value")]);
     for (counter, delta) in rows {
         upsert.values_panic([counter.into(), delta.into()]);
     }
@@ -252,14 +261,14 @@ impl PageQuery {
         let table = self.table.name();
         let (min, max) =
             (format!("(SELECT MIN(id) FROM {table})"), format!("(SELECT MAX(id) FROM {table})"));
-        let dense =
-            format!("(SELECT value FROM {COUNTERS} WHERE name = '{table}') = {max} - {min} + 1");
+        let span = Expr::cust(format!("{max} - {min} + 1"));
+        let dense = scalar(counter_query(table)).eq(span);
         let bound_if = |when_dense: bool, bound: Expr| -> Expr {
             let (then, otherwise) = match when_dense {
                 true => (bound, Expr::null()),
                 false => (Expr::null(), bound),
             };
-            Expr::case(Expr::cust(dense.clone()), then).finally(otherwise).into()
+            Expr::case(dense.clone(), then).finally(otherwise).into()
         };
         let skip = i64::try_from(page.skip()).unwrap_or(i64::MAX);
         let id = Expr::col((Alias::new(table), Alias::new("id")));
@@ -313,14 +322,11 @@ impl PageQuery {
         let mut select = select.into_query();
         let beside = conn.get_database_backend() == DbBackend::Sqlite;
         if beside {
-            select.expr_as(Expr::SubQuery(None, Box::new(total.clone().into())), Alias::new(TOTAL));
+            select.expr_as(scalar(total.clone()), Alias::new(TOTAL));
         }
         let rows = conn.query_all(&select).await.map_err(db_error)?;
         let total = match rows.first() {
-            Some(first) if beside => {
-                let counted: Option<i64> = first.try_get("", TOTAL).map_err(db_error)?;
-                u64::try_from(counted.unwrap_or(0)).unwrap_or(0)
-            }
+            Some(first) if beside => as_total(first.try_get("", TOTAL).map_err(db_error)?),
             _ => read_total(conn, &total).await?,
         };
         let models = rows
