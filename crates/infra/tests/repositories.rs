@@ -96,6 +96,7 @@ macro_rules! on_every_backend {
 
 on_every_backend!(
     a_taken_name_is_a_duplicate,
+    concurrent_creates_each_get_the_outcome_they_would_get_alone,
     bulk_insert_skips_taken_names_and_keeps_input_order,
     bulk_insert_over_several_statements_gives_dense_ids_to_the_rows_it_stores,
     concurrent_bulk_inserts_of_the_same_names_in_opposite_orders_both_succeed,
@@ -153,6 +154,72 @@ async fn a_taken_name_is_a_duplicate(db: Database) {
     movies.insert(&new_movie("Alien", 1979), None).await.unwrap();
     let err = movies.insert(&new_movie("Alien", 1986), None).await.unwrap_err();
     assert!(matches!(err, Error::DuplicateName { entity: RecordKind::Movie, .. }), "{err:?}");
+}
+
+/// Creates made at once go into the database together (`db/combine.rs`): each still gets its
+/// own movie or its own error, and its own event.
+async fn concurrent_creates_each_get_the_outcome_they_would_get_alone(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let movies = SeaMovieRepository::new(db.clone());
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    let gone = users.create(&username("bob"), "h", Role::User).await.unwrap().id;
+    users.delete(gone).await.unwrap();
+    movies.insert(&new_movie("Taken", 2000), None).await.unwrap();
+    let before = log_of(&db).await.len();
+
+    // Two editors, a name already taken, a name twice.
+    let mut first: Vec<(String, Option<i64>)> =
+        (0..40).map(|i| (format!("M{i}"), if i % 2 == 0 { Some(ana) } else { None })).collect();
+    first.insert(5, ("Taken".into(), Some(ana)));
+    first.insert(10, ("Twice".into(), None));
+    first.insert(20, ("Twice".into(), Some(ana)));
+    // An editor deleted since their token was checked: that transaction fails as a whole, and
+    // each create is made again on its own.
+    let second: Vec<(String, Option<i64>)> = vec![
+        ("N1".into(), None),
+        ("By a deleted user".into(), Some(gone)),
+        ("N2".into(), Some(ana)),
+    ];
+    let mut stored = Vec::new();
+    for creates in [first, second] {
+        let new: Vec<NewMovie> = creates.iter().map(|(name, _)| new_movie(name, 2001)).collect();
+        let outcomes = futures_util::future::join_all(
+            new.iter().zip(&creates).map(|(movie, (_, editor))| movies.insert(movie, *editor)),
+        )
+        .await;
+        for ((name, editor), outcome) in creates.iter().zip(outcomes) {
+            match (name.as_str(), outcome) {
+                ("Taken" | "Twice", Err(e)) => {
+                    assert!(matches!(e, Error::DuplicateName { .. }), "{name}: {e:?}");
+                }
+                ("By a deleted user", Err(e)) => {
+                    assert!(matches!(e, Error::Unauthorized(_)), "{e:?}");
+                }
+                (_, Ok(movie)) => {
+                    assert_eq!((&movie.name, movie.editor_id, movie.year), (name, *editor, 2001));
+                    let found = movies.find(movie.id).await.unwrap().expect("stored");
+                    assert_eq!(found, movie, "answered as stored");
+                    stored.push(movie.id);
+                }
+                (_, Err(e)) => panic!("{name}: {e:?}"),
+            }
+        }
+    }
+    // The 40 movies, one of the two "Twice", N1 and N2: no more, no fewer.
+    assert_eq!(stored.len(), 43);
+    assert_eq!(movies.count().await.unwrap(), 44);
+    assert!(ids_are_dense(&movies).await);
+    let events = SeaEventLog::new(db.clone()).since(0, 1000).await.unwrap();
+    let mut added: Vec<i64> = events[before..]
+        .iter()
+        .map(|e| {
+            assert_eq!((e.entity, e.operation), (EventSubject::Movie, Operation::Add));
+            e.data["id"].as_i64().expect("the movie's id")
+        })
+        .collect();
+    added.sort_unstable();
+    stored.sort_unstable();
+    assert_eq!(added, stored, "one `add` event for each movie stored");
 }
 
 async fn bulk_insert_skips_taken_names_and_keeps_input_order(db: Database) {

@@ -1,5 +1,7 @@
 //! `MovieRepository` over SeaORM.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use movies_domain::events::{MovieCount, NewEvent};
 use movies_domain::jobs::JobCredit;
@@ -14,7 +16,9 @@ use sea_orm::{
 
 use super::IN_CHUNK;
 use super::listing::{self, PageQuery, Search, Table, genre_counter};
-use crate::db::{BulkInsert, Database, Reference, db_error, is_foreign_key_violation, write_error};
+use crate::db::{
+    BulkInsert, Combiner, Database, Reference, db_error, is_foreign_key_violation, write_error,
+};
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
 use crate::jobs::record_progress;
@@ -30,12 +34,95 @@ const INSERT_MOVIES: BulkInsert = BulkInsert {
 #[derive(Clone, Debug)]
 pub struct SeaMovieRepository {
     db: Database,
+    /// Single creates waiting for the writer, made together (`db/combine.rs`).
+    creates: Arc<Combiner<(NewMovie, Option<i64>), Movie>>,
 }
 
 impl SeaMovieRepository {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, creates: Combiner::new() }
     }
+
+    /// Creates each movie, in one transaction when it can: its outcomes, in order.
+    async fn insert_combined(&self, creates: Vec<(NewMovie, Option<i64>)>) -> Vec<Result<Movie>> {
+        let together = match creates.len() {
+            1 => Ok(vec![None]),
+            _ => self.insert_together(&creates).await,
+        };
+        // A movie not stored together (its name taken, its editor gone, or the transaction
+        // failed) is created on its own, for the outcome and the error it alone would have had.
+        let stored = together.unwrap_or_else(|_| vec![None; creates.len()]);
+        let mut outcomes = Vec::with_capacity(creates.len());
+        for ((movie, editor_id), stored) in creates.iter().zip(stored) {
+            outcomes.push(match stored {
+                Some(stored) => Ok(stored),
+                None => self.insert_one(movie, *editor_id).await,
+            });
+        }
+        outcomes
+    }
+
+    /// One transaction for all `creates`: a multi-row INSERT per editor, one counters update,
+    /// an `add` event per movie stored. `None` for a movie it left out (its name taken).
+    async fn insert_together(
+        &self,
+        creates: &[(NewMovie, Option<i64>)],
+    ) -> Result<Vec<Option<Movie>>> {
+        let txn = self.db.write().await?;
+        txn.one_batch_at_a_time().await?;
+        let mut stored: Vec<Option<Movie>> = vec![None; creates.len()];
+        let mut editors: Vec<Option<i64>> = creates.iter().map(|(_, e)| *e).collect();
+        editors.sort_unstable();
+        editors.dedup();
+        for editor_id in editors {
+            let (at, rows): (Vec<usize>, Vec<Vec<Value>>) = creates
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, e))| *e == editor_id)
+                .map(|(i, (m, _))| (i, movie_row(m)))
+                .unzip();
+            let ids = INSERT_MOVIES.run(&txn, Value::from(editor_id), rows).await;
+            for (i, id) in at.into_iter().zip(ids.map_err(db_error)?) {
+                stored[i] = id.map(|id| creates[i].0.stored(id, editor_id));
+            }
+        }
+        let added: Vec<&Movie> = stored.iter().flatten().collect();
+        if added.is_empty() {
+            txn.rollback().await?;
+            return Ok(stored);
+        }
+        let genres = added.iter().map(|m| m.genre.as_str());
+        listing::add_to_totals(&*txn, movie_counts(genres, 1)).await?;
+        let events = added.into_iter().map(NewEvent::movie_added).collect();
+        self.db.commit(txn, events).await?;
+        Ok(stored)
+    }
+
+    /// One movie in a transaction of its own.
+    async fn insert_one(&self, m: &NewMovie, editor_id: Option<i64>) -> Result<Movie> {
+        let txn = self.db.write().await?;
+        let mut model = active(m);
+        model.editor_id = Set(editor_id);
+        let stored: Movie = model
+            .insert(&*txn)
+            .await
+            .map_err(write_error(RecordKind::Movie, m.name.as_str(), Some(Reference::Editor)))?
+            .into();
+        listing::add_to_totals(&*txn, movie_counts([stored.genre.as_str()], 1)).await?;
+        self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
+        Ok(stored)
+    }
+}
+
+/// A movie's values for [`INSERT_MOVIES`], in its column order.
+fn movie_row(m: &NewMovie) -> Vec<Value> {
+    vec![
+        Value::from(m.name.as_str()),
+        Value::from(m.year.get()),
+        Value::from(m.duration.as_str()),
+        Value::from(m.genre.as_str()),
+        Value::from(m.description.as_str()),
+    ]
 }
 
 fn active(m: &NewMovie) -> movie::ActiveModel {
@@ -141,17 +228,12 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn insert(&self, m: &NewMovie, editor_id: Option<i64>) -> Result<Movie> {
-        let txn = self.db.write().await?;
-        let mut model = active(m);
-        model.editor_id = Set(editor_id);
-        let stored: Movie = model
-            .insert(&*txn)
-            .await
-            .map_err(write_error(RecordKind::Movie, m.name.as_str(), Some(Reference::Editor)))?
-            .into();
-        listing::add_to_totals(&*txn, movie_counts([stored.genre.as_str()], 1)).await?;
-        self.db.commit(txn, vec![NewEvent::movie_added(&stored)]).await?;
-        Ok(stored)
+        let this = self.clone();
+        let write = move |creates| {
+            let this = this.clone();
+            async move { this.insert_combined(creates).await }
+        };
+        self.creates.submit((m.clone(), editor_id), write).await
     }
 
     async fn insert_many(
@@ -162,18 +244,7 @@ impl MovieRepository for SeaMovieRepository {
     ) -> Result<Vec<Movie>> {
         let txn = self.db.write().await?;
         txn.one_batch_at_a_time().await?;
-        let rows = movies
-            .iter()
-            .map(|m| {
-                vec![
-                    Value::from(m.name.as_str()),
-                    Value::from(m.year.get()),
-                    Value::from(m.duration.as_str()),
-                    Value::from(m.genre.as_str()),
-                    Value::from(m.description.as_str()),
-                ]
-            })
-            .collect();
+        let rows = movies.iter().map(movie_row).collect();
         let ids = match INSERT_MOVIES.run(&txn, Value::from(editor_id), rows).await {
             Ok(ids) => ids,
             Err(e) if is_foreign_key_violation(&e) => return Err(Reference::Editor.missing()),
