@@ -1,6 +1,7 @@
 //! `/movies`: create, read, list with filters and paging, replace, delete, bulk routes and the
 //! routes kept for the original web front end.
 
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -93,6 +94,46 @@ async fn creating_a_movie_with_a_taken_name_is_a_conflict() {
         assert!(detail.is_string(), "{detail}");
     }
     assert_eq!(app.movie_count().await, 1);
+}
+
+/// Creates sent at once go into the database together (`infra/src/db/combine.rs`): each still
+/// gets the answer it would get alone, the same body as a create sent on its own.
+#[tokio::test]
+async fn creates_sent_at_once_each_get_their_own_answer() {
+    let app = spawn_app().await;
+    let alone = app.post_json("/movies", &json!({ "name": "Alien", "year": 1979 })).await;
+    let alone_body = alone.expect(StatusCode::OK).clone();
+    let taken = app.post_json("/movies", &json!({ "name": "Alien", "year": 1986 })).await;
+    let taken_body = taken.expect_error(StatusCode::CONFLICT).clone();
+
+    let app = &app;
+    let bodies: Vec<Value> = (0..30)
+        .map(|i| match i % 3 {
+            0 => json!({ "name": "Alien", "year": 1986 }),
+            1 => json!({ "name": "Twice", "year": 2000 }),
+            _ => json!({ "name": format!("Movie {i}"), "year": "2001", "genre": "Drama" }),
+        })
+        .collect();
+    let replies = join_all(bodies.iter().map(|body| app.post_json("/movies", body))).await;
+    let mut twice = 0;
+    for (body, reply) in bodies.iter().zip(&replies) {
+        match body["name"].as_str().unwrap() {
+            "Alien" => assert_eq!(reply.expect_error(StatusCode::CONFLICT), &taken_body),
+            "Twice" if reply.status == StatusCode::OK => twice += 1,
+            "Twice" => {
+                reply.expect_error(StatusCode::CONFLICT);
+            }
+            name => {
+                let movie = reply.expect(StatusCode::OK);
+                assert_eq!((movie["name"].as_str(), &movie["year"]), (Some(name), &json!(2001)));
+                assert_eq!(app.movie(id_of(movie)).await, *movie, "answered as stored");
+                assert_keys(movie, &MOVIE_KEYS);
+                assert_eq!(movie["editorId"], alone_body["editorId"]);
+            }
+        }
+    }
+    assert_eq!(twice, 1, "one of the creates of the same name is made");
+    assert_eq!(app.movie_count().await, 1 + 1 + 10);
 }
 
 #[tokio::test]
