@@ -36,20 +36,35 @@ struct State<I, O> {
 
 type Waiting<I, O> = (I, oneshot::Sender<Result<O>>);
 
+/// What a batch did with one of its writes.
+pub(crate) enum Combined<I, O> {
+    Done(Result<O>),
+    /// Not made with the others (a name taken among them, say): to be made on its own, for
+    /// the outcome it alone would have.
+    Alone(I),
+}
+
 impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self { state: Mutex::new(State { waiting: Vec::new(), draining: false }) })
     }
 
     /// Queues `item` and waits for its outcome. When no task is writing the queue, one starts:
-    /// `write` takes the items queued (in order, at most [`MAX_COMBINED`]) and answers each, in
-    /// their order, until the queue is empty. A write starts after its caller stopped waiting
-    /// (a client that left, a request that timed out) is not made, as it would not have been
-    /// without the queue.
-    pub(crate) async fn submit<W, F>(self: &Arc<Self>, item: I, write: W) -> Result<O>
+    /// `together` takes the items queued (in order, at most [`MAX_COMBINED`]) and says what it
+    /// did with each, in their order, then `alone` makes one at a time those it left; until the
+    /// queue is empty. A write whose caller stopped waiting (a client that left, a request that
+    /// timed out) before its turn is not made, as it would not have been without the queue.
+    pub(crate) async fn submit<T, F, A, G>(
+        self: &Arc<Self>,
+        item: I,
+        together: T,
+        alone: A,
+    ) -> Result<O>
     where
-        W: Fn(Vec<I>) -> F + Send + 'static,
-        F: Future<Output = Vec<Result<O>>> + Send + 'static,
+        T: Fn(Vec<I>) -> F + Send + 'static,
+        F: Future<Output = Vec<Combined<I, O>>> + Send + 'static,
+        A: Fn(I) -> G + Send + 'static,
+        G: Future<Output = Result<O>> + Send + 'static,
     {
         let (answer, outcome) = oneshot::channel();
         let start = {
@@ -58,15 +73,17 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
             !std::mem::replace(&mut state.draining, true)
         };
         if start {
-            tokio::spawn(self.clone().drain(write));
+            tokio::spawn(self.clone().drain(together, alone));
         }
         outcome.await.map_err(|_| Error::internal("a combined write ended without an answer"))?
     }
 
-    async fn drain<W, F>(self: Arc<Self>, write: W)
+    async fn drain<T, F, A, G>(self: Arc<Self>, together: T, alone: A)
     where
-        W: Fn(Vec<I>) -> F,
-        F: Future<Output = Vec<Result<O>>> + Send + 'static,
+        T: Fn(Vec<I>) -> F,
+        F: Future<Output = Vec<Combined<I, O>>> + Send + 'static,
+        A: Fn(I) -> G,
+        G: Future<Output = Result<O>> + Send + 'static,
     {
         loop {
             let batch: Vec<Waiting<I, O>> = {
@@ -80,17 +97,44 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
                 state.waiting.drain(..n).collect()
             };
             let (items, answers): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
-            // A task of its own, so that a panic in it fails this batch, not the queue.
-            match tokio::spawn(write(items)).await {
-                Ok(outcomes) if outcomes.len() == answers.len() => {
-                    for (answer, outcome) in answers.into_iter().zip(outcomes) {
+            // Tasks of their own, so that a panic in one fails its writes, not the queue.
+            let outcomes = match tokio::spawn(together(items)).await {
+                Ok(outcomes) if outcomes.len() == answers.len() => outcomes,
+                Ok(_) => {
+                    fail(answers, "a combined write answered the wrong number of writes");
+                    continue;
+                }
+                Err(_) => {
+                    fail(answers, "a combined write failed");
+                    continue;
+                }
+            };
+            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                match outcome {
+                    Combined::Done(outcome) => {
                         let _ = answer.send(outcome);
                     }
+                    Combined::Alone(_) if answer.is_closed() => {}
+                    Combined::Alone(item) => {
+                        let outcome = tokio::spawn(alone(item)).await;
+                        let _ = answer.send(outcome.unwrap_or_else(|_| {
+                            tracing::error!("a write made alone failed");
+                            Err(Error::internal("a write made alone failed"))
+                        }));
+                    }
                 }
-                Ok(_) => fail(answers, "a combined write answered the wrong number of writes"),
-                Err(_) => fail(answers, "a combined write failed"),
             }
         }
+    }
+}
+
+/// `error` again, for each of the other writes of a batch that failed as a whole: the same
+/// variant (what the client is told), with the source's message.
+pub(crate) fn again(error: &Error) -> Error {
+    match error {
+        Error::Unavailable(source) => Error::unavailable(source.to_string()),
+        Error::Internal(source) => Error::internal(source.to_string()),
+        other => Error::internal(other.to_string()),
     }
 }
 
@@ -108,18 +152,25 @@ mod tests {
 
     use super::*;
 
-    /// Doubles each item, after a pause during which more queue up; notes each batch's size.
-    fn doubling(sizes: Arc<Mutex<Vec<usize>>>) -> impl Fn(Vec<u32>) -> Doubled + Send + 'static {
+    type Batch = std::pin::Pin<Box<dyn Future<Output = Vec<Combined<u32, u32>>> + Send>>;
+
+    /// Doubles each even item and leaves the odd ones to [`tripled`], after a pause during
+    /// which more queue up; notes each batch's size.
+    fn doubling(sizes: Arc<Mutex<Vec<usize>>>) -> impl Fn(Vec<u32>) -> Batch + Send + 'static {
         move |items: Vec<u32>| {
             sizes.lock().unwrap().push(items.len());
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                items.into_iter().map(|i| Ok(i * 2)).collect()
+                let each =
+                    |i| if i % 2 == 0 { Combined::Done(Ok(i * 2)) } else { Combined::Alone(i) };
+                items.into_iter().map(each).collect()
             })
         }
     }
 
-    type Doubled = std::pin::Pin<Box<dyn Future<Output = Vec<Result<u32>>> + Send>>;
+    async fn tripled(i: u32) -> Result<u32> {
+        Ok(i * 3)
+    }
 
     #[tokio::test]
     async fn writes_queued_while_one_runs_go_together_and_each_gets_its_own_outcome() {
@@ -128,53 +179,76 @@ mod tests {
         let tasks: Vec<_> = (0..50)
             .map(|i| {
                 let (combiner, sizes) = (combiner.clone(), sizes.clone());
-                tokio::spawn(async move { combiner.submit(i, doubling(sizes)).await })
+                tokio::spawn(async move { combiner.submit(i, doubling(sizes), tripled).await })
             })
             .collect();
         for (i, task) in tasks.into_iter().enumerate() {
-            assert_eq!(task.await.unwrap().unwrap(), i as u32 * 2);
+            let expected = if i % 2 == 0 { i * 2 } else { i * 3 };
+            assert_eq!(task.await.unwrap().unwrap(), expected as u32);
         }
         let sizes = sizes.lock().unwrap().clone();
         assert_eq!(sizes.iter().sum::<usize>(), 50);
         assert!(sizes.len() < 50, "no write was combined: {sizes:?}");
         // The queue is idle again: a later write starts a task of its own.
-        assert_eq!(combiner.submit(7, doubling(Arc::default())).await.unwrap(), 14);
+        assert_eq!(combiner.submit(7, doubling(Arc::default()), tripled).await.unwrap(), 21);
     }
 
     #[tokio::test]
     async fn a_panicking_batch_fails_its_writes_and_the_queue_goes_on() {
         let combiner = Combiner::<u32, u32>::new();
         let panics = |_: Vec<u32>| async { panic!("boom") };
-        let failed = combiner.submit(1, panics).await;
+        let failed = combiner.submit(1, panics, tripled).await;
         assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
-        assert_eq!(combiner.submit(2, doubling(Arc::default())).await.unwrap(), 4);
+        assert_eq!(combiner.submit(2, doubling(Arc::default()), tripled).await.unwrap(), 4);
     }
 
     #[tokio::test]
-    async fn a_write_whose_caller_left_before_it_started_is_not_made() {
+    async fn a_write_whose_caller_left_before_its_turn_is_not_made() {
         let combiner = Combiner::<u32, u32>::new();
         let written = Arc::new(AtomicUsize::new(0));
+        let made_alone = Arc::new(AtomicUsize::new(0));
+        // Every write is left to be made alone, after a pause.
         let counting = {
             let written = written.clone();
             move |items: Vec<u32>| {
                 written.fetch_add(items.len(), Ordering::SeqCst);
                 async move {
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    items.into_iter().map(Ok).collect::<Vec<_>>()
+                    items.into_iter().map(Combined::Alone).collect::<Vec<_>>()
                 }
             }
         };
-        // The first write runs; the second queues behind it, and its caller gives up.
-        let first = tokio::spawn({
-            let (combiner, counting) = (combiner.clone(), counting.clone());
-            async move { combiner.submit(1, counting).await }
-        });
+        let alone = {
+            let made_alone = made_alone.clone();
+            move |i: u32| {
+                made_alone.fetch_add(1, Ordering::SeqCst);
+                async move { Ok(i) }
+            }
+        };
+        // The first batch takes two writes; the second's caller leaves while it runs, so it
+        // is not made alone; a third, queued behind, is left before its batch.
+        let submit = |i: u32| {
+            let (combiner, counting, alone) = (combiner.clone(), counting.clone(), alone.clone());
+            tokio::spawn(async move { combiner.submit(i, counting, alone).await })
+        };
+        let (first, second) = (submit(1), submit(2));
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let gave_up =
-            tokio::time::timeout(Duration::from_millis(5), combiner.submit(2, counting.clone()));
-        assert!(gave_up.await.is_err());
+        second.abort();
+        let third = combiner.submit(3, counting.clone(), alone.clone());
+        assert!(tokio::time::timeout(Duration::from_millis(5), third).await.is_err());
         assert_eq!(first.await.unwrap().unwrap(), 1);
-        assert_eq!(combiner.submit(3, counting).await.unwrap(), 3);
-        assert_eq!(written.load(Ordering::SeqCst), 2, "the abandoned write was made");
+        assert_eq!(combiner.submit(4, counting, alone).await.unwrap(), 4);
+        assert_eq!(written.load(Ordering::SeqCst), 3, "1 and 2 together, then 4; never 3");
+        assert_eq!(made_alone.load(Ordering::SeqCst), 2, "1 and 4 alone; never 2");
+    }
+
+    #[test]
+    fn the_other_writes_of_a_failed_batch_get_the_same_kind_of_error() {
+        let busy = Error::unavailable("database is locked");
+        assert!(
+            matches!(again(&busy), Error::Unavailable(s) if s.to_string() == "database is locked")
+        );
+        let bug = Error::internal("no such table");
+        assert!(matches!(again(&bug), Error::Internal(s) if s.to_string() == "no such table"));
     }
 }

@@ -22,12 +22,12 @@ use sea_orm::{
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 mod bulk;
-mod combine;
+pub(crate) mod combine;
 mod instances;
 mod outbox;
 
 pub(crate) use bulk::BulkInsert;
-pub(crate) use combine::Combiner;
+pub(crate) use combine::{Combined, Combiner};
 pub(crate) use outbox::EVENTS_CHANNEL;
 
 /// How long a SQLite writer waits for another to finish before giving up.

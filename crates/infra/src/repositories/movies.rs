@@ -17,7 +17,8 @@ use sea_orm::{
 use super::IN_CHUNK;
 use super::listing::{self, PageQuery, Search, Table, genre_counter};
 use crate::db::{
-    BulkInsert, Combiner, Database, Reference, db_error, is_foreign_key_violation, write_error,
+    BulkInsert, Combined, Combiner, Database, Reference, combine, db_error,
+    is_foreign_key_violation, write_error,
 };
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
@@ -35,39 +36,47 @@ const INSERT_MOVIES: BulkInsert = BulkInsert {
 pub struct SeaMovieRepository {
     db: Database,
     /// Single creates waiting for the writer, made together (`db/combine.rs`).
-    creates: Arc<Combiner<(NewMovie, Option<i64>), Movie>>,
+    creates: Arc<Combiner<Create, Movie>>,
 }
+
+/// A single create: the movie and its editor.
+type Create = (NewMovie, Option<i64>);
 
 impl SeaMovieRepository {
     pub fn new(db: Database) -> Self {
         Self { db, creates: Combiner::new() }
     }
 
-    /// Creates each movie, in one transaction when it can: its outcomes, in order.
-    async fn insert_combined(&self, creates: Vec<(NewMovie, Option<i64>)>) -> Vec<Result<Movie>> {
-        let together = match creates.len() {
-            1 => Ok(vec![None]),
-            _ => self.insert_together(&creates).await,
-        };
-        // A movie not stored together (its name taken, its editor gone, or the transaction
-        // failed) is created on its own, for the outcome and the error it alone would have had.
-        let stored = together.unwrap_or_else(|_| vec![None; creates.len()]);
-        let mut outcomes = Vec::with_capacity(creates.len());
-        for ((movie, editor_id), stored) in creates.iter().zip(stored) {
-            outcomes.push(match stored {
-                Some(stored) => Ok(stored),
-                None => self.insert_one(movie, *editor_id).await,
-            });
+    /// Creates the movies in one transaction, each answered or left to be made alone (its name
+    /// taken, or an editor gone): for the outcome and the error it alone would have had. When
+    /// the transaction fails otherwise (the database busy or down), each gets that error, as
+    /// each would have alone, rather than a retry one by one.
+    async fn insert_combined(&self, creates: Vec<Create>) -> Vec<Combined<Create, Movie>> {
+        if creates.len() == 1 {
+            return creates.into_iter().map(Combined::Alone).collect();
         }
-        outcomes
+        match self.insert_together(&creates).await {
+            Ok(Some(stored)) => creates
+                .into_iter()
+                .zip(stored)
+                .map(|(create, stored)| match stored {
+                    Some(movie) => Combined::Done(Ok(movie)),
+                    None => Combined::Alone(create),
+                })
+                .collect(),
+            Ok(None) => creates.into_iter().map(Combined::Alone).collect(),
+            Err(e) => {
+                let others = creates[1..].iter().map(|_| Combined::Done(Err(combine::again(&e))));
+                let others: Vec<_> = others.collect();
+                std::iter::once(Combined::Done(Err(e))).chain(others).collect()
+            }
+        }
     }
 
     /// One transaction for all `creates`: a multi-row INSERT per editor, one counters update,
-    /// an `add` event per movie stored. `None` for a movie it left out (its name taken).
-    async fn insert_together(
-        &self,
-        creates: &[(NewMovie, Option<i64>)],
-    ) -> Result<Vec<Option<Movie>>> {
+    /// an `add` event per movie stored. `None` for a movie it left out (its name taken); `None`
+    /// for all when an editor is gone (nothing written).
+    async fn insert_together(&self, creates: &[Create]) -> Result<Option<Vec<Option<Movie>>>> {
         let txn = self.db.write().await?;
         txn.one_batch_at_a_time().await?;
         let mut stored: Vec<Option<Movie>> = vec![None; creates.len()];
@@ -81,21 +90,26 @@ impl SeaMovieRepository {
                 .filter(|(_, (_, e))| *e == editor_id)
                 .map(|(i, (m, _))| (i, movie_row(m)))
                 .unzip();
-            let ids = INSERT_MOVIES.run(&txn, Value::from(editor_id), rows).await;
-            for (i, id) in at.into_iter().zip(ids.map_err(db_error)?) {
+            let ids = match INSERT_MOVIES.run(&txn, Value::from(editor_id), rows).await {
+                Ok(ids) => ids,
+                // An editor deleted since their token was checked: which create's, each alone says.
+                Err(e) if is_foreign_key_violation(&e) => return Ok(None),
+                Err(e) => return Err(db_error(e)),
+            };
+            for (i, id) in at.into_iter().zip(ids) {
                 stored[i] = id.map(|id| creates[i].0.stored(id, editor_id));
             }
         }
         let added: Vec<&Movie> = stored.iter().flatten().collect();
         if added.is_empty() {
             txn.rollback().await?;
-            return Ok(stored);
+            return Ok(Some(stored));
         }
         let genres = added.iter().map(|m| m.genre.as_str());
         listing::add_to_totals(&*txn, movie_counts(genres, 1)).await?;
         let events = added.into_iter().map(NewEvent::movie_added).collect();
         self.db.commit(txn, events).await?;
-        Ok(stored)
+        Ok(Some(stored))
     }
 
     /// One movie in a transaction of its own.
@@ -228,12 +242,16 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn insert(&self, m: &NewMovie, editor_id: Option<i64>) -> Result<Movie> {
-        let this = self.clone();
-        let write = move |creates| {
+        let (this, alone) = (self.clone(), self.clone());
+        let together = move |creates| {
             let this = this.clone();
             async move { this.insert_combined(creates).await }
         };
-        self.creates.submit((m.clone(), editor_id), write).await
+        let alone = move |(movie, editor_id): Create| {
+            let this = alone.clone();
+            async move { this.insert_one(&movie, editor_id).await }
+        };
+        self.creates.submit((m.clone(), editor_id), together, alone).await
     }
 
     async fn insert_many(
