@@ -50,9 +50,9 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
     }
 
     /// Queues `item` and waits for its outcome. When no task is writing the queue, one starts:
-    /// `together` takes the items queued (in order, at most [`MAX_COMBINED`]) and says what it
-    /// did with each, in their order, then `alone` makes one at a time those it left; until the
-    /// queue is empty. A write whose caller stopped waiting (a client that left, a request that
+    /// `together` takes the items queued when there are several (in order, at most
+    /// [`MAX_COMBINED`]) and says what it did with each, in their order, then `alone` makes one
+    /// at a time those it left, and a lone item; until the queue is empty. A write whose caller stopped waiting (a client that left, a request that
     /// timed out) before its turn is not made, as it would not have been without the queue.
     pub(crate) async fn submit<T, F, A, G>(
         self: &Arc<Self>,
@@ -98,16 +98,19 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
             };
             let (items, answers): (Vec<I>, Vec<_>) = batch.into_iter().unzip();
             // Tasks of their own, so that a panic in one fails its writes, not the queue.
-            let outcomes = match tokio::spawn(together(items)).await {
-                Ok(outcomes) if outcomes.len() == answers.len() => outcomes,
-                Ok(_) => {
-                    fail(answers, "a combined write answered the wrong number of writes");
-                    continue;
-                }
-                Err(_) => {
-                    fail(answers, "a combined write failed");
-                    continue;
-                }
+            let outcomes: Vec<Combined<I, O>> = match items.len() {
+                1 => items.into_iter().map(Combined::Alone).collect(),
+                _ => match tokio::spawn(together(items)).await {
+                    Ok(outcomes) if outcomes.len() == answers.len() => outcomes,
+                    Ok(_) => {
+                        fail(answers, "a combined write answered the wrong number of writes");
+                        continue;
+                    }
+                    Err(_) => {
+                        fail(answers, "a combined write failed");
+                        continue;
+                    }
+                },
             };
             for (answer, outcome) in answers.into_iter().zip(outcomes) {
                 match outcome {
@@ -194,12 +197,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lone_write_is_made_alone() {
+        let combiner = Combiner::<u32, u32>::new();
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        assert_eq!(combiner.submit(4, doubling(sizes.clone()), tripled).await.unwrap(), 12);
+        assert!(sizes.lock().unwrap().is_empty(), "a batch of one went through `together`");
+    }
+
+    #[tokio::test]
     async fn a_panicking_batch_fails_its_writes_and_the_queue_goes_on() {
         let combiner = Combiner::<u32, u32>::new();
         let panics = |_: Vec<u32>| async { panic!("boom") };
-        let failed = combiner.submit(1, panics, tripled).await;
-        assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
-        assert_eq!(combiner.submit(2, doubling(Arc::default()), tripled).await.unwrap(), 4);
+        let (one, two) =
+            tokio::join!(combiner.submit(1, panics, tripled), combiner.submit(3, panics, tripled));
+        for failed in [one, two] {
+            assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
+        }
+        let (two, five) = tokio::join!(
+            combiner.submit(2, doubling(Arc::default()), tripled),
+            combiner.submit(5, doubling(Arc::default()), tripled)
+        );
+        assert_eq!((two.unwrap(), five.unwrap()), (4, 15));
     }
 
     #[tokio::test]
@@ -238,7 +256,7 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_millis(5), third).await.is_err());
         assert_eq!(first.await.unwrap().unwrap(), 1);
         assert_eq!(combiner.submit(4, counting, alone).await.unwrap(), 4);
-        assert_eq!(written.load(Ordering::SeqCst), 3, "1 and 2 together, then 4; never 3");
+        assert_eq!(written.load(Ordering::SeqCst), 2, "1 and 2 together, 4 alone; never 3");
         assert_eq!(made_alone.load(Ordering::SeqCst), 2, "1 and 4 alone; never 2");
     }
 

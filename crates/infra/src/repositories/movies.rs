@@ -52,9 +52,6 @@ impl SeaMovieRepository {
     /// the transaction fails otherwise (the database busy or down), each gets that error, as
     /// each would have alone, rather than a retry one by one.
     async fn insert_combined(&self, creates: Vec<Create>) -> Vec<Combined<Create, Movie>> {
-        if creates.len() == 1 {
-            return creates.into_iter().map(Combined::Alone).collect();
-        }
         match self.insert_together(&creates).await {
             Ok(Some(stored)) => creates
                 .into_iter()
@@ -66,9 +63,10 @@ impl SeaMovieRepository {
                 .collect(),
             Ok(None) => creates.into_iter().map(Combined::Alone).collect(),
             Err(e) => {
-                let others = creates[1..].iter().map(|_| Combined::Done(Err(combine::again(&e))));
-                let others: Vec<_> = others.collect();
-                std::iter::once(Combined::Done(Err(e))).chain(others).collect()
+                let mut failed: Vec<_> =
+                    creates[1..].iter().map(|_| Combined::Done(Err(combine::again(&e)))).collect();
+                failed.push(Combined::Done(Err(e)));
+                failed
             }
         }
     }
