@@ -40,8 +40,16 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Measured fastest for a file database on a 2-core machine (see docs/operations.md).
 const SQLITE_POOL_SIZE: u32 = 8;
 const POSTGRES_POOL_SIZE: u32 = 16;
-/// The SQLite write connection's page cache, in KiB.
-const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// The SQLite write connection's page cache, in KiB. 64 MiB held up to 60 MB more RSS once a
+/// few hundred thousand movies were written, and generated 1,000,000 movies no faster than 16
+/// or 4 MiB (49.9-52.4 s against 52.9-53.2 s and 53.0 s, docs/operations.md).
+const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
+/// How long a pooled SQLite connection of a file database may sit unused before it is closed,
+/// and its page cache (2 MiB a reader, [`SQLITE_WRITER_CACHE_KIB`] the writer) freed with it:
+/// the memory a burst of traffic filled goes back once the burst is over. sqlx's reaper looks
+/// this often, so an unused connection goes 10 to 20 s after its last statement; reopening
+/// one takes about a millisecond.
+const SQLITE_IDLE_CLOSE: Duration = Duration::from_secs(10);
 
 /// A shared handle on the database: a connection pool, cheap to clone.
 #[derive(Clone)]
@@ -92,13 +100,16 @@ pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Databa
         (true, true) => 1,
         (true, false) => SQLITE_POOL_SIZE,
     };
-    let conn = sea_orm::Database::connect(options(url, pool_size, false, acquire_timeout)).await?;
+    let pool = options(url, pool_size, Role::Pool { in_memory }, acquire_timeout);
+    let conn = sea_orm::Database::connect(pool).await?;
     migrate(&conn).await?;
     // A file database gets a connection of its own for writes, whose page cache stays warm:
     // SQLite drops a connection's cache whenever another connection has written, so writes
     // taking turns over the pool read the pages they change from the file again each time.
     let writer = match sqlite && !in_memory {
-        true => Some(sea_orm::Database::connect(options(url, 1, true, acquire_timeout)).await?),
+        true => {
+            Some(sea_orm::Database::connect(options(url, 1, Role::Writer, acquire_timeout)).await?)
+        }
         false => None,
     };
     let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
@@ -137,12 +148,36 @@ async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// The options of a pool of `size` connections to `url`, the write connection's if `writer`.
+/// What a pool of [`options`] is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Role {
+    /// The pool every read (and on PostgreSQL every write) goes through.
+    Pool { in_memory: bool },
+    /// A SQLite file's write connection.
+    Writer,
+}
+
+/// The options of a pool of `size` connections to `url`, for `role`.
 /// On PostgreSQL SeaORM's default `test_before_acquire` stays on: the ping it makes is what turns
 /// a connection the network silently dropped into a failure within `acquire_timeout`.
-fn options(url: &str, size: u32, writer: bool, acquire_timeout: Duration) -> ConnectOptions {
+fn options(url: &str, size: u32, role: Role, acquire_timeout: Duration) -> ConnectOptions {
+    let writer = role == Role::Writer;
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(acquire_timeout).max_connections(size);
+    match role {
+        // The database lives only as long as a connection to it: sqlx's default closes an
+        // unused connection after 10 minutes and any after 30, which would empty it.
+        Role::Pool { in_memory: true } => {
+            options
+                .min_connections(1)
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>);
+        }
+        _ if url.starts_with("sqlite:") => {
+            options.idle_timeout(SQLITE_IDLE_CLOSE).min_connections(u32::from(!writer));
+        }
+        _ => {}
+    }
     if url.starts_with("sqlite:") {
         // A file on this machine: nothing to find dropped, and the ping is a round trip to the
         // connection's worker thread before every statement.
@@ -496,6 +531,39 @@ mod tests {
         for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
             assert!(options.iter().any(|o| o == wanted), "{wanted} is not among {options:?}");
         }
+    }
+
+    /// An in-memory database's one connection is never closed (closing it empties the
+    /// database); a file's unused connections are, with their page caches, one reader kept.
+    #[test]
+    fn only_a_file_databases_unused_connections_are_closed() {
+        let timeout = Duration::from_secs(5);
+        let memory = options("sqlite::memory:", 1, Role::Pool { in_memory: true }, timeout);
+        assert_eq!(memory.get_idle_timeout(), Some(None));
+        assert_eq!(memory.get_max_lifetime(), Some(None));
+        assert_eq!(memory.get_min_connections(), Some(1));
+        let file = "sqlite://movies.db";
+        let pool = options(file, 8, Role::Pool { in_memory: false }, timeout);
+        assert_eq!(pool.get_idle_timeout(), Some(Some(SQLITE_IDLE_CLOSE)));
+        assert_eq!(pool.get_min_connections(), Some(1));
+        let writer = options(file, 1, Role::Writer, timeout);
+        assert_eq!(writer.get_idle_timeout(), Some(Some(SQLITE_IDLE_CLOSE)));
+        assert_eq!(writer.get_min_connections(), Some(0));
+        let postgres = options("postgres://db/x", 16, Role::Pool { in_memory: false }, timeout);
+        assert_eq!(postgres.get_idle_timeout(), None);
+    }
+
+    /// Why: sqlx's pool empties an in-memory database when it closes its connection.
+    #[tokio::test]
+    async fn closing_an_in_memory_databases_connection_empties_it() {
+        let mut reaped =
+            options("sqlite::memory:", 1, Role::Pool { in_memory: true }, Duration::from_secs(5));
+        reaped.min_connections(0).idle_timeout(Duration::from_millis(200));
+        let conn = sea_orm::Database::connect(reaped).await.unwrap();
+        conn.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        conn.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(conn.execute_unprepared("INSERT INTO t VALUES (1)").await.is_err());
     }
 
     #[tokio::test]
