@@ -286,6 +286,7 @@ fn read_through(
     let movies = Arc::new(SeaMovieRepository::new(db.clone()));
     let characters = Arc::new(SeaCharacterRepository::new(db.clone()));
     let cache = Arc::new(ReadCache::new(cache_mb << 20));
+    cache.keep_tidy();
     let forget = cache.clone();
     db.on_commit(Arc::new(move |events| forget.forget(events)));
     if db.is_shared() {
