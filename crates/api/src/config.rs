@@ -399,6 +399,13 @@ fn parse_secret(raw: &str) -> Result<SecretString, String> {
 
 fn parse_database_url(raw: &str) -> Result<String, String> {
     let known = ["sqlite:", "postgres://", "postgresql://"];
+    if let Some(rest) = raw.strip_prefix("sqlite:") {
+        // No file: SQLite would give each connection a private temporary database of its own.
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.split('?').next().unwrap_or_default().is_empty() {
+            return Err("expected a file after sqlite://, or sqlite::memory:".into());
+        }
+    }
     if known.iter().any(|p| raw.starts_with(p)) {
         Ok(raw.to_owned())
     } else {
@@ -582,5 +589,11 @@ mod tests {
     fn database_urls_must_name_a_known_backend() {
         assert!(parse_database_url("mysql://x").is_err());
         assert!(parse_database_url("sqlite::memory:").is_ok());
+        for url in ["sqlite://movies.db", "sqlite:movies.db", "sqlite:///tmp/m.db?mode=rwc"] {
+            assert!(parse_database_url(url).is_ok(), "{url}");
+        }
+        for no_file in ["sqlite:", "sqlite://", "sqlite://?mode=rwc"] {
+            assert!(parse_database_url(no_file).is_err(), "{no_file}");
+        }
     }
 }

@@ -46,9 +46,11 @@ const POSTGRES_POOL_SIZE: u32 = 16;
 const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// How long a pooled SQLite connection of a file database may sit unused before it is closed,
 /// and its page cache (2 MiB a reader, [`SQLITE_WRITER_CACHE_KIB`] the writer) freed with it:
-/// the memory a burst of traffic filled goes back once the burst is over. sqlx's reaper looks
-/// this often, so an unused connection goes 10 to 20 s after its last statement; reopening
-/// one takes about a millisecond.
+/// the memory a burst of traffic filled goes back once the traffic is over (or down to fewer
+/// statements than one per connection every 10 s: the pool hands its connections out in
+/// turn). sqlx's reaper looks this often, so an unused connection goes 10 to 20 s after its
+/// last statement, and the reader pool then opens a fresh one, so that one is always open;
+/// opening one takes about a millisecond.
 const SQLITE_IDLE_CLOSE: Duration = Duration::from_secs(10);
 
 /// A shared handle on the database: a connection pool, cheap to clone.
@@ -84,8 +86,9 @@ pub type CommitHook = Arc<dyn Fn(&[NewEvent]) + Send + Sync>;
 /// Opens the database named by `url` and brings its schema up to date.
 ///
 /// `sqlite://FILE` creates the file if missing and uses WAL, foreign keys, a busy timeout and a
-/// pool of [`SQLITE_POOL_SIZE`]; `sqlite::memory:` gets a single connection (each connection
-/// would otherwise see its own empty database); `postgres://...` a pool of [`POSTGRES_POOL_SIZE`].
+/// pool of [`SQLITE_POOL_SIZE`]; `sqlite::memory:` gets a single connection, never closed (the
+/// database lives as long as a connection to it, and its writes and reads take turns on it);
+/// `postgres://...` a pool of [`POSTGRES_POOL_SIZE`].
 /// A query waits [`DEFAULT_ACQUIRE_TIMEOUT`] at most for a connection.
 pub async fn connect(url: &str) -> Result<Database, DbErr> {
     connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
@@ -103,9 +106,10 @@ pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Databa
     let pool = options(url, pool_size, Role::Pool { in_memory }, acquire_timeout);
     let conn = sea_orm::Database::connect(pool).await?;
     migrate(&conn).await?;
-    // A file database gets a connection of its own for writes, whose page cache stays warm:
-    // SQLite drops a connection's cache whenever another connection has written, so writes
-    // taking turns over the pool read the pages they change from the file again each time.
+    // A file database gets a connection of its own for writes, whose page cache stays warm
+    // while writes come less than [`SQLITE_IDLE_CLOSE`] apart: SQLite drops a connection's
+    // cache whenever another connection has written, so writes taking turns over the pool
+    // read the pages they change from the file again each time.
     let writer = match sqlite && !in_memory {
         true => {
             Some(sea_orm::Database::connect(options(url, 1, Role::Writer, acquire_timeout)).await?)
@@ -534,7 +538,8 @@ mod tests {
     }
 
     /// An in-memory database's one connection is never closed (closing it empties the
-    /// database); a file's unused connections are, with their page caches, one reader kept.
+    /// database); a file's unused connections are, with their page caches, and the reader
+    /// pool opens a fresh one in their place.
     #[test]
     fn only_a_file_databases_unused_connections_are_closed() {
         let timeout = Duration::from_secs(5);
@@ -563,7 +568,8 @@ mod tests {
         conn.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
         conn.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
         tokio::time::sleep(Duration::from_millis(700)).await;
-        assert!(conn.execute_unprepared("INSERT INTO t VALUES (1)").await.is_err());
+        let gone = conn.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap_err();
+        assert!(gone.to_string().contains("no such table"), "{gone}");
     }
 
     #[tokio::test]
