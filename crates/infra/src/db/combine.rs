@@ -52,8 +52,11 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
     /// Queues `item` and waits for its outcome. When no task is writing the queue, one starts:
     /// `together` takes the items queued when there are several (in order, at most
     /// [`MAX_COMBINED`]) and says what it did with each, in their order, then `alone` makes one
-    /// at a time those it left, and a lone item; until the queue is empty. A write whose caller stopped waiting (a client that left, a request that
-    /// timed out) before its turn is not made, as it would not have been without the queue.
+    /// at a time those it left, and a lone item; until the queue is empty. When `together`
+    /// fails as a whole (the database busy or down), each of its writes gets that error, as
+    /// each would have alone, rather than a retry one by one. A write whose caller stopped
+    /// waiting (a client that left, a request that timed out) before its turn is not made, as
+    /// it would not have been without the queue.
     pub(crate) async fn submit<T, F, A, G>(
         self: &Arc<Self>,
         item: I,
@@ -62,7 +65,7 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
     ) -> Result<O>
     where
         T: Fn(Vec<I>) -> F + Send + 'static,
-        F: Future<Output = Vec<Combined<I, O>>> + Send + 'static,
+        F: Future<Output = Result<Vec<Combined<I, O>>>> + Send + 'static,
         A: Fn(I) -> G + Send + 'static,
         G: Future<Output = Result<O>> + Send + 'static,
     {
@@ -81,7 +84,7 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
     async fn drain<T, F, A, G>(self: Arc<Self>, together: T, alone: A)
     where
         T: Fn(Vec<I>) -> F,
-        F: Future<Output = Vec<Combined<I, O>>> + Send + 'static,
+        F: Future<Output = Result<Vec<Combined<I, O>>>> + Send + 'static,
         A: Fn(I) -> G,
         G: Future<Output = Result<O>> + Send + 'static,
     {
@@ -101,8 +104,13 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
             let outcomes: Vec<Combined<I, O>> = match items.len() {
                 1 => items.into_iter().map(Combined::Alone).collect(),
                 _ => match tokio::spawn(together(items)).await {
-                    Ok(outcomes) if outcomes.len() == answers.len() => outcomes,
-                    Ok(_) => {
+                    Ok(Ok(outcomes)) if outcomes.len() == answers.len() => outcomes,
+                    Ok(Err(e)) => {
+                        let mut failed: Vec<_> = answers[1..].iter().map(|_| again(&e)).collect();
+                        failed.push(e);
+                        failed.into_iter().map(|e| Combined::Done(Err(e))).collect()
+                    }
+                    Ok(Ok(_)) => {
                         fail(answers, "a combined write answered the wrong number of writes");
                         continue;
                     }
@@ -133,7 +141,7 @@ impl<I: Send + 'static, O: Send + 'static> Combiner<I, O> {
 
 /// `error` again, for each of the other writes of a batch that failed as a whole: the same
 /// variant (what the client is told), with the source's message.
-pub(crate) fn again(error: &Error) -> Error {
+fn again(error: &Error) -> Error {
     match error {
         Error::Unavailable(source) => Error::unavailable(source.to_string()),
         Error::Internal(source) => Error::internal(source.to_string()),
@@ -155,7 +163,7 @@ mod tests {
 
     use super::*;
 
-    type Batch = std::pin::Pin<Box<dyn Future<Output = Vec<Combined<u32, u32>>> + Send>>;
+    type Batch = std::pin::Pin<Box<dyn Future<Output = Result<Vec<Combined<u32, u32>>>> + Send>>;
 
     /// Doubles each even item and leaves the odd ones to [`tripled`], after a pause during
     /// which more queue up; notes each batch's size.
@@ -166,7 +174,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let each =
                     |i| if i % 2 == 0 { Combined::Done(Ok(i * 2)) } else { Combined::Alone(i) };
-                items.into_iter().map(each).collect()
+                Ok(items.into_iter().map(each).collect())
             })
         }
     }
@@ -232,7 +240,7 @@ mod tests {
                 written.fetch_add(items.len(), Ordering::SeqCst);
                 async move {
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    items.into_iter().map(Combined::Alone).collect::<Vec<_>>()
+                    Ok(items.into_iter().map(Combined::Alone).collect::<Vec<_>>())
                 }
             }
         };
@@ -258,6 +266,17 @@ mod tests {
         assert_eq!(combiner.submit(4, counting, alone).await.unwrap(), 4);
         assert_eq!(written.load(Ordering::SeqCst), 2, "1 and 2 together, 4 alone; never 3");
         assert_eq!(made_alone.load(Ordering::SeqCst), 2, "1 and 4 alone; never 2");
+    }
+
+    #[tokio::test]
+    async fn each_write_of_a_batch_that_failed_as_a_whole_gets_its_error_and_none_is_retried() {
+        let combiner = Combiner::<u32, u32>::new();
+        let busy = |_: Vec<u32>| async { Err(Error::unavailable("database is locked")) };
+        let (one, two) =
+            tokio::join!(combiner.submit(1, busy, tripled), combiner.submit(2, busy, tripled));
+        for failed in [one, two] {
+            assert!(matches!(failed, Err(Error::Unavailable(_))), "{failed:?}");
+        }
     }
 
     #[test]

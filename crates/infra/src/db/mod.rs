@@ -22,7 +22,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 mod bulk;
-pub(crate) mod combine;
+mod combine;
 mod instances;
 mod outbox;
 
@@ -168,21 +168,20 @@ fn options(url: &str, size: u32, role: Role, acquire_timeout: Duration) -> Conne
     let writer = role == Role::Writer;
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(acquire_timeout).max_connections(size);
-    match role {
-        // The database lives only as long as a connection to it: sqlx's default closes an
-        // unused connection after 10 minutes and any after 30, which would empty it.
-        Role::Pool { in_memory: true } => {
-            options
-                .min_connections(1)
-                .idle_timeout(None::<Duration>)
-                .max_lifetime(None::<Duration>);
-        }
-        _ if url.starts_with("sqlite:") => {
-            options.idle_timeout(SQLITE_IDLE_CLOSE).min_connections(u32::from(!writer));
-        }
-        _ => {}
-    }
     if url.starts_with("sqlite:") {
+        match role {
+            // The database lives only as long as a connection to it: sqlx's default closes an
+            // unused connection after 10 minutes and any after 30, which would empty it.
+            Role::Pool { in_memory: true } => {
+                options
+                    .min_connections(1)
+                    .idle_timeout(None::<Duration>)
+                    .max_lifetime(None::<Duration>);
+            }
+            _ => {
+                options.idle_timeout(SQLITE_IDLE_CLOSE).min_connections(u32::from(!writer));
+            }
+        }
         // A file on this machine: nothing to find dropped, and the ping is a round trip to the
         // connection's worker thread before every statement.
         options.test_before_acquire(false);

@@ -30,7 +30,7 @@ pub const DEFAULT_READ_CACHE_MB: u64 = 48;
 /// How long a record stays cached unread: the cache holds what is being read, and hands back
 /// the rest once the traffic moves on or stops (with 100,000 movies read at random, 10 MB that
 /// stayed after the reads had ended).
-pub const READ_CACHE_IDLE: Duration = Duration::from_secs(60);
+const READ_CACHE_IDLE: Duration = Duration::from_secs(60);
 
 /// How often [`ReadCache::keep_tidy`] drops what has been unread for [`READ_CACHE_IDLE`].
 const TIDY_EVERY: Duration = Duration::from_secs(10);
@@ -90,7 +90,7 @@ impl ReadCache {
     /// Frees the records gone unread for their idle time (and does the cache's other
     /// bookkeeping): moka does it only as the cache is used, so with no traffic at all
     /// [`ReadCache::keep_tidy`] calls this.
-    pub fn tidy(&self) {
+    fn tidy(&self) {
         self.movies.run_pending_tasks();
         self.characters.run_pending_tasks();
     }

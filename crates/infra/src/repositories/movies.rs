@@ -17,8 +17,8 @@ use sea_orm::{
 use super::IN_CHUNK;
 use super::listing::{self, PageQuery, Search, Table, genre_counter};
 use crate::db::{
-    BulkInsert, Combined, Combiner, Database, Reference, combine, db_error,
-    is_foreign_key_violation, write_error,
+    BulkInsert, Combined, Combiner, Database, Reference, db_error, is_foreign_key_violation,
+    write_error,
 };
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
@@ -48,12 +48,10 @@ impl SeaMovieRepository {
     }
 
     /// Creates the movies in one transaction, each answered or left to be made alone (its name
-    /// taken, or an editor gone): for the outcome and the error it alone would have had. When
-    /// the transaction fails otherwise (the database busy or down), each gets that error, as
-    /// each would have alone, rather than a retry one by one.
-    async fn insert_combined(&self, creates: Vec<Create>) -> Vec<Combined<Create, Movie>> {
-        match self.insert_together(&creates).await {
-            Ok(Some(stored)) => creates
+    /// taken, or an editor gone): for the outcome and the error it alone would have had.
+    async fn insert_combined(&self, creates: Vec<Create>) -> Result<Vec<Combined<Create, Movie>>> {
+        Ok(match self.insert_together(&creates).await? {
+            Some(stored) => creates
                 .into_iter()
                 .zip(stored)
                 .map(|(create, stored)| match stored {
@@ -61,14 +59,8 @@ impl SeaMovieRepository {
                     None => Combined::Alone(create),
                 })
                 .collect(),
-            Ok(None) => creates.into_iter().map(Combined::Alone).collect(),
-            Err(e) => {
-                let mut failed: Vec<_> =
-                    creates[1..].iter().map(|_| Combined::Done(Err(combine::again(&e)))).collect();
-                failed.push(Combined::Done(Err(e)));
-                failed
-            }
-        }
+            None => creates.into_iter().map(Combined::Alone).collect(),
+        })
     }
 
     /// One transaction for all `creates`: a multi-row INSERT per editor, one counters update,
