@@ -209,8 +209,10 @@ async fn names(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Names read and sent per slice: a few hundred kilobytes of JSON, whatever the table's size.
-const NAMES_SLICE: u64 = 5000;
+/// Names read and sent per slice: about 50 KB of JSON, whatever the table's size. Four streams
+/// on a million movies: RSS right after 43 MB with slices of 5,000, 33 MB with 1,000 (idle 25),
+/// each stream 2.4 and 2.3-2.7 s.
+const NAMES_SLICE: u64 = 1000;
 
 /// The JSON array of every name, one chunk per slice read after `first`.
 fn names_json(

@@ -218,7 +218,7 @@ async fn q_finds_a_renamed_movie_by_its_new_name_only_and_a_deleted_one_no_more(
 #[tokio::test]
 async fn every_name_comes_in_id_order_across_slices() {
     let app = spawn_app().await;
-    // More than one slice of 5,000, with names JSON must escape.
+    // Several slices of 1,000, with names JSON must escape.
     let mut wanted: Vec<String> = (0..5003).map(|i| format!("Movie {i}")).collect();
     wanted[1] = "Say \"Cheese\" </script> \\".into();
     wanted[5001] = "Été 🎬".into();

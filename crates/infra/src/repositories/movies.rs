@@ -11,7 +11,8 @@ use rand::Rng;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
-    Condition, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Value,
+    Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, Value,
 };
 
 use super::IN_CHUNK;
@@ -321,16 +322,25 @@ impl MovieRepository for SeaMovieRepository {
     }
 
     async fn names_after(&self, after: i64, limit: u64) -> Result<Vec<(i64, String)>> {
-        movie::Entity::find()
+        let slice = movie::Entity::find()
             .select_only()
             .columns([Column::Id, Column::Name])
             .filter(Column::Id.gt(after))
             .order_by_asc(Column::Id)
             .limit(limit)
-            .into_tuple()
-            .all(self.db.conn())
-            .await
-            .map_err(db_error)
+            .into_tuple();
+        if self.db.backend() != DbBackend::Sqlite {
+            return slice.all(self.db.conn()).await.map_err(db_error);
+        }
+        // Reading every name walks the whole table, and each reader that served a slice kept
+        // its pages in its cache (2 MiB a connection, all 8 in turn): the slice hands them back
+        // on the connection that read it, which only a transaction holds on to. Four streams on
+        // a million movies: RSS right after 67 MB without, 43 MB with (idle 25).
+        let txn = self.db.conn().begin().await.map_err(db_error)?;
+        let names = slice.all(&txn).await.map_err(db_error)?;
+        txn.execute_unprepared("PRAGMA shrink_memory").await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        Ok(names)
     }
 
     async fn sample_ids(&self, n: u64) -> Result<Vec<i64>> {
