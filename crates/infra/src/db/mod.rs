@@ -25,10 +25,12 @@ mod bulk;
 mod combine;
 mod instances;
 mod outbox;
+mod priority;
 
 pub(crate) use bulk::BulkInsert;
 pub(crate) use combine::{Combined, Combiner};
 pub(crate) use outbox::EVENTS_CHANNEL;
+use priority::WriterPriority;
 
 /// How long a SQLite writer waits for another to finish before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,6 +70,8 @@ pub struct Database {
     conn: DatabaseConnection,
     /// A SQLite file's write connection (write transactions run on `conn` otherwise).
     writer: Option<DatabaseConnection>,
+    /// The priority of `writer`'s threads (`priority.rs`).
+    writer_priority: Option<Arc<WriterPriority>>,
     /// SQLite only: one writer at a time, first come first served, so that a long series of
     /// write transactions (a generation job) lets a waiting single write in between its batches
     /// instead of winning SQLite's busy-wait race every time.
@@ -119,17 +123,28 @@ pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Databa
     // while writes come less than [`SQLITE_IDLE_CLOSE`] apart: SQLite drops a connection's
     // cache whenever another connection has written, so writes taking turns over the pool
     // read the pages they change from the file again each time.
-    let writer = match sqlite && !in_memory {
-        true => {
-            Some(sea_orm::Database::connect(options(url, 1, Role::Writer, acquire_timeout)).await?)
+    let writer_priority = (sqlite && !in_memory).then(|| Arc::new(WriterPriority::default()));
+    let writer = match &writer_priority {
+        Some(priority) => {
+            let role = Role::Writer(priority.clone());
+            Some(sea_orm::Database::connect(options(url, 1, role, acquire_timeout)).await?)
         }
-        false => None,
+        None => None,
     };
     let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
     let hooks = Arc::new(RwLock::new(Vec::new()));
     let instance = uuid::Uuid::new_v4().to_string().into();
     let committed = Arc::new(Notify::new());
-    Ok(Database { conn, writer, write_gate, committed, hooks, instance, acquire_timeout })
+    Ok(Database {
+        conn,
+        writer,
+        writer_priority,
+        write_gate,
+        committed,
+        hooks,
+        instance,
+        acquire_timeout,
+    })
 }
 
 /// Any fixed number: the PostgreSQL advisory lock held while the schema is brought up to date.
@@ -162,19 +177,22 @@ async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// What a pool of [`options`] is for.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 enum Role {
     /// The pool every read (and on PostgreSQL every write) goes through.
     Pool { in_memory: bool },
-    /// A SQLite file's write connection.
-    Writer,
+    /// A SQLite file's write connection, whose threads are named and lowered by this.
+    Writer(Arc<WriterPriority>),
 }
 
 /// The options of a pool of `size` connections to `url`, for `role`.
 /// On PostgreSQL SeaORM's default `test_before_acquire` stays on: the ping it makes is what turns
 /// a connection the network silently dropped into a failure within `acquire_timeout`.
 fn options(url: &str, size: u32, role: Role, acquire_timeout: Duration) -> ConnectOptions {
-    let writer = role == Role::Writer;
+    let writer = match &role {
+        Role::Writer(priority) => Some(priority.clone()),
+        Role::Pool { .. } => None,
+    };
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(acquire_timeout).max_connections(size);
     if url.starts_with("sqlite:") {
@@ -188,7 +206,9 @@ fn options(url: &str, size: u32, role: Role, acquire_timeout: Duration) -> Conne
                     .max_lifetime(None::<Duration>);
             }
             _ => {
-                options.idle_timeout(SQLITE_IDLE_CLOSE).min_connections(u32::from(!writer));
+                options
+                    .idle_timeout(SQLITE_IDLE_CLOSE)
+                    .min_connections(u32::from(writer.is_none()));
             }
         }
         // A file on this machine: nothing to find dropped, and the ping is a round trip to the
@@ -201,16 +221,22 @@ fn options(url: &str, size: u32, role: Role, acquire_timeout: Duration) -> Conne
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
-            match writer {
+            match &writer {
                 // A multi-row INSERT keeps a statement journal, in a temporary file unless told
                 // otherwise; and a batch of 10,000 movies dirties thousands of pages of the name
                 // index, which the default 2 MiB cache cannot hold (1,000,000 movies generated:
                 // 28.5 s without the first, 21.9 s with both).
-                true => o
-                    .pragma("temp_store", "memory")
-                    .pragma("cache_size", format!("-{SQLITE_WRITER_CACHE_KIB}"))
-                    .pragma("wal_autocheckpoint", SQLITE_WRITER_AUTOCHECKPOINT_PAGES.to_string()),
-                false => o,
+                Some(priority) => {
+                    let priority = priority.clone();
+                    o.pragma("temp_store", "memory")
+                        .pragma("cache_size", format!("-{SQLITE_WRITER_CACHE_KIB}"))
+                        .pragma(
+                            "wal_autocheckpoint",
+                            SQLITE_WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+                        )
+                        .thread_name(move |id| priority.name_thread(id))
+                }
+                None => o,
             }
         });
     }
@@ -272,6 +298,9 @@ impl Database {
         };
         let conn = self.writer.as_ref().unwrap_or(&self.conn);
         let txn = conn.begin_with_options(options).await.map_err(db_error)?;
+        if let Some(priority) = &self.writer_priority {
+            priority.lower_new_threads();
+        }
         Ok(WriteTxn { txn, _turn: turn })
     }
 
@@ -578,7 +607,7 @@ mod tests {
         let pool = options(file, 8, Role::Pool { in_memory: false }, timeout);
         assert_eq!(pool.get_idle_timeout(), Some(Some(SQLITE_IDLE_CLOSE)));
         assert_eq!(pool.get_min_connections(), Some(1));
-        let writer = options(file, 1, Role::Writer, timeout);
+        let writer = options(file, 1, Role::Writer(Arc::default()), timeout);
         assert_eq!(writer.get_idle_timeout(), Some(Some(SQLITE_IDLE_CLOSE)));
         assert_eq!(writer.get_min_connections(), Some(0));
         let postgres = options("postgres://db/x", 16, Role::Pool { in_memory: false }, timeout);
