@@ -78,7 +78,8 @@ pub(crate) fn writer_threads() -> Vec<i32> {
         .collect()
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use rustix::process::{Pid, getpriority_process};
 
