@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::error::FieldError;
 
@@ -148,8 +148,13 @@ impl Year {
 }
 
 /// `text` in Unicode NFC form, as names are stored: what a name is looked up or searched by.
+/// Most names are in NFC already (ASCII, precomposed accents): the quick check tells so without
+/// composing them again, which was 3-4% of the CPU of a bulk insert or a generation.
 pub fn nfc(text: &str) -> String {
-    text.nfc().collect()
+    match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => text.to_owned(),
+        IsNormalized::No | IsNormalized::Maybe => text.nfc().collect(),
+    }
 }
 
 /// Whether `c` has no business in a name: a control character (NUL included), a
@@ -248,6 +253,16 @@ mod tests {
         assert_eq!(decomposed, Name::new("name", "Am\u{e9}lie").unwrap());
         assert_eq!(decomposed.as_str(), "Am\u{e9}lie");
         assert!(Name::new("name", "Léon: the Professional — 東京 عربى").is_ok());
+    }
+
+    #[test]
+    fn nfc_composes_what_needs_it_and_keeps_the_rest() {
+        assert_eq!(nfc("Alien"), "Alien");
+        assert_eq!(nfc("Am\u{e9}lie \u{6771}\u{4eac}"), "Am\u{e9}lie \u{6771}\u{4eac}");
+        // The quick check says "maybe" for a combining mark, "no" for a singleton.
+        assert_eq!(nfc("Ame\u{301}lie"), "Am\u{e9}lie");
+        assert_eq!(nfc("\u{212b}ngstr\u{f6}m"), "\u{c5}ngstr\u{f6}m");
+        assert_eq!(nfc("\u{1100}\u{1161}"), "\u{ac00}");
     }
 
     #[test]
