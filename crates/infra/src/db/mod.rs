@@ -69,9 +69,7 @@ const SQLITE_IDLE_CLOSE: Duration = Duration::from_secs(10);
 pub struct Database {
     conn: DatabaseConnection,
     /// A SQLite file's write connection (write transactions run on `conn` otherwise).
-    writer: Option<DatabaseConnection>,
-    /// The priority of `writer`'s threads (`priority.rs`).
-    writer_priority: Option<Arc<WriterPriority>>,
+    writer: Option<Writer>,
     /// SQLite only: one writer at a time, first come first served, so that a long series of
     /// write transactions (a generation job) lets a waiting single write in between its batches
     /// instead of winning SQLite's busy-wait race every time.
@@ -84,6 +82,13 @@ pub struct Database {
     instance: Arc<str>,
     /// How long a query waits for a pooled connection.
     acquire_timeout: Duration,
+}
+
+/// A SQLite file's write connection, and the priority of its threads (`priority.rs`).
+#[derive(Clone)]
+struct Writer {
+    conn: DatabaseConnection,
+    priority: Arc<WriterPriority>,
 }
 
 impl std::fmt::Debug for Database {
@@ -123,28 +128,20 @@ pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Databa
     // while writes come less than [`SQLITE_IDLE_CLOSE`] apart: SQLite drops a connection's
     // cache whenever another connection has written, so writes taking turns over the pool
     // read the pages they change from the file again each time.
-    let writer_priority = (sqlite && !in_memory).then(|| Arc::new(WriterPriority::default()));
-    let writer = match &writer_priority {
-        Some(priority) => {
+    let writer = match sqlite && !in_memory {
+        true => {
+            let priority = Arc::new(WriterPriority::default());
             let role = Role::Writer(priority.clone());
-            Some(sea_orm::Database::connect(options(url, 1, role, acquire_timeout)).await?)
+            let conn = sea_orm::Database::connect(options(url, 1, role, acquire_timeout)).await?;
+            Some(Writer { conn, priority })
         }
-        None => None,
+        false => None,
     };
     let write_gate = sqlite.then(|| Arc::new(Mutex::new(())));
     let hooks = Arc::new(RwLock::new(Vec::new()));
     let instance = uuid::Uuid::new_v4().to_string().into();
     let committed = Arc::new(Notify::new());
-    Ok(Database {
-        conn,
-        writer,
-        writer_priority,
-        write_gate,
-        committed,
-        hooks,
-        instance,
-        acquire_timeout,
-    })
+    Ok(Database { conn, writer, write_gate, committed, hooks, instance, acquire_timeout })
 }
 
 /// Any fixed number: the PostgreSQL advisory lock held while the schema is brought up to date.
@@ -296,10 +293,10 @@ impl Database {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        let conn = self.writer.as_ref().unwrap_or(&self.conn);
+        let conn = self.writer.as_ref().map_or(&self.conn, |writer| &writer.conn);
         let txn = conn.begin_with_options(options).await.map_err(db_error)?;
-        if let Some(priority) = &self.writer_priority {
-            priority.lower_new_threads();
+        if let Some(writer) = &self.writer {
+            writer.priority.lower_new_threads();
         }
         Ok(WriteTxn { txn, _turn: turn })
     }
@@ -332,7 +329,7 @@ impl Database {
     /// and how many of those are in use: for `/metrics`.
     pub fn pool_usage(&self) -> PoolUsage {
         let mut usage = PoolUsage::default();
-        for conn in std::iter::once(&self.conn).chain(self.writer.as_ref()) {
+        for conn in std::iter::once(&self.conn).chain(self.writer.as_ref().map(|w| &w.conn)) {
             let (size, idle) = match self.backend() {
                 DbBackend::Sqlite => {
                     let pool = conn.get_sqlite_connection_pool();
@@ -367,7 +364,7 @@ impl Database {
             self.retire().await;
         }
         if let Some(writer) = self.writer {
-            writer.close().await?;
+            writer.conn.close().await?;
         }
         self.conn.close().await
     }

@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The name of the writer's threads (sqlx adds its connection number). A thread's name is 15
 /// bytes at most in `/proc`, so this stays short.
-pub(crate) const WRITER_THREAD: &str = "sqlite-writer-";
+const WRITER_THREAD: &str = "sqlite-writer-";
 
 /// How many steps of `nice` the writer's threads stand below the process's (+5: about a third
 /// of a runtime thread's share of a busy core).
-pub(crate) const WRITER_NICE_STEPS: i32 = 5;
+#[cfg(target_os = "linux")]
+const WRITER_NICE_STEPS: i32 = 5;
 
 /// Counts the writer threads opened and those lowered, so that the lookup runs once per new
 /// thread rather than once per write.
@@ -56,7 +57,8 @@ fn lower_writer_threads() {
     let Ok(base) = getpriority_process(None) else { return };
     for pid in writer_threads().into_iter().filter_map(Pid::from_raw) {
         if let Err(e) = setpriority_process(Some(pid), base + WRITER_NICE_STEPS) {
-            tracing::debug!(error = %e, tid = pid.as_raw_nonzero().get(), "could not lower the SQLite writer's priority");
+            let tid = pid.as_raw_nonzero().get();
+            tracing::debug!(error = %e, tid, "could not lower the SQLite writer's priority");
         }
     }
 }
@@ -66,7 +68,7 @@ fn lower_writer_threads() {}
 
 /// The ids of this process's threads named [`WRITER_THREAD`].
 #[cfg(target_os = "linux")]
-pub(crate) fn writer_threads() -> Vec<i32> {
+fn writer_threads() -> Vec<i32> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
     tasks
         .flatten()
@@ -106,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_is_looked_up_once_after_it_is_opened() {
+    fn every_thread_named_counts_as_lowered_after_one_call() {
         let priority = WriterPriority::default();
         assert_eq!(priority.name_thread(7), "sqlite-writer-7");
         assert_eq!(priority.name_thread(8), "sqlite-writer-8");
