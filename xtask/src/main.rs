@@ -88,6 +88,12 @@ const TASKS: &[Task] = &[
         run: bench::bench,
     },
     Task {
+        name: "floor",
+        args: Some("KIND"),
+        about: "the machine's floor with no server: `fanout` on plain TCP, SQLite's `writes`",
+        run: bench::floor,
+    },
+    Task {
         name: "soak",
         args: Some("[ARGS]"),
         about: "mixed load and listeners for minutes (5xx, lost events, RSS); `soak --help`",

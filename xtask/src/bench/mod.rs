@@ -21,6 +21,7 @@
 
 mod chart;
 mod comparison;
+mod floor;
 mod listeners;
 mod load;
 mod nginx;
@@ -45,6 +46,7 @@ use tokio::runtime::Runtime;
 
 use crate::http;
 use crate::server::{self, Server, Settings};
+pub use floor::floor;
 use listeners::Fanout;
 use load::{Load, MakeRequest, Outcome, Requests, Stop};
 use nginx::Nginx;
@@ -234,14 +236,23 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 
 /// 10,000 connections need more than the usual 1,024 open files, here and in the server (a
 /// child, which inherits the limit): the soft limit goes up to the hard one.
-fn raise_open_files_limit() {
+fn raise_open_files_limit() -> u64 {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < 10_500 => println!(
-            "bench: open files limited to {limit} (hard limit); the 10,000-connection \
-             scenarios may fail (raise it with `ulimit -Hn` as root)"
-        ),
-        Ok(limit) => println!("bench: open files limit {limit}"),
-        Err(e) => println!("bench: could not raise the open files limit: {e}"),
+        Ok(limit) if limit < 10_500 => {
+            println!(
+                "bench: open files limited to {limit} (hard limit); the 10,000-connection \
+                 scenarios may fail (raise it with `ulimit -Hn` as root)"
+            );
+            limit
+        }
+        Ok(limit) => {
+            println!("bench: open files limit {limit}");
+            limit
+        }
+        Err(e) => {
+            println!("bench: could not raise the open files limit: {e}");
+            1024
+        }
     }
 }
 
@@ -1261,6 +1272,9 @@ fn benchmarks_md(report: &Report, postgres: Option<&str>) -> String {
          cargo xtask bench --only get_movie,mixed --compare target/bench-before.json\n\
          BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/movies_bench cargo xtask bench --quick\n\
          BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/movies_bench cargo xtask bench --quick --instances 2\n\
+         cargo xtask floor fanout             # ws_fanout on plain TCP: no server, no WebSocket\n\
+         cargo xtask floor fanout --one-writer\n\
+         cargo xtask floor writes             # SQLite's own inserts (sqlite3 shell): minutes\n\
          ```\n\n\
          It builds the release binary, starts it on 127.0.0.1 over a fresh SQLite file seeded \
          with `movies-api generate` (100,000 movies, 200,000 characters), runs the scenarios \
@@ -1278,7 +1292,10 @@ fn benchmarks_md(report: &Report, postgres: Option<&str>) -> String {
          `--from-json FILE` writes the page again from a `bench.json`, measuring nothing (after \
          an edit of `analysis.md` or `analysis_postgres.md` in xtask/src/bench). It raises its open-files limit to the hard limit \
          for the 10,000 connections (the server inherits it). \
-         `cargo xtask bench --help` lists the options.\n",
+         `cargo xtask bench --help` lists the options. `cargo xtask floor` measures what the \
+         machine gives with the server taken out (see the targets' analysis above): `fanout` \
+         the listeners' traffic on loopback TCP in one process, `writes` SQLite's own inserts \
+         on the server's schema through the `sqlite3` shell.\n",
         date = report.date,
         cores = report.cores,
         commit = report.commit,
