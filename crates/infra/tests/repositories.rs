@@ -416,8 +416,14 @@ async fn range_deletes_return_the_ids_they_deleted(db: Database) {
     assert_eq!(movies.count().await.unwrap(), 3);
 }
 
+/// The ids of the movies `page` of the list `filter` holds.
+async fn movie_ids(movies: &SeaMovieRepository, filter: &MovieFilter, page: Page) -> Vec<i64> {
+    movies.list(filter, page).await.unwrap().items.iter().map(|m| m.id).collect()
+}
+
 /// Every page of a list in id order, ascending and descending, `skip` anywhere: the rows
-/// `skip` places in. Dense ids take arithmetic, gaps the walk (`listing::skip_over_dense_ids`).
+/// `skip` places in. Dense ids take arithmetic, gaps the walk (`PageQuery::id_range`); after a
+/// cursor, `skip` counts from the cursor.
 async fn pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps(db: Database) {
     let movies = SeaMovieRepository::new(db.clone());
     let characters = SeaCharacterRepository::new(db);
@@ -440,15 +446,17 @@ async fn pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps(db: Dat
         if step == 4 {
             movies.insert(&new_movie("After the gaps", 2000), None).await.unwrap();
         }
-        let mut ids: Vec<i64> = movies
-            .list(&MovieFilter::default(), Page::new(None, Some(100)).unwrap())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .map(|m| m.id)
-            .collect();
+        let unfiltered = MovieFilter::default();
+        let mut ids = movie_ids(&movies, &unfiltered, Page::new(None, Some(100)).unwrap()).await;
         assert_eq!(ids.len() as u64, movies.count().await.unwrap(), "step {step}");
+        for (at, skip) in [(0, 0), (0, 3), (10, 1), (25, 0), (40, 2), (55, 4)] {
+            let Some(&after) = ids.get(at) else { continue };
+            let page = Page::new(Some(skip), Some(5)).unwrap().starting_after(Some(after));
+            let got = movie_ids(&movies, &unfiltered, page).await;
+            let from = (at + 1 + skip as usize).min(ids.len());
+            let want = &ids[from..(from + 5).min(ids.len())];
+            assert_eq!(got, want, "step {step}, after {after}, skip {skip}");
+        }
         for descending in [false, true] {
             if descending {
                 ids.reverse();
@@ -459,8 +467,7 @@ async fn pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps(db: Dat
             };
             for skip in [1, 2, 17, 29, 30, 55, 58, 59, 60, 61, 200] {
                 let page = Page::new(Some(skip), Some(5)).unwrap();
-                let got: Vec<i64> =
-                    movies.list(&filter, page).await.unwrap().items.iter().map(|m| m.id).collect();
+                let got = movie_ids(&movies, &filter, page).await;
                 let skip = (skip as usize).min(ids.len());
                 let want = &ids[skip..(skip + 5).min(ids.len())];
                 assert_eq!(got, want, "step {step}, descending {descending}, skip {skip}");

@@ -1,15 +1,16 @@
 //! What the movie and character lists share, so that their cost does not grow with the table:
 //! the `counters` rows (each table's and each genre's: a total without a count), the trigram
 //! index for `q`, and the page read through a subquery of its ids, which an index serves (a
-//! deep `skip` walks ids, not rows).
+//! deep `skip` walks ids, not rows), or, unfiltered in id order, as a range of ids.
 
 use movies_domain::{Page, Result};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoColumnRef, JoinType, OnConflict, Order, Query,
-    SelectStatement, UnionType,
+    SelectStatement,
 };
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryTrait,
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
 use super::contains_ci_expr;
@@ -219,7 +220,8 @@ impl PageQuery {
     }
 
     /// The ids of the page's rows: a statement of their own, which reads an index only (the
-    /// ids, or a filter's column and the ids) however far `skip` goes.
+    /// ids, or a filter's column and the ids) however far `skip` goes. Not for a page in id order
+    /// without a filter, which [`PageQuery::id_range`] reads as a range.
     fn ids(&self, page: Page) -> SelectStatement {
         let table = Alias::new(self.table.name());
         let id = (table.clone(), Alias::new("id"));
@@ -239,66 +241,54 @@ impl PageQuery {
             };
         }
         select.limit(page.limit()).offset(page.skip());
-        match self.in_id_order_unfiltered() && page.after().is_none() && page.skip() > 0 {
-            true => self.skip_over_dense_ids(select, page),
-            false => select,
-        }
+        select
     }
 
-    /// Whether the page is every row in id order: what [`PageQuery::skip_over_dense_ids`] serves.
+    /// Whether the page is every row in id order: what [`PageQuery::id_range`] serves.
     fn in_id_order_unfiltered(&self) -> bool {
         self.search.is_none() && self.condition.is_empty() && self.keys.is_empty()
     }
 
-    /// `walk` (the ids of an unfiltered page in id order, `skip` rows in) made cheap when the
-    /// table's ids have no gap, as after generation with no delete: its counter then equals
-    /// `MAX(id) - MIN(id) + 1`, and the page starts at id `MIN(id) + skip` (`MAX(id) - skip`
-    /// descending), which the id index finds at once where `walk` steps over `skip` ids. One
-    /// statement of two branches, on one snapshot: each branch's range of ids starts at a bound
-    /// that is NULL (no row at all) unless its case holds, and both databases work a range's
-    /// bound out once, before they scan it.
-    fn skip_over_dense_ids(&self, walk: SelectStatement, page: Page) -> SelectStatement {
+    /// Where an unfiltered page in id order starts, as a condition on the id: after the cursor
+    /// (its `skip` is then an `OFFSET`), or `skip` rows in. The rows are then read as a range of
+    /// the table, ordered and limited, with no statement of ids to gather first.
+    ///
+    /// `skip` rows in is cheap when the table's ids have no gap, as after generation with no
+    /// delete: its counter then equals `MAX(id) - MIN(id) + 1`, and the page starts at id
+    /// `MIN(id) + skip` (`MAX(id) - skip` descending), which the id index finds at once. With a
+    /// gap the start is the id `skip` places in, which walks the id index. One `CASE` works out
+    /// which, once, on the statement's snapshot, and both databases evaluate only its branch.
+    fn id_range(&self, page: Page) -> (Condition, Option<u64>) {
         let table = self.table.name();
+        let id = Expr::col((Alias::new(table), Alias::new("id")));
+        if let Some(after) = page.after() {
+            return (Condition::all().add(id.gt(after)), Some(page.skip()).filter(|s| *s > 0));
+        }
+        if page.skip() == 0 {
+            return (Condition::all(), None);
+        }
         let (min, max) =
             (format!("(SELECT MIN(id) FROM {table})"), format!("(SELECT MAX(id) FROM {table})"));
-        let span = Expr::cust(format!("{max} - {min} + 1"));
-        let dense = scalar(counter_query(table)).eq(span);
-        let bound_if = |when_dense: bool, bound: Expr| -> Expr {
-            let (then, otherwise) = match when_dense {
-                true => (bound, Expr::null()),
-                false => (Expr::null(), bound),
-            };
-            Expr::case(dense.clone(), then).finally(otherwise).into()
-        };
+        let dense = scalar(counter_query(table)).eq(Expr::cust(format!("{max} - {min} + 1")));
         let skip = i64::try_from(page.skip()).unwrap_or(i64::MAX);
-        let id = Expr::col((Alias::new(table), Alias::new("id")));
-        let (from_start, whole) = match self.descending {
-            false => (
-                id.clone().gte(bound_if(true, Expr::cust(min.clone()).add(skip))),
-                id.clone().gte(bound_if(false, Expr::cust(min))),
-            ),
-            true => (
-                id.clone().lte(bound_if(true, Expr::cust(max.clone()).sub(skip))),
-                id.clone().lte(bound_if(false, Expr::cust(max))),
-            ),
-        };
         let order = if self.descending { Order::Desc } else { Order::Asc };
-        let mut arithmetic = Query::select();
-        arithmetic
-            .column((Alias::new(table), Alias::new("id")))
+        let walked = Query::select()
+            .column(Alias::new("id"))
             .from(Alias::new(table))
-            .and_where(from_start)
-            .order_by((Alias::new(table), Alias::new("id")), order)
-            .limit(page.limit());
-        let mut walk = walk;
-        walk.and_where(whole);
-        let ids = |page: SelectStatement, alias: &str| {
-            Query::select()
-                .column(Alias::new("id"))
-                .from_subquery(page, Alias::new(alias))
-                .to_owned()
+            .order_by(Alias::new("id"), order)
+            .limit(1)
+            .offset(page.skip())
+            .to_owned();
+        let counted = match self.descending {
+            false => Expr::cust(min).add(skip),
+            true => Expr::cust(max).sub(skip),
         };
-        ids(arithmetic, "by_arithmetic").union(UnionType::All, ids(walk, "by_walking")).to_owned()
+        let start: Expr = Expr::case(dense, counted).finally(scalar(walked)).into();
+        let condition = match self.descending {
+            false => id.gte(start),
+            true => id.lte(start),
+        };
+        (Condition::all().add(condition), None)
     }
 
     /// The page's rows of the entity `E` (this table's), in order, and the total that
@@ -314,8 +304,14 @@ impl PageQuery {
         total: SelectStatement,
     ) -> Result<(Vec<E::Model>, u64)> {
         let table = Alias::new(self.table.name());
-        let mut select = E::find()
-            .filter(Expr::col((table.clone(), Alias::new("id"))).in_subquery(self.ids(page)));
+        let mut select = match self.in_id_order_unfiltered() {
+            true => {
+                let (range, offset) = self.id_range(page);
+                E::find().filter(range).limit(page.limit()).offset(offset)
+            }
+            false => E::find()
+                .filter(Expr::col((table.clone(), Alias::new("id"))).in_subquery(self.ids(page))),
+        };
         for (key, order) in self.order(page) {
             select = select.order_by(Expr::col((table.clone(), key)), order);
         }
