@@ -15,13 +15,13 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 pub const USAGE: &str = "\
 Usage: cargo xtask floor fanout [--listeners N] [--rate N] [--seconds N] [--size BYTES]
@@ -107,7 +107,6 @@ impl Sockets {
 /// What the readers share: receipts, and each one's latencies once it stops.
 struct Receipts {
     received: AtomicU64,
-    stop: AtomicBool,
     latencies: Mutex<Vec<u32>>,
 }
 
@@ -117,13 +116,12 @@ impl Fanout {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (sender, _) = broadcast::channel::<Arc<[u8]>>(4096);
         let mut owned = Vec::new();
-        let receipts = Arc::new(Receipts {
-            received: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-            latencies: Mutex::new(Vec::new()),
-        });
+        let receipts =
+            Arc::new(Receipts { received: AtomicU64::new(0), latencies: Mutex::new(Vec::new()) });
         let start = Instant::now();
-        let stop = Arc::new(tokio::sync::Notify::new());
+        // A watch, not a notification: a reader busy when it is set still sees it at its next
+        // wait.
+        let (stop, stopped) = watch::channel(false);
         for _ in 0..self.listeners {
             let client = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
             let (server, _) = listener.accept().await.map_err(|e| format!("accept: {e}"))?;
@@ -134,7 +132,7 @@ impl Fanout {
                 true => owned.push(server),
                 false => drop(tokio::spawn(write_each(server, sender.subscribe()))),
             }
-            tokio::spawn(read_each(client, self.size, start, receipts.clone(), stop.clone()));
+            tokio::spawn(read_each(client, self.size, start, receipts.clone(), stopped.clone()));
         }
         let mut sockets = match self.one_writer {
             true => Sockets::Owned(owned),
@@ -170,8 +168,7 @@ impl Fanout {
         }
         let expected = before + count * self.listeners as u64;
         self.wait_for(&receipts, expected, Duration::from_secs(10)).await;
-        receipts.stop.store(true, Ordering::Relaxed);
-        stop.notify_waiters();
+        let _ = stop.send(true);
         // Each reader hands its latencies over as it stops.
         let readers_done = Instant::now();
         while receipts.latencies.lock().map(|l| l.len() as u64).unwrap_or(0) + 64
@@ -234,7 +231,7 @@ async fn read_each(
     size: usize,
     start: Instant,
     receipts: Arc<Receipts>,
-    stop: Arc<tokio::sync::Notify>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut buffer = vec![0u8; 64 * 1024];
     let mut held = 0;
@@ -242,7 +239,7 @@ async fn read_each(
     loop {
         let read = tokio::select! {
             read = socket.read(&mut buffer[held..]) => read,
-            _ = stop.notified() => break,
+            _ = stop.wait_for(|stop| *stop) => break,
         };
         let Ok(read @ 1..) = read else { break };
         held += read;
@@ -257,9 +254,6 @@ async fn read_each(
         receipts.received.fetch_add((whole / size) as u64, Ordering::Relaxed);
         buffer.copy_within(whole..held, 0);
         held -= whole;
-        if receipts.stop.load(Ordering::Relaxed) {
-            break;
-        }
     }
     if let Ok(mut all) = receipts.latencies.lock() {
         all.extend_from_slice(&mine);
