@@ -208,15 +208,19 @@ impl PageQuery {
     /// The order of the page: the keys, then the id (in the last key's direction). With a
     /// cursor, the id alone, ascending.
     fn order(&self, page: Page) -> Vec<(Alias, Order)> {
-        let direction = if self.descending { Order::Desc } else { Order::Asc };
         match page.after() {
             Some(_) => vec![(Alias::new("id"), Order::Asc)],
             None => {
                 let mut order = self.keys.clone();
-                order.push((Alias::new("id"), direction));
+                order.push((Alias::new("id"), self.id_direction()));
                 order
             }
         }
+    }
+
+    /// The direction of the ids in a page without a cursor (a cursor's are always ascending).
+    fn id_direction(&self) -> Order {
+        if self.descending { Order::Desc } else { Order::Asc }
     }
 
     /// The ids of the page's rows: a statement of their own, which reads an index only (the
@@ -271,11 +275,10 @@ impl PageQuery {
             (format!("(SELECT MIN(id) FROM {table})"), format!("(SELECT MAX(id) FROM {table})"));
         let dense = scalar(counter_query(table)).eq(Expr::cust(format!("{max} - {min} + 1")));
         let skip = i64::try_from(page.skip()).unwrap_or(i64::MAX);
-        let order = if self.descending { Order::Desc } else { Order::Asc };
         let walked = Query::select()
             .column(Alias::new("id"))
             .from(Alias::new(table))
-            .order_by(Alias::new("id"), order)
+            .order_by(Alias::new("id"), self.id_direction())
             .limit(1)
             .offset(page.skip())
             .to_owned();
