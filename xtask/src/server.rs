@@ -5,7 +5,7 @@
 //! the fake stopped and the directory removed when the [`Server`] is dropped, on success, error
 //! or panic alike.
 
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::TcpListener;
@@ -123,18 +123,7 @@ impl Server {
             environment.push(("DATABASE_URL", url));
         }
         environment.extend(settings.env);
-        let command = || {
-            let mut cmd = Command::new(binary);
-            // Only our settings: a DATABASE_URL or APP_ENV in the caller's shell must not leak in.
-            cmd.env_clear();
-            for name in ["PATH", "HOME", "TMPDIR", "RUST_BACKTRACE"] {
-                if let Some(value) = env::var_os(name) {
-                    cmd.env(name, value);
-                }
-            }
-            cmd.envs(environment.iter().map(|(n, v)| (OsString::from(n), OsString::from(v))));
-            cmd
-        };
+        let command = || server_command(binary, &environment);
         let mut seed_times = Vec::new();
         for (movies, characters) in settings.seed {
             let mut cmd = command();
@@ -260,6 +249,23 @@ impl Drop for Server {
     }
 }
 
+/// `binary` to run with `environment` and nothing else of the caller's but its `PATH`, `HOME`,
+/// `TMPDIR` and `RUST_BACKTRACE`: a DATABASE_URL or APP_ENV in the caller's shell must not leak in.
+pub fn server_command<N: AsRef<OsStr>, V: AsRef<OsStr>>(
+    binary: &Path,
+    environment: &[(N, V)],
+) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.env_clear();
+    for name in ["PATH", "HOME", "TMPDIR", "RUST_BACKTRACE"] {
+        if let Some(value) = env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.envs(environment.iter().map(|(n, v)| (n, v)));
+    cmd
+}
+
 /// The server's whole configuration (names from crates/api/src/config.rs).
 fn server_env(
     dir: &Path,
@@ -319,6 +325,19 @@ mod tests {
         assert_eq!(get("ADMIN_PASSWORD"), Some("pw"));
         assert!(get("SECRET_KEY").is_some_and(|key| key.len() >= 40));
         assert!(get("JOBS_CONCURRENCY").is_some_and(|n| (1..=64).contains(&n.parse().unwrap())));
+    }
+
+    #[test]
+    fn a_server_command_sees_its_settings_and_not_the_callers_environment() {
+        // cargo sets CARGO_PKG_NAME for the tests it runs: the caller's environment here.
+        assert!(env::var_os("CARGO_PKG_NAME").is_some());
+        let out = server_command(Path::new("env"), &[("DATABASE_URL", "sqlite://x.db")])
+            .output()
+            .unwrap();
+        let seen = String::from_utf8(out.stdout).unwrap();
+        assert!(seen.lines().any(|l| l == "DATABASE_URL=sqlite://x.db"), "{seen}");
+        assert!(seen.lines().any(|l| l.starts_with("PATH=")), "{seen}");
+        assert!(!seen.contains("CARGO_PKG_NAME"), "{seen}");
     }
 
     #[test]

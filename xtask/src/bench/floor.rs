@@ -23,6 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch};
 
+use crate::server::server_command;
+
 pub const USAGE: &str = "\
 Usage: cargo xtask floor fanout [--listeners N] [--rate N] [--seconds N] [--size BYTES]
                                [--one-writer]
@@ -424,10 +426,9 @@ fn timed_copy(db: &Path, staged: &Path, from: u64, to: u64) -> Result<Duration, 
 }
 
 fn generate(binary: &Path, db: &Path, movies: u64) -> Result<(), String> {
-    let output = Command::new(binary)
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let output = server_command(binary, &[("DATABASE_URL", url.as_str()), ("RUST_LOG", "warn")])
         .args(["generate", "--movies", &movies.to_string()])
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
-        .env("RUST_LOG", "warn")
         .output()
         .map_err(|e| format!("running {}: {e}", binary.display()))?;
     match output.status.success() {
