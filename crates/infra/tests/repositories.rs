@@ -108,6 +108,7 @@ on_every_backend!(
     deleting_a_movie_deletes_its_characters,
     range_deletes_return_the_ids_they_deleted,
     pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps,
+    a_listed_record_is_the_record_found_field_for_field,
     filters_match_case_insensitively_and_take_wildcards_literally,
     concurrent_character_writes_keep_the_count_exact,
     migrations_can_run_again_on_an_existing_database,
@@ -487,6 +488,42 @@ async fn pages_in_id_order_are_the_same_whether_or_not_the_ids_have_gaps(db: Dat
         let got: Vec<i64> = got.iter().map(|c| c.id).collect();
         assert_eq!(got, all[20..23], "gap {gap}");
     }
+}
+
+/// Lists read their rows by the columns' places (`entities/positional.rs`), `find` by their
+/// names: both give the same records, every field set, with an editor and without.
+async fn a_listed_record_is_the_record_found_field_for_field(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db);
+    let ana = users.create(&username("ana"), "h", Role::User).await.unwrap().id;
+    let input = |name: &str| MovieInput {
+        name: Some(name.into()),
+        year: Some(1979),
+        duration: Some("1h 57m".into()),
+        genre: Some("Science fiction".into()),
+        description: Some("A \"quoted\" tug, née Nostromo 😀".into()),
+    };
+    let alien = movies.insert(&NewMovie::try_from(input("Alien")).unwrap(), Some(ana)).await;
+    let aliens = movies.insert(&NewMovie::try_from(input("Aliens")).unwrap(), None).await;
+    let (alien, aliens) = (alien.unwrap().id, aliens.unwrap().id);
+    let ripley =
+        CharacterRecord { description: "Warrant officer".into(), ..record("Ripley", alien) };
+    characters.insert(&ripley, Some(ana)).await.unwrap();
+    characters.insert(&record("Hicks", aliens), None).await.unwrap();
+
+    let listed = movies.list(&MovieFilter::default(), Page::default()).await.unwrap().items;
+    assert_eq!(listed.len(), 2);
+    for movie in listed {
+        assert_eq!(Some(&movie), movies.find(movie.id).await.unwrap().as_ref());
+    }
+    let listed = characters.list(&CharacterFilter::default(), Page::default()).await.unwrap().items;
+    assert_eq!(listed.len(), 2);
+    for character in listed {
+        assert_eq!(Some(&character), characters.find(character.id).await.unwrap().as_ref());
+    }
+    let found = movies.find(alien).await.unwrap().expect("alien");
+    assert_eq!((found.editor_id, found.nr_characters, found.year), (Some(ana), 1, 1979));
 }
 
 async fn first_character(characters: &SeaCharacterRepository) -> i64 {

@@ -3,6 +3,8 @@
 use sea_orm::FromQueryResult;
 use sea_orm::entity::prelude::*;
 
+use super::positional::{FromPositions, SqlxRow};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "characters")]
 pub struct Model {
@@ -33,6 +35,18 @@ impl Related<super::movie::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl FromPositions for Model {
+    fn from_positions(row: SqlxRow<'_>) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            movie_id: row.get(2)?,
+            description: row.get(3)?,
+            editor_id: row.get(4)?,
+        })
+    }
+}
 
 /// A character joined with its movie's name: the shape the domain exposes.
 #[derive(Debug, FromQueryResult)]

@@ -4,5 +4,6 @@ pub mod character;
 pub mod event;
 pub mod job;
 pub mod movie;
+pub(crate) mod positional;
 pub mod revoked_token;
 pub mod user;

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::positional::{FromPositions, SqlxRow};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "movies")]
 pub struct Model {
@@ -31,6 +33,21 @@ impl Related<super::character::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl FromPositions for Model {
+    fn from_positions(row: SqlxRow<'_>) -> Result<Self, DbErr> {
+        Ok(Self {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            year: row.get(2)?,
+            duration: row.get(3)?,
+            genre: row.get(4)?,
+            description: row.get(5)?,
+            nr_characters: row.get(6)?,
+            editor_id: row.get(7)?,
+        })
+    }
+}
 
 impl From<Model> for movies_domain::movies::Movie {
     fn from(m: Model) -> Self {

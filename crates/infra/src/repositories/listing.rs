@@ -9,12 +9,12 @@ use sea_orm::sea_query::{
     SelectStatement,
 };
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::contains_ci_expr;
 use crate::db::db_error;
+use crate::entities::positional::{self, FromPositions};
 
 const COUNTERS: &str = "counters";
 /// The column beside a page's rows that holds their total (see [`PageQuery::rows`]).
@@ -300,7 +300,7 @@ impl PageQuery {
     /// the total beside it: each statement is a round trip to the connection's thread and back,
     /// and only an empty page reads its total on its own. On PostgreSQL in two: there a count
     /// beside the rows made filtered pages 40% slower (`filter_movies`, 102-109 against 62 req/s).
-    pub(crate) async fn rows<E: EntityTrait>(
+    pub(crate) async fn rows<E: EntityTrait<Model: FromPositions>>(
         &self,
         conn: &impl ConnectionTrait,
         page: Page,
@@ -330,7 +330,7 @@ impl PageQuery {
         };
         let models = rows
             .iter()
-            .map(|row| E::Model::from_query_result(row, ""))
+            .map(positional::read)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(db_error)?;
         Ok((models, total))
