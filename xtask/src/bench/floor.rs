@@ -115,10 +115,16 @@ struct Receipts {
 impl Receipts {
     /// Until `count` messages in all were read, or `at_most` has passed.
     async fn wait_for(&self, count: u64, at_most: Duration) {
-        let until = Instant::now() + at_most;
-        while self.received.load(Ordering::Relaxed) < count && Instant::now() < until {
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
+        let read_all = || self.received.load(Ordering::Relaxed) >= count;
+        until(read_all, at_most, Duration::from_micros(500)).await;
+    }
+}
+
+/// Until `done()`, looked at every `every`, or `at_most` has passed.
+async fn until(done: impl Fn() -> bool, at_most: Duration, every: Duration) {
+    let end = Instant::now() + at_most;
+    while !done() && Instant::now() < end {
+        tokio::time::sleep(every).await;
     }
 }
 
@@ -182,13 +188,11 @@ impl Fanout {
         receipts.wait_for(expected, Duration::from_secs(10)).await;
         let _ = stop.send(true);
         // Each reader hands its latencies over as it stops: one for each timed message it read.
-        let readers_done = Instant::now();
-        while receipts.latencies.lock().map(|l| l.len() as u64).unwrap_or(0)
-            < receipts.received.load(Ordering::Relaxed) - before
-            && readers_done.elapsed() < Duration::from_secs(5)
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let handed_over = || {
+            receipts.latencies.lock().map(|l| l.len() as u64).unwrap_or(0)
+                >= receipts.received.load(Ordering::Relaxed) - before
+        };
+        until(handed_over, Duration::from_secs(5), Duration::from_millis(20)).await;
         let mut latencies =
             receipts.latencies.lock().map_err(|_| "latencies poisoned".to_owned())?.clone();
         latencies.sort_unstable();
