@@ -22,8 +22,8 @@ const REDOC_INIT: &str = include_str!("../../assets/redoc/init.js");
 const REDOC_LOGO: &str = "https://cdn.redoc.ly/redoc/logo-mini.svg";
 static REDOC_OFFLINE: LazyLock<String> = LazyLock::new(|| REDOC_SCRIPT.replace(REDOC_LOGO, ""));
 
-/// Routes outside the trailing-slash normalisation: Swagger UI lives at `/docs/` and redirects
-/// `/docs` there, which a trimmed path would turn into a loop.
+/// The pages' routes, whose paths keep their trailing slash (`slash.rs`): Swagger UI lives at
+/// `/docs/` and redirects `/docs` there, which a trimmed path would turn into a loop.
 pub fn routes<S: Clone + Send + Sync + 'static>(doc: OpenApi) -> Router<S> {
     let swagger = SwaggerUi::new("/docs")
         .url("/openapi.json", doc)

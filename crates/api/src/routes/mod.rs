@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 mod limits;
 mod movies;
+mod slash;
 mod tmdb;
 mod users;
 
@@ -24,7 +25,6 @@ use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
@@ -38,6 +38,7 @@ use crate::metrics::{TagRoute, Track};
 use crate::openapi;
 use crate::state::AppState;
 use after::AfterLayer;
+use slash::TrimSlash;
 
 pub use limits::RequestLimits;
 
@@ -76,21 +77,15 @@ pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
 /// [`app`], every request held to `limits` (in flight, time) inside the shared middleware.
 pub fn app_with(state: AppState, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
     let (api, doc) = api_routes().split_for_parts();
-    let api = api
+    let router = api
         .merge(crate::ws::routes())
         .route("/metrics", axum::routing::get(crate::metrics::metrics))
+        .merge(docs::routes(openapi::finish(doc)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(AfterLayer(TagRoute))
         .with_state(state);
-    // Trailing slashes are trimmed before routing, so `/movies/` and `/movies` are one route.
-    let router = Router::new()
-        .merge(docs::routes(openapi::finish(doc)))
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(AfterLayer(TagRoute))
-        .fallback_service(NormalizePath::trim_trailing_slash(api));
-    with_middleware(router, cors, limits)
+    with_middleware(TrimSlash::new(router), cors, limits)
 }
 
 /// The path of the bare `/health`, served only with `--bench-bare-route`.
@@ -107,13 +102,13 @@ pub fn with_bench_bare_route(router: Router) -> Router {
 /// The layers every request passes, top down: the security headers and the metrics (outermost,
 /// so that they see every answer, CORS preflights included), CORS, then the request id is set
 /// (before the trace span reads it), then the span, then panic catching, then `Retry-After` is
-/// added to a 503 without one, then the limits (in flight, time).
+/// added to a 503 without one, then the limits (in flight, time), then the body limit.
 ///
 /// They wrap the router as one service, the router's only (fallback) route, rather than going
 /// on with `Router::layer`, which wraps each route in each layer and boxes it again: a request
 /// then cloned every boxed layer of its route, and `GET /health` answered at 0.36 of the same
 /// handler without them (`ceiling` against `ceiling_bare`).
-fn with_middleware(router: Router, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
+fn with_middleware(router: TrimSlash, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
     let stack = ServiceBuilder::new()
         .layer(headers::security_headers())
         .layer(AfterLayer(Track))
@@ -132,6 +127,8 @@ fn with_middleware(router: Router, cors: &CorsPolicy, limits: &RequestLimits) ->
         .layer(CatchPanicLayer::custom(internal_error))
         .layer(AfterLayer(limits::RetryAfter))
         .layer(limits::LimitsLayer::new(limits))
+        // Here once rather than on each route; the bulk routes' own limit, inside, overrides it.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(router);
     Router::new().fallback_service(stack)
 }
@@ -291,7 +288,7 @@ mod tests {
             .route("/outage", get(outage))
             .route("/panics", get(panics));
         let cors = CorsPolicy { origins: CorsOrigins::Any, any_loopback_port: false };
-        with_middleware(router, &cors, &RequestLimits::default())
+        with_middleware(TrimSlash::new(router), &cors, &RequestLimits::default())
     }
 
     async fn call(path: &str) -> Response {
