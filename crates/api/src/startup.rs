@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use movies_domain::characters::CharacterRepository;
 use movies_domain::jobs::JobStatus;
 use movies_domain::movies::MovieRepository;
@@ -26,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::dto::events::event_text;
-use crate::routes::{self, RequestLimits};
+use crate::routes::{self, App, RequestLimits};
 use crate::server::{self, Server};
 use crate::state::{AppState, Edge, Ports};
 use crate::throttle::LoginThrottle;
@@ -59,7 +58,7 @@ pub enum StartupError {
 
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    app: App,
     db: Database,
     addr: SocketAddr,
     /// The event dispatcher, the event pruner and the job runner, stopped with the server.
@@ -108,10 +107,7 @@ impl Application {
             max_in_flight: usize_of(config.max_in_flight),
             timeout: config.request_timeout,
         };
-        let mut router = routes::app_with(state, &config.cors_policy(), &limits);
-        if config.bench_bare_route {
-            router = routes::with_bench_bare_route(router);
-        }
+        let app = routes::app_with(state, &config.cors_policy(), &limits, config.bench_bare_route);
         let addr = format!("{}:{}", config.host, config.port);
         let bind_error = |source| StartupError::Bind { addr: addr.clone(), source };
         let listener = server::listen(&addr).await.map_err(bind_error)?;
@@ -122,17 +118,7 @@ impl Application {
             max_connections: usize_of(config.max_connections),
         };
         let shutdown_timeout = config.shutdown_timeout;
-        Ok(Self {
-            listener,
-            router,
-            db,
-            addr,
-            background,
-            hub,
-            listeners,
-            settings,
-            shutdown_timeout,
-        })
+        Ok(Self { listener, app, db, addr, background, hub, listeners, settings, shutdown_timeout })
     }
 
     /// The address actually bound (with the port picked when the config said 0).
@@ -160,7 +146,7 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "listening");
-        let mut server = Server::new(self.listener, self.router, &self.settings);
+        let mut server = Server::new(self.listener, self.app, &self.settings);
         server.serve_until(stop).await;
         server.stop_accepting();
         self.hub.close();

@@ -50,7 +50,7 @@ async fn health() -> Json<Alive> {
 }
 
 /// The same answer as `/health`, for the route outside the middleware that only benchmarks
-/// enable (`super::with_bench_bare_route`).
+/// enable (`super::app_with`).
 pub(super) async fn bare_health() -> Response {
     health().await.into_response()
 }

@@ -15,14 +15,20 @@ mod slash;
 mod tmdb;
 mod users;
 
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use futures_util::future::Either;
 use serde::Serialize;
-use tower::ServiceBuilder;
+use tower::util::{BoxCloneSyncService, Oneshot};
+use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -69,13 +75,55 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::finish(api_routes().into_openapi())
 }
 
-/// The whole application: every route, answering with or without a trailing slash.
-pub fn app(state: AppState, cors: &CorsPolicy) -> Router {
-    app_with(state, cors, &RequestLimits::default())
+/// The whole application as the server calls it: the middleware around the router as one
+/// service, and for benchmarks the bare route beside it ([`BENCH_BARE_ROUTE`]). A clone is an
+/// `Arc`'s; each request then clones the stack (its few fields and the router's `Arc`, not the
+/// routes), as a tower service called by reference must be.
+#[derive(Clone)]
+pub struct App(Arc<Parts>);
+
+struct Parts {
+    stack: BoxCloneSyncService<Request<Body>, Response, Infallible>,
+    bare: Option<Router>,
 }
 
-/// [`app`], every request held to `limits` (in flight, time) inside the shared middleware.
-pub fn app_with(state: AppState, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
+impl Service<Request<Body>> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<
+        <Router as Service<Request<Body>>>::Future,
+        Oneshot<BoxCloneSyncService<Request<Body>, Response, Infallible>, Request<Body>>,
+    >;
+
+    /// Always ready: each request readies its own clone of the stack.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        match &self.0.bare {
+            // A router is always ready.
+            Some(bare) if request.uri().path() == BENCH_BARE_ROUTE => {
+                Either::Left(bare.clone().call(request))
+            }
+            _ => Either::Right(self.0.stack.clone().oneshot(request)),
+        }
+    }
+}
+
+/// The whole application: every route, answering with or without a trailing slash.
+pub fn app(state: AppState, cors: &CorsPolicy) -> App {
+    app_with(state, cors, &RequestLimits::default(), false)
+}
+
+/// [`app`], every request held to `limits` (in flight, time) inside the shared middleware, and
+/// with `bench_bare_route` the bare `/health` beside it (see [`BENCH_BARE_ROUTE`]).
+pub fn app_with(
+    state: AppState,
+    cors: &CorsPolicy,
+    limits: &RequestLimits,
+    bench_bare_route: bool,
+) -> App {
     let (api, doc) = api_routes().split_for_parts();
     let router = api
         .merge(crate::ws::routes())
@@ -84,32 +132,43 @@ pub fn app_with(state: AppState, cors: &CorsPolicy, limits: &RequestLimits) -> R
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(AfterLayer(TagRoute))
+        // Readies every route once, the pages' too: a router served unreadied is readied again
+        // for each connection, cloning every handler that owns its data (ReDoc's page, 41 KB
+        // with the OpenAPI document inside); thousands at once left holes that glibc kept, about
+        // 50 KB of RSS for each of 2,000 listeners.
         .with_state(state);
-    with_middleware(TrimSlash::new(router), cors, limits)
+    let stack = BoxCloneSyncService::new(with_middleware(TrimSlash::new(router), cors, limits));
+    // The bare route: the `/health` handler in a router of its own with none of the middleware
+    // around it, so that `cargo xtask bench` can tell what the stack costs (`ceiling_bare`).
+    let bare = bench_bare_route
+        .then(|| Router::new().route(BENCH_BARE_ROUTE, axum::routing::get(health::bare_health)));
+    App(Arc::new(Parts { stack, bare }))
 }
 
-/// The path of the bare `/health`, served only with `--bench-bare-route`.
+/// The path of the bare `/health`, served only with `--bench-bare-route`: not in the OpenAPI
+/// document, for benchmarks only.
 pub const BENCH_BARE_ROUTE: &str = "/_bench/health";
-
-/// `router` plus [`BENCH_BARE_ROUTE`]: the `/health` handler with none of the middleware around
-/// it, so that `cargo xtask bench` can tell what the stack costs (its `ceiling_bare` scenario).
-/// A route added after the layers is not wrapped by them. For benchmarks only: it is not in the
-/// OpenAPI document and the server adds it only when `BENCH_BARE_ROUTE` is set.
-pub fn with_bench_bare_route(router: Router) -> Router {
-    router.route(BENCH_BARE_ROUTE, axum::routing::get(health::bare_health))
-}
 
 /// The layers every request passes, top down: the security headers and the metrics (outermost,
 /// so that they see every answer, CORS preflights included), CORS, then the request id is set
 /// (before the trace span reads it), then the span, then panic catching, then `Retry-After` is
 /// added to a 503 without one, then the limits (in flight, time), then the body limit.
 ///
-/// They wrap the router as one service, the router's only (fallback) route, rather than going
-/// on with `Router::layer`, which wraps each route in each layer and boxes it again: a request
-/// then cloned every boxed layer of its route, and `GET /health` answered at 0.36 of the same
-/// handler without them (`ceiling` against `ceiling_bare`).
-fn with_middleware(router: TrimSlash, cors: &CorsPolicy, limits: &RequestLimits) -> Router {
-    let stack = ServiceBuilder::new()
+/// They wrap the router as one service rather than going on with `Router::layer`, which wraps
+/// each route in each layer and boxes it again: a request then cloned every boxed layer of its
+/// route, and `GET /health` answered at 0.36 of the same handler without them (`ceiling` against
+/// `ceiling_bare`). Nor does another router hold them as its one (fallback) route: a request
+/// would pay that router's catch-all match and the clone of a boxed service (callgrind).
+fn with_middleware(
+    router: TrimSlash,
+    cors: &CorsPolicy,
+    limits: &RequestLimits,
+) -> impl Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
+    ServiceBuilder::new()
         .layer(headers::security_headers())
         .layer(AfterLayer(Track))
         .layer(cors_layer(cors))
@@ -129,8 +188,7 @@ fn with_middleware(router: TrimSlash, cors: &CorsPolicy, limits: &RequestLimits)
         .layer(limits::LimitsLayer::new(limits))
         // Here once rather than on each route; the bulk routes' own limit, inside, overrides it.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .service(router);
-    Router::new().fallback_service(stack)
+        .service(router)
 }
 
 /// `skip`, `limit` and the cursor `after` from the query string, or a 422 naming them.
@@ -249,8 +307,7 @@ fn internal_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use axum::http::StatusCode;
     use axum::routing::get;
     use movies_domain::Error;
     use tower::ServiceExt;
@@ -273,7 +330,7 @@ mod tests {
     }
 
     /// Routes that fail each way, behind the app's own middleware.
-    fn failing() -> Router {
+    fn failing() -> App {
         async fn bug() -> ApiError {
             Error::internal("job 7 has an unknown status").into()
         }
@@ -288,7 +345,8 @@ mod tests {
             .route("/outage", get(outage))
             .route("/panics", get(panics));
         let cors = CorsPolicy { origins: CorsOrigins::Any, any_loopback_port: false };
-        with_middleware(TrimSlash::new(router), &cors, &RequestLimits::default())
+        let stack = with_middleware(TrimSlash::new(router), &cors, &RequestLimits::default());
+        App(Arc::new(Parts { stack: BoxCloneSyncService::new(stack), bare: None }))
     }
 
     async fn call(path: &str) -> Response {

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
@@ -29,14 +28,16 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 use crate::metrics::ConnectionGuard;
+use crate::routes::App;
 
 /// What a connection task needs besides its socket; shared by all of them.
 pub(super) struct Shared {
     pub http: http1::Builder,
-    /// Readied once (`Router::with_state`), cloned per connection: an `Arc`.
-    pub router: Router,
+    /// Cloned for each connection: an `Arc`.
+    pub app: App,
     pub header_read_timeout: Duration,
     /// Cancelled when the server stops: answer what was received, then close.
     pub stopping: CancellationToken,
@@ -131,7 +132,7 @@ pub(super) async fn serve(
         deadline,
         _open: open,
     };
-    let service = Service { router: shared.router.clone(), peer, state: state.clone() };
+    let service = Service { app: shared.app.clone(), peer, state: state.clone() };
     let conn = shared.http.serve_connection(TokioIo::new(io), service).with_upgrades();
     tokio::pin!(conn);
     let ended = tokio::select! {
@@ -286,12 +287,12 @@ impl AsyncWrite for Guarded {
     }
 }
 
-/// The router as hyper calls it, counting the requests being answered ([`Answering`]) and
+/// The application as hyper calls it, counting the requests being answered ([`Answering`]) and
 /// telling each the peer's address (`ConnectInfo`, as `into_make_service_with_connect_info`
 /// did: login throttling and `/metrics` start from it).
 #[derive(Clone)]
 struct Service {
-    router: Router,
+    app: App,
     peer: SocketAddr,
     state: Arc<State>,
 }
@@ -306,7 +307,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let answering = Answering::start(&self.state);
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        let answer = tower::Service::call(&mut self.router.clone(), request);
+        let answer = self.app.clone().oneshot(request.map(Body::new));
         Box::pin(async move {
             let response = answer.await?;
             Ok(response.map(|body| Answer { body, _answering: answering }))

@@ -16,7 +16,6 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use serde_json::json;
@@ -26,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::{RETRY_AFTER_SECS, TOO_MANY_CONNECTIONS};
+use crate::routes::App;
 use connection::Shared;
 
 /// The connection limits (see the configuration of the same names).
@@ -48,8 +48,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `router` on `listener` under `settings`, once [`Server::serve_until`] runs.
-    pub fn new(listener: TcpListener, router: Router, settings: &Settings) -> Self {
+    /// Serves `app` on `listener` under `settings`, once [`Server::serve_until`] runs.
+    pub fn new(listener: TcpListener, app: App, settings: &Settings) -> Self {
         let mut http = http1::Builder::new();
         // hyper's header timer runs from the moment a connection waits for a request, so it is
         // the idle timer here; the head's own deadline is kept in `connection.rs`.
@@ -58,12 +58,7 @@ impl Server {
             .keep_alive(true);
         let shared = Arc::new(Shared {
             http,
-            // Readied once here, as `into_make_service` did: served as it is, the router would
-            // be readied again for each connection, cloning every handler that owns its data
-            // (ReDoc's page, 41 KB with the OpenAPI document inside, and Swagger UI's, 9 KB).
-            // Short-lived, but thousands at once left holes that glibc kept: about 50 KB of RSS
-            // for each of 2,000 listeners.
-            router: router.with_state(()),
+            app,
             header_read_timeout: settings.header_read_timeout,
             stopping: CancellationToken::new(),
             abort: CancellationToken::new(),

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use movies_api::config::{CorsOrigins, CorsPolicy};
+use movies_api::routes::App;
 use movies_api::state::{AppState, Ports};
 use movies_domain::auth::{Claims, MockPasswordHasher, MockTokenRevocations, MockTokenService};
 use movies_domain::catalogue::MockMovieCatalogue;
@@ -66,7 +66,7 @@ impl Fakes {
         self
     }
 
-    fn app(self) -> Router {
+    fn app(self) -> App {
         let ports = Ports {
             movies: Arc::new(self.movies),
             characters: Arc::new(self.characters),
@@ -93,7 +93,7 @@ struct Answer {
 }
 
 /// Sends one request through the router; `body` is sent as JSON, `token` as a bearer token.
-async fn call(app: Router, method: Method, uri: &str, body: Option<&str>, token: bool) -> Answer {
+async fn call(app: App, method: Method, uri: &str, body: Option<&str>, token: bool) -> Answer {
     let mut request = Request::builder().method(method).uri(uri);
     if token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
@@ -114,7 +114,7 @@ async fn call(app: Router, method: Method, uri: &str, body: Option<&str>, token:
     Answer { status, headers, body }
 }
 
-async fn get(app: Router, uri: &str) -> Answer {
+async fn get(app: App, uri: &str) -> Answer {
     call(app, Method::GET, uri, None, false).await
 }
 
