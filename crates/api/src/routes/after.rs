@@ -55,8 +55,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let noted = Some(self.step.request(&request));
-        Finishing { inner: self.inner.call(request), noted, step: PhantomData }
+        let noted = self.step.request(&request);
+        Finishing::new(self.inner.call(request), noted)
     }
 }
 
@@ -67,6 +67,13 @@ pin_project! {
         inner: F,
         noted: Option<T::Noted>,
         step: PhantomData<fn() -> T>,
+    }
+}
+
+impl<F, T: Step> Finishing<F, T> {
+    /// `inner`, then `T`'s step on its response with what it `noted` of the request.
+    pub fn new(inner: F, noted: T::Noted) -> Self {
+        Finishing { inner, noted: Some(noted), step: PhantomData }
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod after;
 mod auth;
 mod characters;
+mod cors;
 mod docs;
 mod events;
 pub mod headers;
@@ -18,11 +19,10 @@ mod users;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use futures_util::future::Either;
@@ -30,7 +30,6 @@ use serde::Serialize;
 use tower::util::{BoxCloneSyncService, Oneshot};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
@@ -38,12 +37,13 @@ use utoipa_axum::router::OpenApiRouter;
 
 use movies_domain::{Listing, Page};
 
-use crate::config::{CorsOrigins, CorsPolicy};
+use crate::config::CorsPolicy;
 use crate::error::ApiError;
 use crate::metrics::{TagRoute, Track};
 use crate::openapi;
 use crate::state::AppState;
 use after::AfterLayer;
+use cors::CorsLayer;
 use slash::TrimSlash;
 
 pub use limits::RequestLimits;
@@ -171,7 +171,7 @@ fn with_middleware(
     ServiceBuilder::new()
         .layer(headers::security_headers())
         .layer(AfterLayer(Track))
-        .layer(cors_layer(cors))
+        .layer(CorsLayer::new(cors))
         // CORS makes preflight answers of the inner body type: axum's, which has a default.
         .map_response(IntoResponse::into_response)
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
@@ -235,45 +235,6 @@ fn list_json<J: Serialize>(items: &[J]) -> Response {
     }
 }
 
-fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
-    let layer = CorsLayer::new()
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([X_TOTAL_COUNT, X_NEXT_AFTER, header::LOCATION, X_REQUEST_ID])
-        .max_age(Duration::from_secs(600));
-    match &policy.origins {
-        // Browsers refuse credentials with a wildcard origin, so `*` goes without them.
-        CorsOrigins::Any => layer.allow_origin(AllowOrigin::any()),
-        CorsOrigins::List(list) => {
-            let list: Vec<HeaderValue> = list.clone();
-            let loopback = policy.any_loopback_port;
-            let allowed = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
-                list.contains(origin) || (loopback && is_loopback_dev_origin(origin))
-            };
-            layer.allow_origin(AllowOrigin::predicate(allowed)).allow_credentials(true)
-        }
-    }
-}
-
-/// `http://localhost:<port>` or `http://127.0.0.1:<port>` (or without a port): a dev server on
-/// the user's own machine.
-fn is_loopback_dev_origin(origin: &HeaderValue) -> bool {
-    let Ok(origin) = origin.to_str() else { return false };
-    let Some(host_port) = origin.strip_prefix("http://") else { return false };
-    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "80"));
-    matches!(host, "localhost" | "127.0.0.1")
-        && !port.is_empty()
-        && port.len() <= 5
-        && port.bytes().all(|b| b.is_ascii_digit())
-}
-
 async fn not_found() -> ApiError {
     ApiError::NotFound("Not Found".into())
 }
@@ -310,6 +271,8 @@ mod tests {
     use axum::http::StatusCode;
     use axum::routing::get;
     use movies_domain::Error;
+
+    use crate::config::CorsOrigins;
     use tower::ServiceExt;
 
     use super::*;
@@ -457,23 +420,6 @@ mod tests {
             assert_eq!(lines.len(), 1, "{lines:?}");
             assert!(lines[0].contains(&format!("request_id={id}")), "{lines:?}");
             assert!(lines[0].contains(cause), "{lines:?}");
-        }
-    }
-
-    #[test]
-    fn only_local_http_origins_count_as_dev_servers() {
-        for ok in ["http://localhost:5174", "http://127.0.0.1:4173", "http://localhost"] {
-            assert!(is_loopback_dev_origin(&HeaderValue::from_static(ok)), "{ok}");
-        }
-        for bad in [
-            "https://localhost:5173",
-            "http://localhost.evil.com:5173",
-            "http://127.0.0.1:",
-            "http://127.0.0.1:80/",
-            "http://localhost:5173@evil.com",
-            "http://10.0.0.1:5173",
-        ] {
-            assert!(!is_loopback_dev_origin(&HeaderValue::from_static(bad)), "{bad}");
         }
     }
 }
