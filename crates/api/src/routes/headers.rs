@@ -4,11 +4,12 @@
 //! `/docs`, `/redoc`) sets its own, as strict as that page allows (docs/operations.md says what
 //! each one allows and why), and the outer layer keeps it.
 
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Request, Response, header};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use tower::layer::util::Stack;
 use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::after::{AfterLayer, Step};
 
 /// The policy of every answer that is not a page: nothing may run, load or frame it.
 pub const API_POLICY: &str =
@@ -41,27 +42,30 @@ pub const REDOC_POLICY: &str = "default-src 'none'; script-src 'self'; \
      form-action 'none'";
 
 /// The layer that adds the headers to every response: `nosniff` and the referrer policy replace
-/// any a handler set; the API policy goes only where a page did not set its own.
-pub type SecurityHeaders = Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
->;
+/// any a handler set; the API policy goes only where a page did not set its own. One step, not
+/// tower-http's `SetResponseHeaderLayer` three times, each a service and a future around all
+/// the rest.
+pub(crate) fn security_headers() -> AfterLayer<SecurityHeaders> {
+    AfterLayer(SecurityHeaders)
+}
 
-/// See [`SecurityHeaders`].
-pub fn security_headers() -> SecurityHeaders {
-    let policy = SetResponseHeaderLayer::if_not_present(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(API_POLICY),
-    );
-    let nosniff = SetResponseHeaderLayer::overriding(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    let referrer = SetResponseHeaderLayer::overriding(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    Stack::new(policy, Stack::new(nosniff, referrer))
+/// See [`security_headers`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SecurityHeaders;
+
+impl Step for SecurityHeaders {
+    type Noted = ();
+
+    fn request<B>(&self, _: &Request<B>) {}
+
+    fn response<B>((): (), response: &mut Response<B>) {
+        let headers = response.headers_mut();
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(API_POLICY));
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    }
 }
 
 /// A layer that gives every response of the routes it wraps the page policy `policy`.
