@@ -87,6 +87,21 @@ struct Parts {
     bare: Option<Router>,
 }
 
+impl App {
+    /// `stack`, boxed, and `bare` beside it when there is one.
+    fn new<S>(stack: S, bare: Option<Router>) -> Self
+    where
+        S: Service<Request<Body>, Response = Response, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        App(Arc::new(Parts { stack: BoxCloneSyncService::new(stack), bare }))
+    }
+}
+
 impl Service<Request<Body>> for App {
     type Response = Response;
     type Error = Infallible;
@@ -137,12 +152,12 @@ pub fn app_with(
         // with the OpenAPI document inside); thousands at once left holes that glibc kept, about
         // 50 KB of RSS for each of 2,000 listeners.
         .with_state(state);
-    let stack = BoxCloneSyncService::new(with_middleware(TrimSlash::new(router), cors, limits));
+    let stack = with_middleware(TrimSlash::new(router), cors, limits);
     // The bare route: the `/health` handler in a router of its own with none of the middleware
     // around it, so that `cargo xtask bench` can tell what the stack costs (`ceiling_bare`).
     let bare = bench_bare_route
         .then(|| Router::new().route(BENCH_BARE_ROUTE, axum::routing::get(health::bare_health)));
-    App(Arc::new(Parts { stack, bare }))
+    App::new(stack, bare)
 }
 
 /// The path of the bare `/health`, served only with `--bench-bare-route`: not in the OpenAPI
@@ -271,11 +286,10 @@ mod tests {
     use axum::http::StatusCode;
     use axum::routing::get;
     use movies_domain::Error;
-
-    use crate::config::CorsOrigins;
     use tower::ServiceExt;
 
     use super::*;
+    use crate::config::CorsOrigins;
 
     /// A log sink the test can read back.
     #[derive(Clone, Default)]
@@ -308,8 +322,7 @@ mod tests {
             .route("/outage", get(outage))
             .route("/panics", get(panics));
         let cors = CorsPolicy { origins: CorsOrigins::Any, any_loopback_port: false };
-        let stack = with_middleware(TrimSlash::new(router), &cors, &RequestLimits::default());
-        App(Arc::new(Parts { stack: BoxCloneSyncService::new(stack), bare: None }))
+        App::new(with_middleware(TrimSlash::new(router), &cors, &RequestLimits::default()), None)
     }
 
     async fn call(path: &str) -> Response {
