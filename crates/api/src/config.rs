@@ -32,7 +32,7 @@ pub struct Config {
     #[arg(long, env = "CORS_ORIGINS", value_parser = parse_cors_origins)]
     pub cors_origins: Option<CorsOrigins>,
 
-    /// Log filter, e.g. `info` or `movies_api=debug,tower_http=debug`.
+    /// Log filter, e.g. `info` or `movies_api=debug,requests=debug`.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub rust_log: String,
 

@@ -12,6 +12,7 @@ mod health;
 mod jobs;
 mod limits;
 mod movies;
+mod scope;
 mod slash;
 mod tmdb;
 mod users;
@@ -29,10 +30,6 @@ use futures_util::future::Either;
 use serde::Serialize;
 use tower::util::{BoxCloneSyncService, Oneshot};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
-use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 
 use movies_domain::{Listing, Page};
@@ -44,6 +41,7 @@ use crate::openapi;
 use crate::state::AppState;
 use after::AfterLayer;
 use cors::CorsLayer;
+use scope::ScopeLayer;
 use slash::TrimSlash;
 
 pub use limits::RequestLimits;
@@ -165,9 +163,9 @@ pub fn app_with(
 pub const BENCH_BARE_ROUTE: &str = "/_bench/health";
 
 /// The layers every request passes, top down: the security headers and the metrics (outermost,
-/// so that they see every answer, CORS preflights included), CORS, then the request id is set
-/// (before the trace span reads it), then the span, then panic catching, then `Retry-After` is
-/// added to a 503 without one, then the limits (in flight, time), then the body limit.
+/// so that they see every answer, CORS preflights included), CORS, then the request's scope (its
+/// id, its span, panics caught), then `Retry-After` is added to a 503 without one, then the
+/// limits (in flight, time), then the body limit.
 ///
 /// They wrap the router as one service rather than going on with `Router::layer`, which wraps
 /// each route in each layer and boxes it again: a request then cloned every boxed layer of its
@@ -187,18 +185,7 @@ fn with_middleware(
         .layer(headers::security_headers())
         .layer(AfterLayer(Track))
         .layer(CorsLayer::new(cors))
-        // CORS makes preflight answers of the inner body type: axum's, which has a default.
-        .map_response(IntoResponse::into_response)
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                // A 5xx is logged once, with its cause, where it is made (`ApiError`, the
-                // panic handler); the layer's own line would say it again without the cause.
-                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
-        )
-        .layer(CatchPanicLayer::custom(internal_error))
+        .layer(ScopeLayer)
         .layer(AfterLayer(limits::RetryAfter))
         .layer(limits::LimitsLayer::new(limits))
         // Here once rather than on each route; the bulk routes' own limit, inside, overrides it.
@@ -256,27 +243,6 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
-}
-
-/// The span every log line of a request is written in, so that an error logged deep inside
-/// names the request it belongs to. `SetRequestIdLayer` wraps this layer, so the id is set by
-/// then. The path only: a query string may carry a token (`/ws?token=`).
-fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-}
-
-/// A panic's answer: the same 500 as `ApiError::Internal`, logged in the request's span with the
-/// panic's message.
-fn internal_error(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(panic = %message, "a handler panicked");
-    let body = Json(serde_json::json!({ "detail": crate::error::INTERNAL_ERROR }));
-    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
 }
 
 #[cfg(test)]

@@ -121,8 +121,8 @@ async fn nginx_spreads_http_and_websockets_over_both_instances() {
         return;
     };
     let Some(db) = TestDb::create().await else { return };
-    // `tower_http=debug` logs every request with its X-Request-Id.
-    let (a, b) = two_instances(&db, &[("RUST_LOG", "info,tower_http=debug")]).await;
+    // `requests=debug` logs every answer, in the span that names its X-Request-Id.
+    let (a, b) = two_instances(&db, &[("RUST_LOG", "info,requests=debug")]).await;
     let mut nginx = Nginx::start(&binary, [a.host(), b.host()]);
     nginx.ready().await;
     let through = &nginx.http;
