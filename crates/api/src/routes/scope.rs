@@ -82,9 +82,10 @@ where
 
 /// A v4 UUID, as tower-http's `MakeRequestUuid` made them.
 fn new_id() -> HeaderValue {
-    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-    HeaderValue::from_str(text).expect("a UUID is a valid header value")
+    let id = uuid::Uuid::new_v4().hyphenated();
+    // Hex digits and hyphens, always a valid value: the fallback is never taken.
+    HeaderValue::from_str(id.encode_lower(&mut uuid::Uuid::encode_buffer()))
+        .unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// The span every log line of a request is written in, so that an error logged deep inside
@@ -134,8 +135,9 @@ where
                     Err(panic) => internal_error(panic),
                 }
             }
+            // Taken at the first poll; a future is not polled after it is ready.
             StateProj::Panicked { panic } => {
-                internal_error(panic.take().expect("polled after completion"))
+                internal_error(panic.take().unwrap_or_else(|| Box::new("polled again")))
             }
         };
         if let Some(id) = this.id.take()
