@@ -205,7 +205,9 @@ async fn names(
     // The first slice is read before the answer starts, so that a database that is down still
     // gets its 503; a failure further on can only cut the body short, and is logged.
     let first = s.movies.names_after(i64::MIN, NAMES_SLICE).await?;
-    let body = Body::from_stream(names_json(s.movies.clone(), first));
+    // The body streams after the request's scope has answered: its failure is logged in the
+    // request's span all the same.
+    let body = Body::from_stream(names_json(s.movies.clone(), first, tracing::Span::current()));
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -218,9 +220,10 @@ const NAMES_SLICE: u64 = 1000;
 fn names_json(
     movies: MovieService,
     first: Vec<(i64, String)>,
+    span: tracing::Span,
 ) -> impl Stream<Item = Result<Bytes, movies_domain::Error>> {
     futures_util::stream::try_unfold(Some((first, true)), move |state| {
-        let movies = movies.clone();
+        let (movies, span) = (movies.clone(), span.clone());
         async move {
             let Some((slice, opening)) = state else { return Ok(None) };
             let mut chunk = String::from(if opening { "[" } else { "" });
@@ -233,9 +236,10 @@ fn names_json(
             }
             let next = match slice.last() {
                 Some(&(last, _)) if slice.len() as u64 == NAMES_SLICE => {
-                    let next = movies.names_after(last, NAMES_SLICE).await.inspect_err(
-                        |e| tracing::error!(error = %e, "GET /movies/names stopped part way"),
-                    )?;
+                    let next = movies.names_after(last, NAMES_SLICE).await.inspect_err(|e| {
+                        let _entered = span.enter();
+                        tracing::error!(error = %e, "GET /movies/names stopped part way");
+                    })?;
                     Some((next, false))
                 }
                 _ => {
