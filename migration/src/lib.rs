@@ -12,6 +12,7 @@ mod m20261125_000004_create_jobs;
 mod m20261126_000005_create_counters_and_search;
 mod m20261126_000006_add_job_leases;
 mod m20261126_000007_create_instances;
+mod m20261127_000008_add_character_movie_names;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_counters_and_search::Migration),
             Box::new(m20261126_000006_add_job_leases::Migration),
             Box::new(m20261126_000007_create_instances::Migration),
+            Box::new(m20261127_000008_add_character_movie_names::Migration),
         ]
     }
 }

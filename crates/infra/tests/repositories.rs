@@ -111,6 +111,9 @@ on_every_backend!(
     a_listed_record_is_the_record_found_field_for_field,
     filters_match_case_insensitively_and_take_wildcards_literally,
     concurrent_character_writes_keep_the_count_exact,
+    characters_carry_their_movies_name_through_every_write,
+    concurrent_renames_and_character_writes_leave_every_character_the_final_name,
+    the_migration_that_keeps_movie_names_with_characters_fills_those_already_there,
     migrations_can_run_again_on_an_existing_database,
     usernames_are_unique_regardless_of_case,
     user_summaries_count_the_records_each_user_edits,
@@ -583,6 +586,117 @@ async fn concurrent_character_writes_keep_the_count_exact(db: Database) {
         task.await.expect("task ran").expect("write succeeded");
     }
     assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (16, 8));
+}
+
+/// The name each character of the store carries, by the character's name, read by a list page
+/// (where it is read from the character's row) and by `find`.
+async fn movie_names_of(characters: &SeaCharacterRepository) -> Vec<(String, String)> {
+    let page = Page::new(None, Some(100)).unwrap();
+    let listed = characters.list(&CharacterFilter::default(), page).await.unwrap().items;
+    let mut names = Vec::new();
+    for c in listed {
+        let found = characters.find(c.id).await.unwrap().expect("listed, so found");
+        assert_eq!(found.movie_name, c.movie_name, "{} read by find and by list", c.name);
+        names.push((c.name, c.movie_name));
+    }
+    names.sort();
+    names
+}
+
+async fn characters_carry_their_movies_name_through_every_write(db: Database) {
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db);
+    let a = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
+    let b = movies.insert(&new_movie("B", 2000), None).await.unwrap().id;
+    let one = characters.insert(&record("C1", a), None).await.unwrap();
+    assert_eq!(one.movie_name, "A");
+    let many = characters.insert_many(&[record("C2", a), record("C3", b)], None, None).await;
+    let many: Vec<String> = many.unwrap().into_iter().map(|c| c.movie_name).collect();
+    assert_eq!(many, ["A", "B"]);
+    assert_eq!(movie_names_of(&characters).await, pairs(&[("C1", "A"), ("C2", "A"), ("C3", "B")]));
+
+    // Moved to another movie, a character takes its name; renamed, a movie's characters do.
+    let moved = characters.update(one.id, &record("C1", b)).await.unwrap();
+    assert_eq!(moved.movie_name, "B");
+    movies.update(a, &new_movie("A2", 2000)).await.unwrap();
+    assert_eq!(movie_names_of(&characters).await, pairs(&[("C1", "B"), ("C2", "A2"), ("C3", "B")]));
+    // A character's write that keeps its movie keeps the name.
+    let kept = characters.update(one.id, &record("C1 again", b)).await.unwrap();
+    assert_eq!(kept.movie_name, "B");
+    // A refused write leaves the names as they were.
+    let err = characters.update(one.id, &record("C1", 999_999)).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(RecordKind::Movie)), "{err:?}");
+    let err = movies.update(b, &new_movie("A2", 2000)).await.unwrap_err();
+    assert!(matches!(err, Error::DuplicateName { .. }), "{err:?}");
+    assert_eq!(
+        movie_names_of(&characters).await,
+        pairs(&[("C1 again", "B"), ("C2", "A2"), ("C3", "B")])
+    );
+}
+
+/// Renames of a movie while characters are added to it and moved into it: once all are done,
+/// each character of the movie carries the name it ended with. On PostgreSQL the writes run at
+/// once (on SQLite they take turns).
+async fn concurrent_renames_and_character_writes_leave_every_character_the_final_name(
+    db: Database,
+) {
+    let movies = Arc::new(SeaMovieRepository::new(db.clone()));
+    let characters = Arc::new(SeaCharacterRepository::new(db));
+    let a = movies.insert(&new_movie("A0", 2000), None).await.unwrap().id;
+    let b = movies.insert(&new_movie("B", 2000), None).await.unwrap().id;
+    let mut waiting = Vec::new();
+    for i in 0..8 {
+        waiting.push(characters.insert(&record(&format!("W{i}"), b), None).await.unwrap().id);
+    }
+    let renames = {
+        let movies = movies.clone();
+        tokio::spawn(async move {
+            for i in 1..=10 {
+                movies.update(a, &new_movie(&format!("A{i}"), 2000)).await?;
+            }
+            Ok::<_, Error>(())
+        })
+    };
+    let writes: Vec<_> = (0..16)
+        .map(|i| {
+            let characters = characters.clone();
+            let moving = waiting.get(i / 2).copied();
+            tokio::spawn(async move {
+                match moving {
+                    Some(id) if i % 2 == 0 => {
+                        characters.update(id, &record(&format!("W{}", i / 2), a)).await?;
+                    }
+                    _ => {
+                        characters.insert(&record(&format!("C{i}"), a), None).await?;
+                    }
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    renames.await.expect("task ran").expect("renames succeeded");
+    for task in writes {
+        task.await.expect("task ran").expect("write succeeded");
+    }
+    let names = movie_names_of(&characters).await;
+    let in_a: Vec<_> = names.iter().filter(|(_, movie)| movie != "B").collect();
+    assert_eq!(in_a.len(), 16, "{names:?}");
+    assert!(in_a.iter().all(|(_, movie)| movie == "A10"), "{names:?}");
+}
+
+/// Migration 8 on a store that has characters already: they get their movies' names.
+async fn the_migration_that_keeps_movie_names_with_characters_fills_those_already_there(
+    db: Database,
+) {
+    use migration::MigratorTrait;
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = SeaCharacterRepository::new(db.clone());
+    let a = movies.insert(&new_movie("A", 2000), None).await.unwrap().id;
+    let b = movies.insert(&new_movie("B", 2000), None).await.unwrap().id;
+    characters.insert_many(&[record("C1", a), record("C2", b)], None, None).await.unwrap();
+    migration::Migrator::down(db.conn(), Some(1)).await.expect("down one");
+    migration::Migrator::up(db.conn(), None).await.expect("up again");
+    assert_eq!(movie_names_of(&characters).await, pairs(&[("C1", "A"), ("C2", "B")]));
 }
 
 async fn migrations_can_run_again_on_an_existing_database(db: Database) {

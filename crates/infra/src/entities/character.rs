@@ -1,6 +1,5 @@
 //! The `characters` table.
 
-use sea_orm::FromQueryResult;
 use sea_orm::entity::prelude::*;
 
 use super::positional::{FromPositions, SqlxRow};
@@ -15,6 +14,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub description: String,
     pub editor_id: Option<i64>,
+    /// The movie's name, kept with the character (migration 8) so that a page of characters
+    /// reads no movie.
+    pub movie_name: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -44,23 +46,13 @@ impl FromPositions for Model {
             movie_id: row.get(2)?,
             description: row.get(3)?,
             editor_id: row.get(4)?,
+            movie_name: row.get(5)?,
         })
     }
 }
 
-/// A character joined with its movie's name: the shape the domain exposes.
-#[derive(Debug, FromQueryResult)]
-pub struct WithMovieName {
-    pub id: i64,
-    pub name: String,
-    pub movie_id: i64,
-    pub movie_name: String,
-    pub description: String,
-    pub editor_id: Option<i64>,
-}
-
-impl From<WithMovieName> for movies_domain::characters::Character {
-    fn from(c: WithMovieName) -> Self {
+impl From<Model> for movies_domain::characters::Character {
+    fn from(c: Model) -> Self {
         Self {
             id: c.id,
             name: c.name,

@@ -11,15 +11,15 @@ use movies_domain::jobs::JobCredit;
 use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
-    Condition, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QuerySelect, QueryTrait, RelationTrait, Select,
+    Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    QueryTrait,
 };
 
 use super::listing::{self, PageQuery, Search, Table};
 use super::movies::bump_counts;
 use super::{IN_CHUNK, INSERT_CHUNK};
 use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation, write_error};
-use crate::entities::character::{self, Column, WithMovieName};
+use crate::entities::character::{self, Column};
 use crate::entities::{movie, user};
 use crate::jobs::record_progress;
 
@@ -35,32 +35,21 @@ impl SeaCharacterRepository {
     }
 }
 
-/// Characters joined with their movie's name.
-fn joined() -> Select<character::Entity> {
-    character::Entity::find()
-        .select_only()
-        .columns([Column::Id, Column::Name, Column::MovieId, Column::Description, Column::EditorId])
-        .column_as(movie::Column::Name, "movie_name")
-        .join(JoinType::InnerJoin, character::Relation::Movie.def())
-}
-
-async fn find_joined(conn: &impl ConnectionTrait, id: i64) -> Result<Option<Character>> {
-    let found = joined()
-        .filter(Column::Id.eq(id))
-        .into_model::<WithMovieName>()
-        .one(conn)
-        .await
-        .map_err(db_error)?;
+async fn find_one(conn: &impl ConnectionTrait, id: i64) -> Result<Option<Character>> {
+    let found = character::Entity::find_by_id(id).one(conn).await.map_err(db_error)?;
     Ok(found.map(Character::from))
 }
 
-fn active(r: &CharacterRecord) -> character::ActiveModel {
+/// The row of `r`, in the movie named `movie_name` (empty when the movie is not there: its
+/// foreign key then refuses the row).
+fn active(r: &CharacterRecord, movie_name: Option<&String>) -> character::ActiveModel {
     character::ActiveModel {
         id: NotSet,
         name: Set(r.name.clone()),
         movie_id: Set(r.movie_id),
         description: Set(r.description.clone()),
         editor_id: NotSet,
+        movie_name: Set(movie_name.cloned().unwrap_or_default()),
     }
 }
 
@@ -99,39 +88,6 @@ async fn missing_reference(
         }
     }
     Error::internal(e)
-}
-
-/// The names of the movies `ids`.
-async fn movie_names(
-    conn: &impl ConnectionTrait,
-    ids: impl IntoIterator<Item = i64>,
-) -> Result<BTreeMap<i64, String>> {
-    let ids: Vec<i64> = ids.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
-    let mut names = BTreeMap::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let rows: Vec<(i64, String)> = movie::Entity::find()
-            .select_only()
-            .columns([movie::Column::Id, movie::Column::Name])
-            .filter(movie::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(conn)
-            .await
-            .map_err(db_error)?;
-        names.extend(rows);
-    }
-    Ok(names)
-}
-
-/// A stored row as a character, with its movie's name from `names`.
-fn with_movie_name(c: character::Model, names: &BTreeMap<i64, String>) -> Character {
-    Character {
-        movie_name: names.get(&c.movie_id).cloned().unwrap_or_default(),
-        id: c.id,
-        name: c.name,
-        movie_id: c.movie_id,
-        description: c.description,
-        editor_id: c.editor_id,
-    }
 }
 
 /// How many characters each movie gains (or loses, with `sign` -1).
@@ -192,30 +148,28 @@ impl CharacterRepository for SeaCharacterRepository {
             _ => query.count_query(),
         };
         let (rows, total) = query.rows::<character::Entity>(conn, page, total).await?;
-        let names = movie_names(conn, rows.iter().map(|c| c.movie_id)).await?;
-        let items = rows.into_iter().map(|c| with_movie_name(c, &names)).collect();
+        let items = rows.into_iter().map(Character::from).collect();
         Ok(Listing { items, total })
     }
 
     async fn find(&self, id: i64) -> Result<Option<Character>> {
-        find_joined(self.db.conn(), id).await
+        find_one(self.db.conn(), id).await
     }
 
     async fn insert(&self, r: &CharacterRecord, editor_id: Option<i64>) -> Result<Character> {
         let txn = self.db.write().await?;
-        let mut model = active(r);
+        // The count first: the movie's name comes with it.
+        let (counts, names) = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
+        let mut model = active(r, names.get(&r.movie_id));
         model.editor_id = Set(editor_id);
-        let stored = match model.insert(&*txn).await {
-            Ok(stored) => stored,
+        let character: Character = match model.insert(&*txn).await {
+            Ok(stored) => stored.into(),
             Err(e) if is_foreign_key_violation(&e) => {
                 return Err(missing_reference(&self.db, txn, e, [r.movie_id], editor_id).await);
             }
             Err(e) => return Err(write_error(RecordKind::Character, &r.name, None)(e)),
         };
-        let counts = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
         listing::add_to_total(&*txn, Table::Characters, 1).await?;
-        let character =
-            find_joined(&*txn, stored.id).await?.ok_or(Error::NotFound(RecordKind::Movie))?;
         self.db.commit(txn, vec![NewEvent::character_added(&character, &counts)]).await?;
         Ok(character)
     }
@@ -231,10 +185,13 @@ impl CharacterRepository for SeaCharacterRepository {
         }
         let txn = self.db.write().await?;
         txn.one_batch_at_a_time().await?;
+        // The counts first: the movies' names come with them.
+        let (counts, names) =
+            bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
         let mut stored = Vec::with_capacity(records.len());
         for chunk in records.chunks(INSERT_CHUNK) {
             let models = chunk.iter().map(|r| {
-                let mut model = active(r);
+                let mut model = active(r, names.get(&r.movie_id));
                 model.editor_id = Set(editor_id);
                 model
             });
@@ -248,8 +205,6 @@ impl CharacterRepository for SeaCharacterRepository {
                 Err(e) => return Err(db_error(e)),
             }
         }
-        let counts = bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
-        let names = movie_names(&*txn, counts.iter().map(|c| c.id)).await?;
         stored.sort_by_key(|c| c.id);
         let ids: Vec<i64> = stored.iter().map(|c| c.id).collect();
         listing::add_to_total(&*txn, Table::Characters, ids.len() as i64).await?;
@@ -258,7 +213,7 @@ impl CharacterRepository for SeaCharacterRepository {
             events.push(record_progress(&txn, self.db.instance(), credit, ids.len() as u64).await?);
         }
         self.db.commit(txn, events).await?;
-        Ok(stored.into_iter().map(|c| with_movie_name(c, &names)).collect())
+        Ok(stored.into_iter().map(Character::from).collect())
     }
 
     async fn update(&self, id: i64, r: &CharacterRecord) -> Result<Character> {
@@ -269,29 +224,28 @@ impl CharacterRepository for SeaCharacterRepository {
             .await
             .map_err(db_error)?
             .ok_or(Error::NotFound(RecordKind::Character))?;
-        let mut model = active(r);
+        // A character that moves takes its new movie's name, read with the counts.
+        let (counts, names) = if old.movie_id != r.movie_id {
+            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
+        } else {
+            (Vec::new(), BTreeMap::from([(old.movie_id, old.movie_name)]))
+        };
+        let mut model = active(r, names.get(&r.movie_id));
         model.id = Unchanged(id);
-        match model.update(&*txn).await {
-            Ok(_) => {}
+        let character: Character = match model.update(&*txn).await {
+            Ok(stored) => stored.into(),
             Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Character)),
             Err(e) => {
                 return Err(write_error(RecordKind::Character, &r.name, Some(Reference::Movie))(e));
             }
-        }
-        let counts = if old.movie_id != r.movie_id {
-            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
-        } else {
-            Vec::new()
         };
-        let character =
-            find_joined(&*txn, id).await?.ok_or(Error::NotFound(RecordKind::Character))?;
         self.db.commit(txn, vec![NewEvent::character_updated(&character, &counts)]).await?;
         Ok(character)
     }
 
     async fn delete(&self, id: i64) -> Result<Option<Character>> {
         let txn = self.db.write().await?;
-        let Some(character) = find_joined(&*txn, id).await? else {
+        let Some(character) = find_one(&*txn, id).await? else {
             return Ok(None);
         };
         let deleted = character::Entity::delete_by_id(id)
@@ -301,7 +255,7 @@ impl CharacterRepository for SeaCharacterRepository {
         let Some(deleted) = deleted else {
             return Ok(None);
         };
-        let counts = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
+        let (counts, _) = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
         listing::add_to_total(&*txn, Table::Characters, -1).await?;
         self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
         Ok(Some(character))
@@ -315,7 +269,7 @@ impl CharacterRepository for SeaCharacterRepository {
             .exec_with_returning(&*txn)
             .await
             .map_err(db_error)?;
-        let counts = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
+        let (counts, _) = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
         let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
         ids.sort_unstable();
         listing::add_to_total(&*txn, Table::Characters, -(ids.len() as i64)).await?;

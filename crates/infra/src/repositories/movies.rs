@@ -1,5 +1,6 @@
 //! `MovieRepository` over SeaORM.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -282,15 +283,17 @@ impl MovieRepository for SeaMovieRepository {
 
     async fn update(&self, id: i64, m: &NewMovie) -> Result<Movie> {
         let txn = self.db.write().await?;
-        // The genre it leaves, for the genres' counters.
-        let old_genre: Option<String> = movie::Entity::find_by_id(id)
+        // The genre it leaves, for the genres' counters, and the name, for its characters'.
+        let old: Option<(String, String)> = movie::Entity::find_by_id(id)
             .select_only()
-            .column(Column::Genre)
+            .columns([Column::Genre, Column::Name])
             .into_tuple()
             .one(&*txn)
             .await
             .map_err(db_error)?;
-        let Some(old_genre) = old_genre else { return Err(Error::NotFound(RecordKind::Movie)) };
+        let Some((old_genre, old_name)) = old else {
+            return Err(Error::NotFound(RecordKind::Movie));
+        };
         let mut model = active(m);
         model.id = Unchanged(id);
         let stored: Movie = match model.update(&*txn).await {
@@ -301,6 +304,14 @@ impl MovieRepository for SeaMovieRepository {
         if old_genre != stored.genre {
             let moved = [(genre_counter(&old_genre), -1), (genre_counter(&stored.genre), 1)];
             listing::add_to_totals(&*txn, moved).await?;
+        }
+        if old_name != stored.name {
+            character::Entity::update_many()
+                .col_expr(character::Column::MovieName, Expr::value(stored.name.as_str()))
+                .filter(character::Column::MovieId.eq(id))
+                .exec(&*txn)
+                .await
+                .map_err(db_error)?;
         }
         self.db.commit(txn, vec![NewEvent::movie_updated(&stored)]).await?;
         Ok(stored)
@@ -477,11 +488,15 @@ fn movie_counts<'a>(genres: impl IntoIterator<Item = &'a str>, sign: i64) -> Vec
 
 /// Adds `delta` to the character count of each movie, in id order so that concurrent
 /// transactions on PostgreSQL lock rows in the same order.
-/// Returns the new counts of the movies that changed, for the character's event.
+/// Returns the new counts of the movies that changed, for the character's event, and their
+/// names, for the characters a write puts in them: read under the row's lock that the count took,
+/// so that a rename cannot commit between the read and the write's commit (the rename writes the
+/// new name into the movie's characters, which then include this write's).
+/// A movie that is not there has neither (the character's foreign key then refuses it).
 pub(super) async fn bump_counts(
     txn: &sea_orm::DatabaseTransaction,
     mut deltas: Vec<(i64, i64)>,
-) -> Result<Vec<MovieCount>> {
+) -> Result<(Vec<MovieCount>, BTreeMap<i64, String>)> {
     deltas.sort_unstable();
     deltas.retain(|(_, d)| *d != 0);
     for (movie_id, delta) in &deltas {
@@ -493,17 +508,21 @@ pub(super) async fn bump_counts(
             .map_err(db_error)?;
     }
     let mut counts = Vec::with_capacity(deltas.len());
+    let mut names = BTreeMap::new();
     for chunk in deltas.chunks(IN_CHUNK) {
-        let rows: Vec<(i64, i64)> = movie::Entity::find()
+        let rows: Vec<(i64, i64, String)> = movie::Entity::find()
             .select_only()
-            .columns([Column::Id, Column::NrCharacters])
+            .columns([Column::Id, Column::NrCharacters, Column::Name])
             .filter(Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
             .order_by_asc(Column::Id)
             .into_tuple()
             .all(txn)
             .await
             .map_err(db_error)?;
-        counts.extend(rows.into_iter().map(|(id, nr_characters)| MovieCount { id, nr_characters }));
+        for (id, nr_characters, name) in rows {
+            counts.push(MovieCount { id, nr_characters });
+            names.insert(id, name);
+        }
     }
-    Ok(counts)
+    Ok((counts, names))
 }
