@@ -40,8 +40,23 @@ async fn find_one(conn: &impl ConnectionTrait, id: i64) -> Result<Option<Charact
     Ok(found.map(Character::from))
 }
 
-/// The row of `r`, in the movie named `movie_name` (empty when the movie is not there: its
-/// foreign key then refuses the row).
+/// The movie the character `id` is in, read without locking the character. A write to a
+/// character locks its movies first (through [`bump_counts`]) and the character after, as a
+/// rename and a movie's delete do (the movie, then its characters): on PostgreSQL, the other
+/// order deadlocked with a rename. A write that then finds the character in another movie (moved
+/// by a write that committed in between) starts again.
+async fn movie_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<i64>> {
+    character::Entity::find_by_id(id)
+        .select_only()
+        .column(Column::MovieId)
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(db_error)
+}
+
+/// The row of `r`, in the movie named `movie_name`: none when the movie is not there (its foreign
+/// key then refuses the row) or when an update keeps the character in its movie.
 fn active(r: &CharacterRecord, movie_name: Option<&String>) -> character::ActiveModel {
     character::ActiveModel {
         id: NotSet,
@@ -49,7 +64,7 @@ fn active(r: &CharacterRecord, movie_name: Option<&String>) -> character::Active
         movie_id: Set(r.movie_id),
         description: Set(r.description.clone()),
         editor_id: NotSet,
-        movie_name: Set(movie_name.cloned().unwrap_or_default()),
+        movie_name: movie_name.map_or(NotSet, |name| Set(name.clone())),
     }
 }
 
@@ -217,69 +232,103 @@ impl CharacterRepository for SeaCharacterRepository {
     }
 
     async fn update(&self, id: i64, r: &CharacterRecord) -> Result<Character> {
-        let txn = self.db.write().await?;
-        let old = character::Entity::find_by_id(id)
-            .lock_exclusive()
-            .one(&*txn)
-            .await
-            .map_err(db_error)?
-            .ok_or(Error::NotFound(RecordKind::Character))?;
-        // A character that moves takes its new movie's name, read with the counts.
-        let (counts, names) = if old.movie_id != r.movie_id {
-            bump_counts(&txn, vec![(old.movie_id, -1), (r.movie_id, 1)]).await?
-        } else {
-            (Vec::new(), BTreeMap::from([(old.movie_id, old.movie_name)]))
-        };
-        let mut model = active(r, names.get(&r.movie_id));
-        model.id = Unchanged(id);
-        let character: Character = match model.update(&*txn).await {
-            Ok(stored) => stored.into(),
-            Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Character)),
-            Err(e) => {
-                return Err(write_error(RecordKind::Character, &r.name, Some(Reference::Movie))(e));
+        loop {
+            let txn = self.db.write().await?;
+            let Some(was_in) = movie_of(&*txn, id).await? else {
+                return Err(Error::NotFound(RecordKind::Character));
+            };
+            // A character that moves takes its new movie's name, read with the counts.
+            let (counts, names) = if was_in != r.movie_id {
+                bump_counts(&txn, vec![(was_in, -1), (r.movie_id, 1)]).await?
+            } else {
+                (Vec::new(), BTreeMap::new())
+            };
+            let old = character::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(&*txn)
+                .await
+                .map_err(db_error)?
+                .ok_or(Error::NotFound(RecordKind::Character))?;
+            if old.movie_id != was_in {
+                txn.rollback().await?;
+                continue;
             }
-        };
-        self.db.commit(txn, vec![NewEvent::character_updated(&character, &counts)]).await?;
-        Ok(character)
+            let mut model = active(r, names.get(&r.movie_id));
+            model.id = Unchanged(id);
+            let character: Character = match model.update(&*txn).await {
+                Ok(stored) => stored.into(),
+                Err(DbErr::RecordNotUpdated) => return Err(Error::NotFound(RecordKind::Character)),
+                Err(e) => {
+                    let references = Some(Reference::Movie);
+                    return Err(write_error(RecordKind::Character, &r.name, references)(e));
+                }
+            };
+            self.db.commit(txn, vec![NewEvent::character_updated(&character, &counts)]).await?;
+            return Ok(character);
+        }
     }
 
     async fn delete(&self, id: i64) -> Result<Option<Character>> {
-        let txn = self.db.write().await?;
-        let Some(character) = find_one(&*txn, id).await? else {
-            return Ok(None);
-        };
-        let deleted = character::Entity::delete_by_id(id)
-            .exec_with_returning(&*txn)
-            .await
-            .map_err(db_error)?;
-        let Some(deleted) = deleted else {
-            return Ok(None);
-        };
-        let (counts, _) = bump_counts(&txn, vec![(deleted.movie_id, -1)]).await?;
-        listing::add_to_total(&*txn, Table::Characters, -1).await?;
-        self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
-        Ok(Some(character))
+        loop {
+            let txn = self.db.write().await?;
+            let Some(was_in) = movie_of(&*txn, id).await? else {
+                return Ok(None);
+            };
+            let (counts, _) = bump_counts(&txn, vec![(was_in, -1)]).await?;
+            let deleted = character::Entity::delete_by_id(id)
+                .exec_with_returning(&*txn)
+                .await
+                .map_err(db_error)?;
+            let Some(deleted) = deleted else {
+                return Ok(None);
+            };
+            if deleted.movie_id != was_in {
+                txn.rollback().await?;
+                continue;
+            }
+            let character = Character::from(deleted);
+            listing::add_to_total(&*txn, Table::Characters, -1).await?;
+            self.db.commit(txn, vec![NewEvent::character_deleted(&character, &counts)]).await?;
+            return Ok(Some(character));
+        }
     }
 
     async fn delete_range(&self, start: i64, end: i64) -> Result<Vec<i64>> {
-        let txn = self.db.write().await?;
-        let deleted = character::Entity::delete_many()
-            .filter(Column::Id.gte(start))
-            .filter(Column::Id.lt(end))
-            .exec_with_returning(&*txn)
-            .await
-            .map_err(db_error)?;
-        let (counts, _) = bump_counts(&txn, tally(deleted.iter().map(|c| c.movie_id), -1)).await?;
-        let mut ids: Vec<i64> = deleted.into_iter().map(|c| c.id).collect();
-        ids.sort_unstable();
-        listing::add_to_total(&*txn, Table::Characters, -(ids.len() as i64)).await?;
-        let events = if ids.is_empty() {
-            Vec::new()
-        } else {
-            vec![NewEvent::characters_deleted(&ids, &counts)]
-        };
-        self.db.commit(txn, events).await?;
-        Ok(ids)
+        let range = Condition::all().add(Column::Id.gte(start)).add(Column::Id.lt(end));
+        loop {
+            let txn = self.db.write().await?;
+            let mut were: Vec<(i64, i64)> = character::Entity::find()
+                .select_only()
+                .columns([Column::Id, Column::MovieId])
+                .filter(range.clone())
+                .into_tuple()
+                .all(&*txn)
+                .await
+                .map_err(db_error)?;
+            let movie_ids = were.iter().map(|(_, movie_id)| *movie_id);
+            let (counts, _) = bump_counts(&txn, tally(movie_ids, -1)).await?;
+            let deleted = character::Entity::delete_many()
+                .filter(range.clone())
+                .exec_with_returning(&*txn)
+                .await
+                .map_err(db_error)?;
+            let mut gone: Vec<(i64, i64)> = deleted.iter().map(|c| (c.id, c.movie_id)).collect();
+            gone.sort_unstable();
+            were.sort_unstable();
+            if gone != were {
+                txn.rollback().await?;
+                continue;
+            }
+            let ids: Vec<i64> = gone.into_iter().map(|(id, _)| id).collect();
+            listing::add_to_total(&*txn, Table::Characters, -(ids.len() as i64)).await?;
+            let events = if ids.is_empty() {
+                Vec::new()
+            } else {
+                vec![NewEvent::characters_deleted(&ids, &counts)]
+            };
+            self.db.commit(txn, events).await?;
+            return Ok(ids);
+        }
     }
 
     async fn count(&self) -> Result<u64> {
