@@ -55,6 +55,11 @@ const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// reads unchanged; `movies-api generate --movies 1000000` 72.0 s against 82.9. The log file
 /// keeps the size it grew to, up to about 80 MB and one commit.
 const SQLITE_WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
+/// How many rows a SQLite connection's worker thread may hand over before the task reading them
+/// has taken any: sqlx's default, 50, is one short of a default page and its statement's end, so
+/// the worker stopped and was woken again once per page, and a page of 1,000 or a batch's
+/// returned ids did so every 50 rows. The rows are held only until the task reads them.
+const SQLITE_ROW_BUFFER: usize = 1024;
 /// How long a pooled SQLite connection of a file database may sit unused before it is closed,
 /// and its page cache (2 MiB a reader, [`SQLITE_WRITER_CACHE_KIB`] the writer) freed with it:
 /// the memory a burst of traffic filled goes back once the traffic is over (or down to fewer
@@ -217,7 +222,8 @@ fn options(url: &str, size: u32, role: Role, acquire_timeout: Duration) -> Conne
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .row_buffer_size(SQLITE_ROW_BUFFER);
             match &writer {
                 // A multi-row INSERT keeps a statement journal, in a temporary file unless told
                 // otherwise; and a batch of 10,000 movies dirties thousands of pages of the name
