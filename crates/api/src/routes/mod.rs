@@ -283,10 +283,22 @@ mod tests {
         async fn panics() -> &'static str {
             panic!("boom")
         }
+        // `GET /movies/names` whose second slice fails: the answer has started, so the stream
+        // can only stop, and the failure is logged.
+        async fn names_cut() -> Response {
+            use movies_domain::movies::{MockMovieRepository, MovieService};
+            let mut repo = MockMovieRepository::new();
+            repo.expect_names_after().returning(|_, _| Err(Error::unavailable("pool timed out")));
+            let service = MovieService::new(Arc::new(repo));
+            let first = (1..=movies::NAMES_SLICE as i64).map(|i| (i, format!("M{i}"))).collect();
+            let names = movies::names_json(service, first, tracing::Span::current());
+            Body::from_stream(names).into_response()
+        }
         let router = Router::new()
             .route("/bug", get(bug))
             .route("/outage", get(outage))
-            .route("/panics", get(panics));
+            .route("/panics", get(panics))
+            .route("/names-cut", get(names_cut));
         let cors = CorsPolicy { origins: CorsOrigins::Any, any_loopback_port: false };
         App::new(with_middleware(TrimSlash::new(router), &cors, &RequestLimits::default()), None)
     }
@@ -387,9 +399,20 @@ mod tests {
         });
         let response = call(path).await;
         let id = response.headers()[X_REQUEST_ID].to_str().unwrap().to_owned();
+        // The whole body, which a stream writes after the answer (a cut one ends in an error).
+        let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await;
         let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         let lines = text.lines().filter(|l| l.contains("ERROR") && l.contains(&id));
         (lines.map(str::to_owned).collect(), id)
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_part_way_is_logged_once_with_the_request_id() {
+        let (lines, id) = errors_logged("/names-cut").await;
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(&format!("request_id={id}")), "{lines:?}");
+        assert!(lines[0].contains("GET /movies/names stopped part way"), "{lines:?}");
+        assert!(lines[0].contains("error=storage unavailable"), "{lines:?}");
     }
 
     #[tokio::test]

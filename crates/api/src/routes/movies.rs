@@ -214,10 +214,10 @@ async fn names(
 /// Names read and sent per slice: about 50 KB of JSON, whatever the table's size. Four streams
 /// on a million movies: RSS right after 43 MB with slices of 5,000, 33 MB with 1,000 (idle 25),
 /// each stream 2.4 and 2.3-2.7 s.
-const NAMES_SLICE: u64 = 1000;
+pub(super) const NAMES_SLICE: u64 = 1000;
 
 /// The JSON array of every name, one chunk per slice read after `first`.
-fn names_json(
+pub(super) fn names_json(
     movies: MovieService,
     first: Vec<(i64, String)>,
     span: tracing::Span,
