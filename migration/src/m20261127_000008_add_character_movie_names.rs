@@ -27,11 +27,21 @@ impl MigrationTrait for Migration {
                     .equals((Characters::Table, Characters::MovieId)),
             )
             .to_owned();
+        let name = SimpleExpr::SubQuery(None, Box::new(names.into()));
+        // A character always has its movie (the foreign key); were one not to, its name is empty
+        // rather than a NULL the column refuses.
         let fill = Query::update()
             .table(Characters::Table)
-            .value(Characters::MovieName, SimpleExpr::SubQuery(None, Box::new(names.into())))
+            .value(Characters::MovieName, Func::coalesce([name, Expr::val("")]))
             .to_owned();
         manager.exec_stmt(fill).await
+    }
+
+    /// In one transaction on SQLite too (sea-orm-migration's default there is none): the fill
+    /// takes seconds on a large store, and a start stopped half way would otherwise leave the
+    /// column without the migration recorded, and every later start would fail to add it again.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
