@@ -113,6 +113,8 @@ on_every_backend!(
     concurrent_character_writes_keep_the_count_exact,
     characters_carry_their_movies_name_through_every_write,
     concurrent_renames_and_character_writes_leave_every_character_the_final_name,
+    concurrent_updates_of_a_movie_leave_its_characters_the_name_it_ends_with,
+    deleting_an_editor_while_its_characters_are_added_fails_only_those_adds,
     the_migration_that_keeps_movie_names_with_characters_fills_those_already_there,
     migrations_can_run_again_on_an_existing_database,
     usernames_are_unique_regardless_of_case,
@@ -691,6 +693,70 @@ async fn concurrent_renames_and_character_writes_leave_every_character_the_final
     assert_eq!(in_a.len(), 16, "{names:?}");
     assert!(in_a.iter().all(|(_, movie)| movie == "A20"), "{names:?}");
     assert_eq!((nr_characters(&movies, a).await, nr_characters(&movies, b).await), (16, 8));
+}
+
+/// Two updates of a movie at once, one renaming it and one keeping the name it read (a new
+/// year): whichever commits last, the movie's characters carry the name the movie ends with. On
+/// PostgreSQL the second update waits for the first and then writes its own row over it; it must
+/// not decide from a name read before that whether the characters need the name.
+async fn concurrent_updates_of_a_movie_leave_its_characters_the_name_it_ends_with(db: Database) {
+    let movies = Arc::new(SeaMovieRepository::new(db.clone()));
+    let characters = SeaCharacterRepository::new(db);
+    let a = movies.insert(&new_movie("A0", 2000), None).await.unwrap().id;
+    for i in 0..4 {
+        characters.insert(&record(&format!("C{i}"), a), None).await.unwrap();
+    }
+    let mut name = "A0".to_owned();
+    for round in 1..=12 {
+        let updates = [new_movie(&format!("A{round}"), 2000), new_movie(&name, 2000 + round)];
+        let tasks: Vec<_> = updates
+            .into_iter()
+            .map(|update| {
+                let movies = movies.clone();
+                tokio::spawn(async move { movies.update(a, &update).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task ran").expect("update succeeded");
+        }
+        name = movies.find(a).await.unwrap().expect("movie").name;
+        let names = movie_names_of(&characters).await;
+        assert!(names.iter().all(|(_, movie)| *movie == name), "round {round}: {name}: {names:?}");
+    }
+}
+
+/// An editor deleted while its characters are being added to its own movies: each add either
+/// commits before the delete (and its characters lose their editor with the rest) or is refused
+/// as `Unauthorized`. On PostgreSQL an add that locked a movie before the editor's row deadlocked
+/// with the delete, which locks the user and then the user's movies.
+async fn deleting_an_editor_while_its_characters_are_added_fails_only_those_adds(db: Database) {
+    let users = SeaUserRepository::new(db.clone());
+    let movies = SeaMovieRepository::new(db.clone());
+    let characters = Arc::new(SeaCharacterRepository::new(db));
+    for round in 0..6 {
+        let ana =
+            users.create(&username(&format!("ana{round}")), "h", Role::User).await.unwrap().id;
+        let mut own = Vec::new();
+        for i in 0..4 {
+            let movie = new_movie(&format!("M{round}-{i}"), 2000);
+            own.push(movies.insert(&movie, Some(ana)).await.unwrap().id);
+        }
+        let adds: Vec<_> = (0..8)
+            .map(|i| {
+                let characters = characters.clone();
+                let batch: Vec<_> =
+                    own.iter().map(|m| record(&format!("C{round}-{i}-{m}"), *m)).collect();
+                tokio::spawn(async move { characters.insert_many(&batch, Some(ana), None).await })
+            })
+            .collect();
+        users.delete(ana).await.unwrap().expect("deleted");
+        for add in adds {
+            match add.await.expect("task ran") {
+                Ok(_) | Err(Error::Unauthorized(_)) => {}
+                Err(e) => panic!("round {round}: an add failed otherwise: {e:?}"),
+            }
+        }
+    }
 }
 
 /// Migration 8 on a store that has characters already: they get their movies' names.

@@ -9,6 +9,7 @@ use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, Cha
 use movies_domain::events::NewEvent;
 use movies_domain::jobs::JobCredit;
 use movies_domain::{Error, Listing, Page, RecordKind, Result};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
     Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -53,6 +54,27 @@ async fn movie_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<i64>> {
         .one(conn)
         .await
         .map_err(db_error)
+}
+
+/// Makes sure the editor `editor_id` stays until the write commits, before the write locks any
+/// movie: a user's delete locks the user, then (through its foreign keys) the user's movies,
+/// and on PostgreSQL a character's insert that locked a movie before its editor's row (as its
+/// foreign key check does) could deadlock with it. An editor deleted since its token was checked
+/// is `Unauthorized`, as the foreign key would have said.
+async fn hold_editor(txn: &WriteTxn, editor_id: Option<i64>) -> Result<()> {
+    let Some(id) = editor_id else { return Ok(()) };
+    let found: Option<i64> = user::Entity::find_by_id(id)
+        .select_only()
+        .column(user::Column::Id)
+        .lock(LockType::KeyShare)
+        .into_tuple()
+        .one(&**txn)
+        .await
+        .map_err(db_error)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Reference::Editor.missing()),
+    }
 }
 
 /// The row of `r`, in the movie named `movie_name`: none when the movie is not there (its foreign
@@ -173,6 +195,7 @@ impl CharacterRepository for SeaCharacterRepository {
 
     async fn insert(&self, r: &CharacterRecord, editor_id: Option<i64>) -> Result<Character> {
         let txn = self.db.write().await?;
+        hold_editor(&txn, editor_id).await?;
         // The count first: the movie's name comes with it.
         let (counts, names) = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
         let mut model = active(r, names.get(&r.movie_id));
@@ -200,6 +223,7 @@ impl CharacterRepository for SeaCharacterRepository {
         }
         let txn = self.db.write().await?;
         txn.one_batch_at_a_time().await?;
+        hold_editor(&txn, editor_id).await?;
         // The counts first: the movies' names come with them.
         let (counts, names) =
             bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
@@ -305,16 +329,21 @@ impl CharacterRepository for SeaCharacterRepository {
                 .all(&*txn)
                 .await
                 .map_err(db_error)?;
+            were.sort_unstable();
             let movie_ids = were.iter().map(|(_, movie_id)| *movie_id);
             let (counts, _) = bump_counts(&txn, tally(movie_ids, -1)).await?;
-            let deleted = character::Entity::delete_many()
-                .filter(range.clone())
-                .exec_with_returning(&*txn)
-                .await
-                .map_err(db_error)?;
-            let mut gone: Vec<(i64, i64)> = deleted.iter().map(|c| (c.id, c.movie_id)).collect();
+            // The rows read, not the range again: one added since counts as after the delete.
+            let mut gone: Vec<(i64, i64)> = Vec::with_capacity(were.len());
+            for chunk in were.chunks(IN_CHUNK) {
+                let deleted = character::Entity::delete_many()
+                    .filter(Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+                    .exec_with_returning(&*txn)
+                    .await
+                    .map_err(db_error)?;
+                gone.extend(deleted.iter().map(|c| (c.id, c.movie_id)));
+            }
             gone.sort_unstable();
-            were.sort_unstable();
+            // One moved or deleted since it was read: the counts moved the wrong movies.
             if gone != were {
                 txn.rollback().await?;
                 continue;

@@ -283,10 +283,13 @@ impl MovieRepository for SeaMovieRepository {
 
     async fn update(&self, id: i64, m: &NewMovie) -> Result<Movie> {
         let txn = self.db.write().await?;
-        // The genre it leaves, for the genres' counters, and the name, for its characters'.
+        // The genre it leaves, for the genres' counters, and the name, for its characters',
+        // read under the row's lock: on PostgreSQL another update committing in between would
+        // make them stale (and the characters would keep the other update's name).
         let old: Option<(String, String)> = movie::Entity::find_by_id(id)
             .select_only()
             .columns([Column::Genre, Column::Name])
+            .lock_exclusive()
             .into_tuple()
             .one(&*txn)
             .await
