@@ -2,7 +2,7 @@
 //! by increments in the same transaction: increments stay exact under concurrent writers, where
 //! a recount could miss a row another transaction has not committed yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, CharacterRepository};
@@ -12,14 +12,13 @@ use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
-    Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    QueryTrait,
+    Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
 use super::listing::{self, PageQuery, Search, Table};
 use super::movies::bump_counts;
 use super::{IN_CHUNK, INSERT_CHUNK};
-use crate::db::{Database, Reference, WriteTxn, db_error, is_foreign_key_violation, write_error};
+use crate::db::{Database, Reference, WriteTxn, db_error, write_error};
 use crate::entities::character::{self, Column};
 use crate::entities::{movie, user};
 use crate::jobs::record_progress;
@@ -90,41 +89,17 @@ fn active(r: &CharacterRecord, movie_name: Option<&String>) -> character::Active
     }
 }
 
-/// The error for character rows that broke a foreign key (`e`) in `txn`: `Unauthorized` when the
-/// editor is gone, else `NotFound(Movie)` when one of `movie_ids` is. SQLite does not say which
-/// key failed, so this looks, after rolling back: PostgreSQL refuses any further statement in
-/// the failed transaction. Ids are never reused, so a row missing now was missing then; if both
-/// are there, the violation is not one this code knows, and it is `Internal`.
-async fn missing_reference(
-    db: &Database,
-    txn: WriteTxn,
-    e: DbErr,
+/// `NotFound(Movie)` unless every one of `movie_ids` has its name in `names`, which
+/// [`bump_counts`] read from the movies it locked: those stay until the write commits, and with
+/// the editor held by [`hold_editor`] the rows then written break no foreign key.
+fn all_there(
+    names: &BTreeMap<i64, String>,
     movie_ids: impl IntoIterator<Item = i64>,
-    editor_id: Option<i64>,
-) -> Error {
-    if let Err(e) = txn.rollback().await {
-        return e;
+) -> Result<()> {
+    match movie_ids.into_iter().all(|id| names.contains_key(&id)) {
+        true => Ok(()),
+        false => Err(Reference::Movie.missing()),
     }
-    if let Some(id) = editor_id {
-        match user::Entity::find_by_id(id).count(db.conn()).await {
-            Ok(0) => return Reference::Editor.missing(),
-            Ok(_) => {}
-            Err(e) => return db_error(e),
-        }
-    }
-    let movie_ids: Vec<i64> = movie_ids.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
-    for chunk in movie_ids.chunks(IN_CHUNK) {
-        let found = movie::Entity::find()
-            .filter(movie::Column::Id.is_in(chunk.iter().copied()))
-            .count(db.conn())
-            .await;
-        match found {
-            Ok(n) if n < chunk.len() as u64 => return Reference::Movie.missing(),
-            Ok(_) => {}
-            Err(e) => return db_error(e),
-        }
-    }
-    Error::internal(e)
 }
 
 /// How many characters each movie gains (or loses, with `sign` -1).
@@ -198,13 +173,11 @@ impl CharacterRepository for SeaCharacterRepository {
         hold_editor(&txn, editor_id).await?;
         // The count first: the movie's name comes with it.
         let (counts, names) = bump_counts(&txn, vec![(r.movie_id, 1)]).await?;
+        all_there(&names, [r.movie_id])?;
         let mut model = active(r, names.get(&r.movie_id));
         model.editor_id = Set(editor_id);
         let character: Character = match model.insert(&*txn).await {
             Ok(stored) => stored.into(),
-            Err(e) if is_foreign_key_violation(&e) => {
-                return Err(missing_reference(&self.db, txn, e, [r.movie_id], editor_id).await);
-            }
             Err(e) => return Err(write_error(RecordKind::Character, &r.name, None)(e)),
         };
         listing::add_to_total(&*txn, Table::Characters, 1).await?;
@@ -227,6 +200,7 @@ impl CharacterRepository for SeaCharacterRepository {
         // The counts first: the movies' names come with them.
         let (counts, names) =
             bump_counts(&txn, tally(records.iter().map(|r| r.movie_id), 1)).await?;
+        all_there(&names, records.iter().map(|r| r.movie_id))?;
         let mut stored = Vec::with_capacity(records.len());
         for chunk in records.chunks(INSERT_CHUNK) {
             let models = chunk.iter().map(|r| {
@@ -235,14 +209,7 @@ impl CharacterRepository for SeaCharacterRepository {
                 model
             });
             let inserted = character::Entity::insert_many(models).exec_with_returning(&*txn).await;
-            match inserted {
-                Ok(rows) => stored.extend(rows),
-                Err(e) if is_foreign_key_violation(&e) => {
-                    let movie_ids = records.iter().map(|r| r.movie_id);
-                    return Err(missing_reference(&self.db, txn, e, movie_ids, editor_id).await);
-                }
-                Err(e) => return Err(db_error(e)),
-            }
+            stored.extend(inserted.map_err(db_error)?);
         }
         stored.sort_by_key(|c| c.id);
         let ids: Vec<i64> = stored.iter().map(|c| c.id).collect();

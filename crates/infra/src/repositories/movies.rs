@@ -495,7 +495,7 @@ fn movie_counts<'a>(genres: impl IntoIterator<Item = &'a str>, sign: i64) -> Vec
 /// names, for the characters a write puts in them: read under the row's lock that the count took,
 /// so that a rename cannot commit between the read and the write's commit (the rename writes the
 /// new name into the movie's characters, which then include this write's).
-/// A movie that is not there has neither (the character's foreign key then refuses it).
+/// A movie that is not there has neither (a write of characters then refuses them).
 pub(super) async fn bump_counts(
     txn: &sea_orm::DatabaseTransaction,
     mut deltas: Vec<(i64, i64)>,
