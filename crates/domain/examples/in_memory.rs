@@ -11,6 +11,7 @@ use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{
     Movie, MovieFilter, MovieInput, MovieRepository, MovieService, NewMovie,
 };
+use movies_domain::paging::IdSpan;
 use movies_domain::users::Role;
 use movies_domain::{Error, Listing, Page, RecordKind, Result};
 
@@ -52,6 +53,16 @@ impl MovieRepository for InMemoryMovies {
 
     async fn find(&self, id: i64) -> Result<Option<Movie>> {
         Ok(self.rows().iter().find(|m| m.id == id).cloned())
+    }
+
+    async fn find_range(&self, start: i64, end: i64) -> Result<Vec<Movie>> {
+        Ok(self.rows().iter().filter(|m| (start..end).contains(&m.id)).cloned().collect())
+    }
+
+    async fn id_span(&self) -> Result<IdSpan> {
+        let rows = self.rows();
+        let bounds = rows.first().zip(rows.last()).map(|(first, last)| (first.id, last.id));
+        Ok(IdSpan { count: rows.len() as u64, bounds })
     }
 
     async fn find_by_name(&self, name: &str) -> Result<Option<Movie>> {

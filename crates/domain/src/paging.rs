@@ -90,6 +90,48 @@ pub struct Listing<T> {
     pub total: u64,
 }
 
+/// How a table's ids lie: how many records it holds and its lowest and highest id (`None` when
+/// it is empty). What a cache needs to find a page without asking the store which ids it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSpan {
+    pub count: u64,
+    pub bounds: Option<(i64, i64)>,
+}
+
+impl IdSpan {
+    /// The ids of the page `page` of the whole table in id order, as a range: known without the
+    /// store when the table has no gap in its ids (its count is its span), `None` otherwise.
+    /// Empty when the page lies past the last record.
+    ///
+    /// ```
+    /// use movies_domain::{paging::IdSpan, Page};
+    ///
+    /// let span = IdSpan { count: 100, bounds: Some((11, 110)) };
+    /// let page = Page::new(Some(20), Some(50)).unwrap();
+    /// assert_eq!(span.page_ids(page), Some(31..=80));
+    /// assert_eq!(span.page_ids(page.starting_after(Some(90))), Some(111..=110));
+    /// let gap = IdSpan { count: 99, bounds: Some((11, 110)) };
+    /// assert_eq!(gap.page_ids(page), None);
+    /// ```
+    pub fn page_ids(&self, page: Page) -> Option<std::ops::RangeInclusive<i64>> {
+        let (first, last) = match self.bounds {
+            Some(bounds) => bounds,
+            None if self.count == 0 => return Some(std::ops::RangeInclusive::new(1, 0)),
+            None => return None,
+        };
+        if u64::try_from(last - first).ok()?.checked_add(1)? != self.count {
+            return None;
+        }
+        let from = match page.after() {
+            Some(after) => after.checked_add(1)?.max(first),
+            None => first,
+        };
+        let start = from.checked_add(i64::try_from(page.skip()).ok()?)?;
+        let end = start.checked_add(i64::try_from(page.limit()).ok()? - 1)?.min(last);
+        Some(start..=end)
+    }
+}
+
 /// A record with an id, which a cursor can point at.
 pub trait Keyed {
     fn key(&self) -> i64;
@@ -108,6 +150,25 @@ impl<T: Keyed> Listing<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_finds_pages_only_without_gaps_and_never_past_its_end() {
+        let page =
+            |skip, limit, after| Page::new(Some(skip), Some(limit)).unwrap().starting_after(after);
+        let span = IdSpan { count: 10, bounds: Some((1, 10)) };
+        assert_eq!(span.page_ids(page(0, 50, None)), Some(1..=10));
+        assert_eq!(span.page_ids(page(9, 50, None)), Some(10..=10));
+        assert!(span.page_ids(page(10, 50, None)).is_some_and(|r| r.is_empty()));
+        assert!(span.page_ids(page(i64::MAX, 50, None)).is_none_or(|r| r.is_empty()));
+        assert_eq!(span.page_ids(page(2, 3, Some(-5))), Some(3..=5));
+        assert_eq!(span.page_ids(page(1, 3, Some(4))), Some(6..=8));
+        assert!(span.page_ids(page(0, 3, Some(i64::MAX))).is_none_or(|r| r.is_empty()));
+        assert!(span.page_ids(page(0, 3, Some(10))).is_some_and(|r| r.is_empty()));
+        let empty = IdSpan { count: 0, bounds: None };
+        assert!(empty.page_ids(page(0, 50, None)).is_some_and(|r| r.is_empty()));
+        assert_eq!(IdSpan { count: 9, bounds: Some((1, 10)) }.page_ids(page(0, 5, None)), None);
+        assert_eq!(IdSpan { count: 3, bounds: None }.page_ids(page(0, 5, None)), None);
+    }
 
     #[test]
     fn a_page_defaults_to_the_first_fifty() {

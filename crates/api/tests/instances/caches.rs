@@ -64,9 +64,10 @@ async fn b_serves_a_write_through_a_once_its_listener_has_the_event() {
     let movie = a.create_movie(&token, "Alien", 1979).await;
     let id = movie["id"].as_i64().expect("an id");
     on_b.wait_for("the movie's add", |e| is_about(e, "movie", "add", id)).await;
-    // Read twice on B, so that B holds the movie in its read cache.
+    // Read twice on B, so that B holds the movie in its read cache, and the list's page too.
     for _ in 0..2 {
         assert_eq!(b.movie(id).await.expect(StatusCode::OK), &movie);
+        assert_eq!(b.get("/movies", None).await.expect(StatusCode::OK), &json!([movie]));
     }
 
     // An update through A.
@@ -77,6 +78,16 @@ async fn b_serves_a_write_through_a_once_its_listener_has_the_event() {
     assert_eq!(updated["name"], "Aliens");
     on_b.wait_for("the movie's update", |e| is_about(e, "movie", "update", id)).await;
     assert_eq!(b.movie(id).await.expect(StatusCode::OK), &updated, "B serves the update");
+    let page = b.get("/movies", None).await;
+    assert_eq!(page.expect(StatusCode::OK), &json!([updated]), "and lists it");
+
+    // A movie added through A, in B's list.
+    let added = a.create_movie(&token, "Alien 3", 1992).await;
+    let added_id = added["id"].as_i64().expect("an id");
+    on_b.wait_for("the second movie's add", |e| is_about(e, "movie", "add", added_id)).await;
+    let page = b.get("/movies?after=0", None).await;
+    assert_eq!(page.expect(StatusCode::OK), &json!([updated, added]), "B lists the new movie");
+    assert_eq!(page.headers["x-total-count"], "2");
 
     // A character through A changes the movie's count of characters.
     let character = json!({ "name": "Ripley", "movieName": "Aliens" });
@@ -90,6 +101,8 @@ async fn b_serves_a_write_through_a_once_its_listener_has_the_event() {
     a.send(Method::DELETE, &path, Some(&token), None).await.expect(StatusCode::OK);
     on_b.wait_for("the movie's delete", |e| is_about(e, "movie", "delete", id)).await;
     assert_eq!(b.movie(id).await.status, StatusCode::NOT_FOUND, "B no longer serves it");
+    let page = b.get("/movies", None).await;
+    assert_eq!(page.expect(StatusCode::OK), &json!([added]), "nor lists it");
     let reply = b.get(&format!("/characters/{character_id}"), Some(&token)).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "nor its character");
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{Movie, MovieFilter, NewMovie};
 use crate::error::Result;
 use crate::jobs::JobCredit;
-use crate::paging::{Listing, Page};
+use crate::paging::{IdSpan, Listing, Page};
 
 /// Stores movies. Every write keeps each movie's `nr_characters` true in the same transaction,
 /// and deleting a movie deletes its characters with it. Every write that changes something
@@ -25,6 +25,12 @@ pub trait MovieRepository: Send + Sync {
 
     /// The movie with this id, if any.
     async fn find(&self, id: i64) -> Result<Option<Movie>>;
+
+    /// The movies with ids in `start..end`, in id order.
+    async fn find_range(&self, start: i64, end: i64) -> Result<Vec<Movie>>;
+
+    /// How many movies there are, and their lowest and highest ids.
+    async fn id_span(&self) -> Result<IdSpan>;
 
     /// The movie with exactly this name, if any.
     async fn find_by_name(&self, name: &str) -> Result<Option<Movie>>;

@@ -38,6 +38,8 @@ pub struct BulkMovies {
 /// # impl MovieRepository for NeverCalled {
 /// #     async fn list(&self, _: &MovieFilter, _: Page) -> Result<Listing<Movie>> { unreachable!() }
 /// #     async fn find(&self, _: i64) -> Result<Option<Movie>> { unreachable!() }
+/// #     async fn find_range(&self, _: i64, _: i64) -> Result<Vec<Movie>> { unreachable!() }
+/// #     async fn id_span(&self) -> Result<movies_domain::paging::IdSpan> { unreachable!() }
 /// #     async fn find_by_name(&self, _: &str) -> Result<Option<Movie>> { unreachable!() }
 /// #     async fn find_refs(&self, _: &[i64], _: &[String]) -> Result<Vec<(i64, String)>> { unreachable!() }
 /// #     async fn insert(&self, _: &NewMovie, _: Option<i64>) -> Result<Movie> { unreachable!() }

@@ -1,5 +1,12 @@
 //! A read-through cache in front of the movie and character repositories: `find(id)` answers
-//! from memory after the first read. Decorators over the ports, so nothing else changes.
+//! from memory after the first read, and so does a page of every movie in id order (the plain
+//! `GET /movies?skip=..` and `?after=..`) while the table's ids have no gap. Decorators over the
+//! ports, so nothing else changes.
+//!
+//! Movies are cached by blocks of [`BLOCK`] consecutive ids, each block read whole: a page is a
+//! few blocks, and a block answers `find` for every id in it, missing ones included. The page's
+//! ids come from the table's [`IdSpan`] (its count and its lowest and highest id, cached too):
+//! without a gap, the movie `skip` places in is the one with id `lowest + skip`.
 //!
 //! It never answers a record older than a write whose response has been sent: every write
 //! ends in `Database::commit`, which hands its events to [`ReadCache::forget`] before the
@@ -9,7 +16,8 @@
 //! from the log: the dispatcher hands each to [`ReadCache::forget_event`] before this instance's
 //! listeners hear of it, a few milliseconds after the write's commit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::{Range, RangeInclusive};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -19,6 +27,7 @@ use movies_domain::characters::{Character, CharacterFilter, CharacterRecord, Cha
 use movies_domain::events::{Event, EventSubject, NewEvent, Operation};
 use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie};
+use movies_domain::paging::IdSpan;
 use movies_domain::{Listing, Page, Result};
 use serde_json::Value;
 
@@ -35,13 +44,28 @@ const READ_CACHE_IDLE: Duration = Duration::from_secs(60);
 /// How often [`ReadCache::keep_tidy`] drops what has been unread for [`READ_CACHE_IDLE`].
 const TIDY_EVERY: Duration = Duration::from_secs(10);
 
+/// How many consecutive ids a cached block of movies covers: a page of 50 is four or five
+/// blocks, and a `find` that misses reads 16 rows where it needs one, which costs it about the
+/// same (a statement's round trip is most of a read). A block's entry costs what one movie's
+/// did, shared by its movies.
+const BLOCK: i64 = 16;
+
+/// The movies with ids in one block, in id order. An id of the block with no movie has none:
+/// a cached block also answers that a movie does not exist.
+type Block = Arc<[Movie]>;
+
 /// What a cached record costs besides its own bytes: the cache's entry (key, hash, the
 /// record's place in the LRU lists) and the allocator's rounding of each string.
 const ENTRY_OVERHEAD: usize = 256;
 
 /// The cached movies and characters, shared by both decorators and the commit hook.
 pub struct ReadCache {
-    movies: Cache<i64, Movie>,
+    /// Blocks of movies by their number (an id's is `id / BLOCK`, rounded down).
+    movies: Cache<i64, Block>,
+    /// The movies' [`IdSpan`]; dropped by every write that adds or removes a movie.
+    span: RwLock<Option<IdSpan>>,
+    /// The blocks that missed lately: only those are read whole and kept.
+    missed: Doorkeeper,
     characters: Cache<i64, Character>,
     /// Moves on at every write, under `gate`'s write side: a read stores what it read only if
     /// no write committed since before it asked the database (checked under the read side),
@@ -71,20 +95,37 @@ impl ReadCache {
             movies: Cache::builder()
                 .time_to_idle(idle)
                 .max_capacity(movie_bytes)
-                .weigher(|_, m: &Movie| {
-                    weight::<Movie>(&[&m.name, &m.duration, &m.genre, &m.description])
+                .weigher(|_, block: &Block| {
+                    let movies = block.iter().map(|m| {
+                        weight::<Movie>(&[&m.name, &m.duration, &m.genre, &m.description])
+                    });
+                    movies.fold(ENTRY_OVERHEAD as u32, u32::saturating_add)
                 })
                 .build(),
             characters: Cache::builder()
                 .time_to_idle(idle)
                 .max_capacity(max_bytes - movie_bytes)
                 .weigher(|_, c: &Character| {
-                    weight::<Character>(&[&c.name, &c.movie_name, &c.description])
+                    let bytes = weight::<Character>(&[&c.name, &c.movie_name, &c.description]);
+                    bytes.saturating_add(ENTRY_OVERHEAD as u32)
                 })
                 .build(),
+            span: RwLock::new(None),
+            missed: Doorkeeper::new(),
             epoch: AtomicU64::new(0),
             gate: RwLock::new(()),
         }
+    }
+
+    /// The movies' cached [`IdSpan`], if any.
+    fn span(&self) -> Option<IdSpan> {
+        *self.span.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops every block of movies and the movies' span.
+    fn forget_movies(&self) {
+        self.movies.invalidate_all();
+        *self.span.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Frees the records gone unread for their idle time (and does the cache's other
@@ -139,11 +180,13 @@ impl ReadCache {
         match subject {
             EventSubject::Movie => {
                 for id in ids(data) {
-                    self.movies.invalidate(&id);
+                    self.movies.invalidate(&block_of(id));
                 }
-                // Characters carry their movie's name.
+                // Characters carry their movie's name; any other write adds or removes movies.
                 if operation == Operation::Update {
                     self.characters.invalidate_all();
+                } else {
+                    *self.span.write().unwrap_or_else(PoisonError::into_inner) = None;
                 }
             }
             EventSubject::Character => {
@@ -153,36 +196,84 @@ impl ReadCache {
                 // The movies whose character count moved.
                 let movies = data.get("movies").and_then(Value::as_array);
                 for id in movies.into_iter().flatten().filter_map(|m| m["id"].as_i64()) {
-                    self.movies.invalidate(&id);
+                    self.movies.invalidate(&block_of(id));
                 }
             }
             // A deleted user's records lose their editor.
             EventSubject::User => {
-                self.movies.invalidate_all();
+                self.forget_movies();
                 self.characters.invalidate_all();
             }
             _ => {}
         }
     }
 
-    /// Stores `value` read at `epoch`, unless a write committed since.
-    fn store<V: Clone + Send + Sync + 'static>(
-        &self,
-        cache: &Cache<i64, V>,
-        epoch: u64,
-        id: i64,
-        value: &V,
-    ) {
+    /// The epoch a read starts at, for [`ReadCache::store`].
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Stores what was read at `epoch` (`store` does), unless a write committed since.
+    fn store(&self, epoch: u64, store: impl FnOnce()) {
         let _gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         if self.epoch.load(Ordering::SeqCst) == epoch {
-            cache.insert(id, value.clone());
+            store();
         }
     }
 }
 
-/// What a record of type `T` with these strings weighs in the cache, in bytes.
+/// Which blocks of movies missed the cache lately: a slot per hash of a block's number, holding
+/// the last block that missed there (128 KiB). A block is read whole and kept only when it
+/// misses again while it still holds its slot; the first miss reads just what it needs.
+///
+/// Without it, on a table larger than the cache (a million movies, random pages or ids),
+/// nearly every read missed and paid for its whole blocks and their place in the cache:
+/// random pages 6,356 and 6,724 req/s against 7,536 and 7,876 without the cache of pages,
+/// random `find`s 16,038 against 22,131 req/s with the cache of single movies, RSS 111 against
+/// 54 MB (wrk, 64 connections). A table that fits, or the part of one that is read again, is
+/// let in on its second miss.
+struct Doorkeeper {
+    slots: Box<[AtomicI64]>,
+}
+
+impl Doorkeeper {
+    /// 2^14 slots: one each for the blocks of 100,000 movies (6,250), mostly.
+    const BITS: u32 = 14;
+
+    fn new() -> Self {
+        // No block has the number i64::MIN (an id's block is its id / BLOCK).
+        Self { slots: (0..1 << Self::BITS).map(|_| AtomicI64::new(i64::MIN)).collect() }
+    }
+
+    /// Whether `block` missed lately (and still holds its slot); marks it as missing now.
+    fn again(&self, block: i64) -> bool {
+        // Fibonacci hashing: consecutive blocks land far apart.
+        let slot = (block as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::BITS);
+        self.slots[slot as usize].swap(block, Ordering::Relaxed) == block
+    }
+}
+
+/// The number of the block that holds `id`.
+fn block_of(id: i64) -> i64 {
+    id.div_euclid(BLOCK)
+}
+
+/// The ids of the blocks `blocks`, `None` past the last id a block can hold whole.
+fn block_ids(blocks: RangeInclusive<i64>) -> Option<Range<i64>> {
+    let start = blocks.start().checked_mul(BLOCK)?;
+    let end = blocks.end().checked_add(1)?.checked_mul(BLOCK)?;
+    Some(start..end)
+}
+
+/// The movie `id` in its block.
+fn in_block(block: &[Movie], id: i64) -> Option<&Movie> {
+    block.binary_search_by_key(&id, |m| m.id).ok().map(|i| &block[i])
+}
+
+/// What a record of type `T` with these strings weighs in the cache, in bytes, besides its
+/// entry's [`ENTRY_OVERHEAD`].
 fn weight<T>(strings: &[&String]) -> u32 {
-    let bytes = std::mem::size_of::<T>() + ENTRY_OVERHEAD;
+    let bytes = std::mem::size_of::<T>();
     let bytes = strings.iter().fold(bytes, |sum, s| sum + s.capacity());
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
@@ -213,19 +304,36 @@ impl CachedMovies {
 #[async_trait]
 impl MovieRepository for CachedMovies {
     async fn find(&self, id: i64) -> Result<Option<Movie>> {
-        if let Some(movie) = self.cache.movies.get(&id) {
-            return Ok(Some(movie));
+        let block = block_of(id);
+        match self.blocks(block..=block).await? {
+            Some(blocks) => Ok(blocks.first().and_then(|b| in_block(b, id)).cloned()),
+            None => self.inner.find(id).await,
         }
-        let epoch = self.cache.epoch.load(Ordering::SeqCst);
-        let found = self.inner.find(id).await?;
-        if let Some(movie) = &found {
-            self.cache.store(&self.cache.movies, epoch, id, movie);
-        }
-        Ok(found)
     }
 
     async fn list(&self, filter: &MovieFilter, page: Page) -> Result<Listing<Movie>> {
+        if *filter == MovieFilter::default()
+            && let Some(listing) = self.cached_page(page).await?
+        {
+            return Ok(listing);
+        }
         self.inner.list(filter, page).await
+    }
+
+    async fn find_range(&self, start: i64, end: i64) -> Result<Vec<Movie>> {
+        self.inner.find_range(start, end).await
+    }
+
+    async fn id_span(&self) -> Result<IdSpan> {
+        if let Some(span) = self.cache.span() {
+            return Ok(span);
+        }
+        let epoch = self.cache.epoch();
+        let span = self.inner.id_span().await?;
+        self.cache.store(epoch, || {
+            *self.cache.span.write().unwrap_or_else(PoisonError::into_inner) = Some(span);
+        });
+        Ok(span)
     }
 
     async fn find_by_name(&self, name: &str) -> Result<Option<Movie>> {
@@ -280,8 +388,72 @@ impl MovieRepository for CachedMovies {
     async fn recount_characters(&self) -> Result<()> {
         // It records no event: what it changed is forgotten here.
         let recounted = self.inner.recount_characters().await;
-        self.cache.after_write(|| self.cache.movies.invalidate_all());
+        self.cache.after_write(|| self.cache.forget_movies());
         recounted
+    }
+}
+
+impl CachedMovies {
+    /// The blocks numbered `blocks`, each from the cache or, for those it lacks, read together
+    /// in one statement and kept, if each of those missed lately too ([`Doorkeeper`]). `None`
+    /// for the caller to read what it needs alone: a block it lacks missed for the first time,
+    /// or the blocks' ids do not fit an `i64`.
+    async fn blocks(&self, blocks: RangeInclusive<i64>) -> Result<Option<Vec<Block>>> {
+        let first = *blocks.start();
+        let mut found: Vec<Option<Block>> = blocks.map(|b| self.cache.movies.get(&b)).collect();
+        let missing =
+            found.iter().position(Option::is_none).zip(found.iter().rposition(Option::is_none));
+        let Some((low, high)) = missing else {
+            return Ok(Some(found.into_iter().flatten().collect()));
+        };
+        // Every missing block marked (no short cut), so that each is let in when asked again.
+        let lacking = found.iter().zip(first..).filter(|(b, _)| b.is_none());
+        let again = lacking.fold(true, |all, (_, block)| self.cache.missed.again(block) & all);
+        if !again {
+            return Ok(None);
+        }
+        let (low, high) = (first + low as i64, first + high as i64);
+        let Some(ids) = block_ids(low..=high) else { return Ok(None) };
+        let epoch = self.cache.epoch();
+        let mut rows = self.inner.find_range(ids.start, ids.end).await?.into_iter().peekable();
+        let mut read = Vec::new();
+        for block in low..=high {
+            let mut movies = Vec::new();
+            while let Some(movie) = rows.next_if(|m| block_of(m.id) == block) {
+                movies.push(movie);
+            }
+            read.push((block, Block::from(movies)));
+        }
+        self.cache.store(epoch, || {
+            for (block, movies) in &read {
+                self.cache.movies.insert(*block, movies.clone());
+            }
+        });
+        for (block, movies) in read {
+            found[(block - first) as usize] = Some(movies);
+        }
+        Ok(Some(found.into_iter().flatten().collect()))
+    }
+
+    /// `page` of every movie in id order, from the cached blocks, when the movies' span says
+    /// which ids it holds (no gap); `None` for the database to answer.
+    async fn cached_page(&self, page: Page) -> Result<Option<Listing<Movie>>> {
+        let span = self.id_span().await?;
+        let Some(ids) = span.page_ids(page) else { return Ok(None) };
+        if ids.is_empty() {
+            return Ok(Some(Listing { items: Vec::new(), total: span.count }));
+        }
+        let Some(blocks) = self.blocks(block_of(*ids.start())..=block_of(*ids.end())).await? else {
+            return Ok(None);
+        };
+        let items: Vec<Movie> =
+            blocks.iter().flat_map(|b| b.iter()).filter(|m| ids.contains(&m.id)).cloned().collect();
+        // A write between the span's read and the blocks' (a movie deleted meanwhile) leaves a
+        // hole: the database answers that page.
+        if items.len() as u64 != ids.end().abs_diff(*ids.start()) + 1 {
+            return Ok(None);
+        }
+        Ok(Some(Listing { items, total: span.count }))
     }
 }
 
@@ -303,10 +475,10 @@ impl CharacterRepository for CachedCharacters {
         if let Some(character) = self.cache.characters.get(&id) {
             return Ok(Some(character));
         }
-        let epoch = self.cache.epoch.load(Ordering::SeqCst);
+        let epoch = self.cache.epoch();
         let found = self.inner.find(id).await?;
         if let Some(character) = &found {
-            self.cache.store(&self.cache.characters, epoch, id, character);
+            self.cache.store(epoch, || self.cache.characters.insert(id, character.clone()));
         }
         Ok(found)
     }
@@ -349,6 +521,7 @@ impl CharacterRepository for CachedCharacters {
 mod tests {
     use super::*;
     use movies_domain::events::MovieCount;
+    use movies_domain::movies::{MockMovieRepository, MovieSort, SortKey};
 
     fn movie(id: i64) -> Movie {
         Movie {
@@ -374,46 +547,136 @@ mod tests {
         }
     }
 
+    /// The block of `id` holding that movie alone.
+    fn cache_alone(cache: &ReadCache, id: i64) {
+        cache.movies.insert(block_of(id), Block::from(vec![movie(id)]));
+    }
+
+    fn cached(cache: &ReadCache, id: i64) -> bool {
+        cache.movies.get(&block_of(id)).is_some()
+    }
+
+    /// How often each read reached the store.
+    #[derive(Default)]
+    struct Calls {
+        ranges: AtomicU64,
+        spans: AtomicU64,
+        finds: AtomicU64,
+        lists: AtomicU64,
+    }
+
+    impl Calls {
+        /// `[find_range, id_span, find, list]` so far.
+        fn seen(&self) -> [u64; 4] {
+            [&self.ranges, &self.spans, &self.finds, &self.lists].map(|c| c.load(Ordering::SeqCst))
+        }
+    }
+
+    /// A store whose movies are `ids` (ascending), answering as the database does, each read
+    /// counted in `calls`.
+    fn store_of(ids: Vec<i64>, calls: Arc<Calls>) -> MockMovieRepository {
+        let mut store = MockMovieRepository::new();
+        let (ranges, c) = (ids.clone(), calls.clone());
+        store.expect_find_range().returning(move |start, end| {
+            c.ranges.fetch_add(1, Ordering::SeqCst);
+            Ok(ranges.iter().filter(|id| (start..end).contains(*id)).map(|id| movie(*id)).collect())
+        });
+        let (spans, c) = (ids.clone(), calls.clone());
+        store.expect_id_span().returning(move || {
+            c.spans.fetch_add(1, Ordering::SeqCst);
+            let bounds = spans.first().copied().zip(spans.last().copied());
+            Ok(IdSpan { count: spans.len() as u64, bounds })
+        });
+        let (finds, c) = (ids.clone(), calls.clone());
+        store.expect_find().returning(move |id| {
+            c.finds.fetch_add(1, Ordering::SeqCst);
+            Ok(finds.contains(&id).then(|| movie(id)))
+        });
+        store.expect_list().returning(move |_, page| {
+            calls.lists.fetch_add(1, Ordering::SeqCst);
+            let after = page.after().unwrap_or(i64::MIN);
+            let window = ids.iter().filter(|id| **id > after).skip(page.skip() as usize);
+            let items = window.take(page.limit() as usize).map(|id| movie(*id)).collect();
+            Ok(Listing { items, total: ids.len() as u64 })
+        });
+        store
+    }
+
+    fn page(skip: i64, limit: i64, after: Option<i64>) -> Page {
+        Page::new(Some(skip), Some(limit)).unwrap().starting_after(after)
+    }
+
+    fn ids_of(listing: &Listing<Movie>) -> Vec<i64> {
+        listing.items.iter().map(|m| m.id).collect()
+    }
+
     #[test]
     fn a_write_forgets_the_records_its_events_name_and_no_other() {
         let cache = ReadCache::new(1 << 20);
-        for id in 1..=4 {
-            cache.movies.insert(id, movie(id));
-            cache.characters.insert(id, character(id, 1));
+        // One movie a block.
+        let [a, b, c, d] = [1, 1 + BLOCK, 1 + 2 * BLOCK, 1 + 3 * BLOCK];
+        for (n, id) in [a, b, c, d].into_iter().enumerate() {
+            cache_alone(&cache, id);
+            cache.characters.insert(n as i64 + 1, character(n as i64 + 1, a));
         }
-        let counts = [MovieCount { id: 2, nr_characters: 1 }];
+        let counts = [MovieCount { id: b, nr_characters: 1 }];
         cache.forget(&[
-            NewEvent::movies_deleted(&[1]),
-            NewEvent::character_added(&character(3, 2), &counts),
+            NewEvent::movies_deleted(&[a]),
+            NewEvent::character_added(&character(3, b), &counts),
             NewEvent::characters_deleted_with_movies(&[4]),
         ]);
-        assert!(cache.movies.get(&1).is_none() && cache.movies.get(&2).is_none());
-        assert!(cache.movies.get(&3).is_some() && cache.movies.get(&4).is_some());
+        assert!(!cached(&cache, a) && !cached(&cache, b));
+        assert!(cached(&cache, c) && cached(&cache, d));
         assert!(cache.characters.get(&3).is_none() && cache.characters.get(&4).is_none());
         assert!(cache.characters.get(&1).is_some());
 
-        cache.forget(&[NewEvent::movie_updated(&movie(3))]);
-        assert!(cache.movies.get(&3).is_none());
+        cache.forget(&[NewEvent::movie_updated(&movie(c))]);
+        assert!(!cached(&cache, c));
         assert!(cache.characters.get(&1).is_none(), "characters carry the movie's name");
+    }
+
+    #[test]
+    fn only_a_write_that_adds_or_removes_movies_forgets_their_span() {
+        let cache = ReadCache::new(1 << 20);
+        let span = Some(IdSpan { count: 1, bounds: Some((1, 1)) });
+        let set = |cache: &ReadCache| *cache.span.write().unwrap() = span;
+        set(&cache);
+        cache.forget(&[NewEvent::movie_updated(&movie(1))]);
+        assert_eq!(cache.span(), span);
+        cache.forget(&[NewEvent::movie_added(&movie(2))]);
+        assert_eq!(cache.span(), None);
+        set(&cache);
+        cache.forget(&[NewEvent::movies_deleted(&[1])]);
+        assert_eq!(cache.span(), None);
     }
 
     #[test]
     fn the_cache_holds_no_more_bytes_than_it_is_given() {
         let cache = ReadCache::new(30_000);
         for id in 1..=1_000 {
-            cache.movies.insert(id, movie(id));
+            cache_alone(&cache, id * BLOCK);
         }
         cache.movies.run_pending_tasks();
-        let one = u64::from(weight::<Movie>(&[&movie(1).name]));
+        let one = u64::from(weight::<Movie>(&[&movie(1).name])) + ENTRY_OVERHEAD as u64;
         assert!(cache.movies.weighted_size() <= 20_000, "{}", cache.movies.weighted_size());
         assert!(cache.movies.entry_count() >= 20_000 / one / 2, "{}", cache.movies.entry_count());
         assert!(ReadCache::new(0).movies.policy().max_capacity() == Some(0));
     }
 
     #[test]
+    fn a_block_weighs_its_movies_and_one_entry() {
+        let cache = ReadCache::new(1 << 20);
+        let block: Vec<Movie> = (0..BLOCK).map(movie).collect();
+        let movies: u64 = block.iter().map(|m| u64::from(weight::<Movie>(&[&m.name]))).sum::<u64>();
+        cache.movies.insert(0, Block::from(block));
+        cache.movies.run_pending_tasks();
+        assert_eq!(cache.movies.weighted_size(), movies + ENTRY_OVERHEAD as u64);
+    }
+
+    #[test]
     fn a_record_unread_for_its_idle_time_is_dropped_by_tidy_alone() {
         let cache = ReadCache::with_idle(1 << 20, Duration::from_secs(1));
-        cache.movies.insert(1, movie(1));
+        cache_alone(&cache, 1);
         cache.characters.insert(1, character(1, 1));
         cache.tidy();
         assert_eq!((cache.movies.entry_count(), cache.characters.entry_count()), (1, 1));
@@ -426,12 +689,125 @@ mod tests {
     #[test]
     fn a_value_read_before_a_write_is_not_stored_after_it() {
         let cache = ReadCache::new(1 << 20);
-        let epoch = cache.epoch.load(Ordering::SeqCst);
+        let epoch = cache.epoch();
         cache.forget(&[NewEvent::movie_updated(&movie(1))]);
-        cache.store(&cache.movies, epoch, 1, &movie(1));
-        assert!(cache.movies.get(&1).is_none());
-        let epoch = cache.epoch.load(Ordering::SeqCst);
-        cache.store(&cache.movies, epoch, 1, &movie(1));
-        assert!(cache.movies.get(&1).is_some());
+        cache.store(epoch, || cache_alone(&cache, 1));
+        assert!(!cached(&cache, 1));
+        let epoch = cache.epoch();
+        cache.store(epoch, || cache_alone(&cache, 1));
+        assert!(cached(&cache, 1));
+    }
+
+    #[tokio::test]
+    async fn a_block_missed_twice_is_read_whole_and_then_knows_every_id_of_it() {
+        let calls = Arc::new(Calls::default());
+        let store = store_of(vec![1, 2, 5, BLOCK + 1], calls.clone());
+        let movies = CachedMovies::new(Arc::new(store), Arc::new(ReadCache::new(1 << 20)));
+        assert_eq!(movies.find(2).await.unwrap(), Some(movie(2)));
+        assert_eq!(calls.seen(), [0, 0, 1, 0], "a first miss reads its movie alone");
+        assert_eq!(movies.find(5).await.unwrap(), Some(movie(5)));
+        assert_eq!(calls.seen(), [1, 0, 1, 0], "a second reads its block");
+        assert_eq!(movies.find(3).await.unwrap(), None, "absent from a cached block");
+        assert_eq!(movies.find(1).await.unwrap(), Some(movie(1)));
+        assert_eq!(calls.seen(), [1, 0, 1, 0]);
+        assert_eq!(movies.find(-7).await.unwrap(), None);
+        assert_eq!(movies.find(-7).await.unwrap(), None);
+        assert_eq!(movies.find(-7).await.unwrap(), None);
+        assert_eq!(calls.seen(), [2, 0, 2, 0]);
+    }
+
+    #[test]
+    fn the_doorkeeper_lets_in_a_block_on_its_second_miss_unless_another_took_its_slot() {
+        let missed = Doorkeeper::new();
+        assert!(!missed.again(7) && missed.again(7) && missed.again(7));
+        // A block with the same slot.
+        let slot =
+            |b: i64| (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Doorkeeper::BITS);
+        let other = (8..).find(|b| slot(*b) == slot(7)).unwrap();
+        assert!(!missed.again(other));
+        assert!(!missed.again(7), "its slot was taken");
+        assert!(!missed.again(8) && missed.again(7), "a block of another slot leaves it be");
+    }
+
+    #[tokio::test]
+    async fn pages_in_id_order_come_from_the_blocks_and_the_span() {
+        let calls = Arc::new(Calls::default());
+        let ids: Vec<i64> = (3..=102).collect();
+        let cache = Arc::new(ReadCache::new(1 << 20));
+        let movies = CachedMovies::new(Arc::new(store_of(ids, calls.clone())), cache);
+        let first = movies.list(&MovieFilter::default(), page(10, 20, None)).await.unwrap();
+        assert_eq!((ids_of(&first), first.total), ((13..=32).collect(), 100));
+        assert_eq!(calls.seen(), [0, 1, 0, 1], "the span; the page from the store");
+        let again = movies.list(&MovieFilter::default(), page(10, 20, None)).await.unwrap();
+        assert_eq!(again, first);
+        assert_eq!(calls.seen(), [1, 1, 0, 1], "the two blocks it spans, in one read");
+        let listing = movies.list(&MovieFilter::default(), page(2, 5, Some(20))).await.unwrap();
+        assert_eq!((ids_of(&listing), listing.total), ((23..=27).collect(), 100));
+        assert_eq!(calls.seen(), [1, 1, 0, 1], "all cached");
+        for _ in 0..2 {
+            let listing = movies.list(&MovieFilter::default(), page(95, 50, None)).await.unwrap();
+            assert_eq!(ids_of(&listing), (98..=102).collect::<Vec<_>>());
+        }
+        let listing = movies.list(&MovieFilter::default(), page(100, 50, None)).await.unwrap();
+        assert_eq!((ids_of(&listing), listing.total), (vec![], 100));
+        assert_eq!(movies.find(96).await.unwrap(), Some(movie(96)));
+        assert_eq!(calls.seen(), [2, 1, 0, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_filter_an_order_or_a_gap_sends_the_page_to_the_database() {
+        let calls = Arc::new(Calls::default());
+        let store = store_of(vec![1, 2, 4], calls.clone());
+        let movies = CachedMovies::new(Arc::new(store), Arc::new(ReadCache::new(1 << 20)));
+        let genre = MovieFilter { genre: Some("Drama".into()), ..Default::default() };
+        let by_name = MovieFilter {
+            sort: MovieSort { key: SortKey::Name, descending: false },
+            ..Default::default()
+        };
+        for filter in [genre, by_name, MovieFilter::default()] {
+            for _ in 0..2 {
+                assert_eq!(movies.list(&filter, page(0, 2, None)).await.unwrap().total, 3);
+            }
+        }
+        assert_eq!(calls.seen(), [0, 1, 0, 6]);
+    }
+
+    #[tokio::test]
+    async fn a_write_between_the_span_and_the_blocks_sends_the_page_to_the_database() {
+        // The span read before movie 3's delete; its block after.
+        let mut store = MockMovieRepository::new();
+        store.expect_id_span().returning(|| Ok(IdSpan { count: 4, bounds: Some((1, 4)) }));
+        store.expect_find_range().returning(|_, _| Ok(vec![movie(1), movie(2), movie(4)]));
+        store
+            .expect_list()
+            .times(2)
+            .returning(|_, _| Ok(Listing { items: vec![movie(1)], total: 3 }));
+        let movies = CachedMovies::new(Arc::new(store), Arc::new(ReadCache::new(1 << 20)));
+        // The first miss, then the block's read.
+        for _ in 0..2 {
+            let listing = movies.list(&MovieFilter::default(), page(0, 4, None)).await.unwrap();
+            assert_eq!((ids_of(&listing), listing.total), (vec![1], 3));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_committed_write_is_in_the_next_page() {
+        let calls = Arc::new(Calls::default());
+        let cache = Arc::new(ReadCache::new(1 << 20));
+        let movies =
+            CachedMovies::new(Arc::new(store_of(vec![1, 2], calls.clone())), cache.clone());
+        for _ in 0..3 {
+            let listing = movies.list(&MovieFilter::default(), page(0, 50, None)).await.unwrap();
+            assert_eq!(ids_of(&listing), [1, 2]);
+        }
+        assert_eq!(calls.seen(), [1, 1, 0, 1], "cached");
+        // Movie 3 added: the store now holds it, and its event reaches the cache.
+        let movies =
+            CachedMovies::new(Arc::new(store_of(vec![1, 2, 3], calls.clone())), cache.clone());
+        cache.forget(&[NewEvent::movie_added(&movie(3))]);
+        let listing = movies.list(&MovieFilter::default(), page(0, 50, None)).await.unwrap();
+        assert_eq!((ids_of(&listing), listing.total), (vec![1, 2, 3], 3));
+        // The span again, and the block, which the doorkeeper still knows as missed.
+        assert_eq!(calls.seen(), [2, 2, 0, 1]);
     }
 }

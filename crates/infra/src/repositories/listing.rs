@@ -3,6 +3,7 @@
 //! index for `q`, and the page read through a subquery of its ids, which an index serves (a
 //! deep `skip` walks ids, not rows), or, unfiltered in id order, as a range of ids.
 
+use movies_domain::paging::IdSpan;
 use movies_domain::{Page, Result};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, IntoColumnRef, JoinType, OnConflict, Order, Query,
@@ -76,6 +77,27 @@ async fn read_total(conn: &impl ConnectionTrait, total: &SelectStatement) -> Res
 /// A total as read: none (no row, or NULL) and a negative one are 0.
 fn as_total(value: Option<i64>) -> u64 {
     u64::try_from(value.unwrap_or(0)).unwrap_or(0)
+}
+
+/// `table`'s counter and its lowest and highest id, in one statement (the id index gives both
+/// ends at once).
+pub(crate) async fn id_span(conn: &impl ConnectionTrait, table: Table) -> Result<IdSpan> {
+    let span = Query::select()
+        .expr(scalar(counter_query(table.name())))
+        .expr(Expr::cust("MIN(id)"))
+        .expr(Expr::cust("MAX(id)"))
+        .from(Alias::new(table.name()))
+        .to_owned();
+    let row = conn.query_one(&span).await.map_err(db_error)?;
+    let (count, first, last): (Option<i64>, Option<i64>, Option<i64>) = match row {
+        Some(row) => (
+            row.try_get_by_index(0).map_err(db_error)?,
+            row.try_get_by_index(1).map_err(db_error)?,
+            row.try_get_by_index(2).map_err(db_error)?,
+        ),
+        None => (None, None, None),
+    };
+    Ok(IdSpan { count: as_total(count), bounds: first.zip(last) })
 }
 
 /// `select` (one row of one column) as a value inside another statement.

@@ -7,13 +7,14 @@ use async_trait::async_trait;
 use movies_domain::events::{MovieCount, NewEvent};
 use movies_domain::jobs::JobCredit;
 use movies_domain::movies::{Movie, MovieFilter, MovieRepository, NewMovie, SortKey};
+use movies_domain::paging::IdSpan;
 use movies_domain::{Error, Listing, Page, RecordKind, Result};
 use rand::Rng;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait,
     Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, Value,
+    QuerySelect, QueryTrait, TransactionTrait, Value,
 };
 
 use super::IN_CHUNK;
@@ -24,6 +25,7 @@ use crate::db::{
 };
 use crate::entities::character;
 use crate::entities::movie::{self, Column};
+use crate::entities::positional;
 use crate::jobs::record_progress;
 
 /// `insert_many`'s statement: the name is the key, the editor the same for every row.
@@ -202,6 +204,23 @@ impl MovieRepository for SeaMovieRepository {
     async fn find(&self, id: i64) -> Result<Option<Movie>> {
         let found = movie::Entity::find_by_id(id).one(self.db.conn()).await.map_err(db_error)?;
         Ok(found.map(Movie::from))
+    }
+
+    async fn find_range(&self, start: i64, end: i64) -> Result<Vec<Movie>> {
+        let range = movie::Entity::find()
+            .filter(Column::Id.gte(start))
+            .filter(Column::Id.lt(end))
+            .order_by_asc(Column::Id)
+            .into_query();
+        let rows = self.db.conn().query_all(&range).await.map_err(db_error)?;
+        rows.iter()
+            .map(|row| positional::read::<movie::Model>(row).map(Movie::from))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db_error)
+    }
+
+    async fn id_span(&self) -> Result<IdSpan> {
+        listing::id_span(self.db.conn(), Table::Movies).await
     }
 
     async fn find_by_name(&self, name: &str) -> Result<Option<Movie>> {
