@@ -112,9 +112,9 @@ pub struct Config {
     #[arg(long, env = "WS_QUEUE", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub ws_queue: u64,
 
-    /// How much memory (MiB) the cache of `GET /movies/{id}` and `GET /characters/{id}` may
-    /// hold, the least recently read going first (and any record unread for 60 s); 0 turns it
-    /// off.
+    /// How much memory (MiB) the cache of `GET /movies/{id}`, `GET /characters/{id}` and the
+    /// plain movie list may hold, the least recently read going first (and any record unread
+    /// for 60 s); 0 turns it off.
     #[arg(long, env = "READ_CACHE_MB", default_value_t = movies_infra::DEFAULT_READ_CACHE_MB, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub read_cache_mb: u64,
 
