@@ -262,8 +262,8 @@ fn edge(config: &Config, db: &Database, jobs: &SeaJobStore, hasher: &Argon2Hashe
 }
 
 /// The movie and character repositories, behind the read cache. The cache forgets what this
-/// instance writes before the write answers (a commit hook); on PostgreSQL, where other
-/// instances write too, it also forgets what each delivered event names.
+/// instance writes before the write answers (a commit hook), and what each delivered event
+/// names: other instances' writes on PostgreSQL, another process's on the same SQLite file.
 fn read_through(
     db: &Database,
     invalidations: &mut Vec<Invalidation>,
@@ -275,10 +275,9 @@ fn read_through(
     cache.keep_tidy();
     let forget = cache.clone();
     db.on_commit(Arc::new(move |events| forget.forget(events)));
-    if db.is_shared() {
-        let forget = cache.clone();
-        invalidations.push(Arc::new(move |event| forget.forget_event(event)));
-    }
+    // Other instances' writes on PostgreSQL, another process's on the same SQLite file.
+    let forget = cache.clone();
+    invalidations.push(Arc::new(move |event| forget.forget_event(event)));
     (
         Arc::new(CachedMovies::new(movies, cache.clone())),
         Arc::new(CachedCharacters::new(characters, cache)),

@@ -119,7 +119,7 @@ impl IdSpan {
             None if self.count == 0 => return Some(std::ops::RangeInclusive::new(1, 0)),
             None => return None,
         };
-        if u64::try_from(last - first).ok()?.checked_add(1)? != self.count {
+        if u64::try_from(last.checked_sub(first)?).ok()?.checked_add(1)? != self.count {
             return None;
         }
         let from = match page.after() {

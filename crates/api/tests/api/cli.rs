@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{fresh_database, spawn_app_over};
+use crate::helpers::{WS_PATIENCE, fresh_database, spawn_app_over};
 
 /// Runs the binary with only `env` set (nothing inherited), feeding `stdin`.
 fn movies_api(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
@@ -72,6 +72,45 @@ async fn generate_seeds_movies_then_characters_and_reports_the_rate() {
     let app = spawn_app_over(url, &[]).await;
     assert_eq!(app.movie_count().await, 1500);
     assert_eq!(app.character_count().await, 700);
+}
+
+#[tokio::test]
+async fn a_running_server_serves_what_generate_wrote_beside_it_once_its_log_says_so() {
+    let database = fresh_database().await;
+    let url = &database.url;
+    let app = spawn_app_over(url, &[]).await;
+    // Read twice each, so that the read cache holds the empty list and movie 1's absence.
+    for _ in 0..2 {
+        let reply = app.get("/movies?skip=0&limit=50").await;
+        assert_eq!((reply.items().len(), reply.total_count()), (0, 0));
+        app.get("/movies/1").await.expect(StatusCode::NOT_FOUND);
+    }
+
+    // Another process writes the same database: the server hears of it only through the log.
+    let out = movies_api(
+        &["generate", "--movies", "30"],
+        &[("DATABASE_URL", url), ("RUST_LOG", "warn")],
+        "",
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+
+    let patience = std::time::Instant::now();
+    loop {
+        let reply = app.get("/movies?skip=0&limit=50").await;
+        let found = app.get("/movies/1").await.status;
+        if (reply.items().len(), reply.total_count(), found) == (30, 30, StatusCode::OK) {
+            break;
+        }
+        assert!(
+            patience.elapsed() < WS_PATIENCE,
+            "still {} movies of {}, movie 1 {found}, {:?} after",
+            reply.items().len(),
+            reply.total_count(),
+            patience.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    println!("the server served the other process's movies {:?} after", patience.elapsed());
 }
 
 #[test]

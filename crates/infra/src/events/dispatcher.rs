@@ -3,10 +3,12 @@
 //! writer) keeps the order true when two writers finish at once, never publishes an event whose
 //! transaction rolled back, and serves events written by other instances just the same.
 //!
-//! What wakes it: this process's own commits, and on PostgreSQL a `NOTIFY` from any instance's
-//! commit (`db/outbox.rs`) heard on a `LISTEN` connection, plus a catch-up read every
+//! What wakes it: this process's own commits, on PostgreSQL a `NOTIFY` from any instance's
+//! commit (`db/outbox.rs`) heard on a `LISTEN` connection, and on both a catch-up read every
 //! [`CATCH_UP`]. A notification lost with its connection only delays delivery until the next
-//! wake: what is read is always everything after the last `seq` delivered.
+//! wake: what is read is always everything after the last `seq` delivered. On SQLite the
+//! catch-up read is how events written by another process on the same file (`movies-api
+//! generate` beside a running server) reach this one's listeners and its read cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,7 @@ use super::SeaEventLog;
 use crate::db::{Database, EVENTS_CHANNEL, changes_access};
 
 const BATCH: u64 = 1000;
-/// How often a PostgreSQL instance reads the log whether told of a commit or not.
+/// How often the dispatcher reads the log whether told of a commit or not.
 const CATCH_UP: Duration = Duration::from_secs(1);
 /// The first and the longest wait before connecting the `LISTEN` connection again.
 const RECONNECT_FIRST: Duration = Duration::from_millis(100);
@@ -56,7 +58,7 @@ pub async fn spawn_dispatcher(
     if shared {
         db.announce(last).await?;
     }
-    let mut catch_up = shared.then(|| tokio::time::interval(CATCH_UP));
+    let mut catch_up = tokio::time::interval(CATCH_UP);
     let dispatch = {
         let wake = wake.clone();
         async move {
@@ -65,12 +67,9 @@ pub async fn spawn_dispatcher(
                 // catch-up tick (a heartbeat), and at once after a change of access, for
                 // which its writer waits (`Database::await_delivery`).
                 let mut announce = false;
-                match &mut catch_up {
-                    Some(tick) => tokio::select! {
-                        () = wake.notified() => {}
-                        _ = tick.tick() => announce = true,
-                    },
-                    None => wake.notified().await,
+                tokio::select! {
+                    () = wake.notified() => {}
+                    _ = catch_up.tick() => announce = shared,
                 }
                 loop {
                     let batch = match log.since(last, BATCH).await {

@@ -12,9 +12,11 @@
 //! ends in `Database::commit`, which hands its events to [`ReadCache::forget`] before the
 //! write returns, and the events name every record the write touched (a character's write
 //! names the movies whose count moved). A read that raced a write does not store what it read
-//! (see `epoch`). Another instance's writes (several instances on PostgreSQL) arrive as events
-//! from the log: the dispatcher hands each to [`ReadCache::forget_event`] before this instance's
-//! listeners hear of it, a few milliseconds after the write's commit.
+//! (see `epoch`). Another instance's writes (several instances on PostgreSQL), or another
+//! process's on the same SQLite file, arrive as events from the log: the dispatcher hands each
+//! to [`ReadCache::forget_event`] before this instance's listeners hear of it, a few
+//! milliseconds after the write's commit on PostgreSQL, within a second on SQLite (its
+//! catch-up read).
 
 use std::ops::{Range, RangeInclusive};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
