@@ -114,8 +114,8 @@ impl Packed {
     }
 }
 
-/// What a cached record costs besides its own bytes: the cache's entry (key, hash, the
-/// record's place in the LRU lists) and the allocator's rounding of each string.
+/// What a cached entry (a character, or a block of movies) costs besides its records' bytes:
+/// the cache's entry (key, hash, its place in the LRU lists) and the allocator's rounding.
 const ENTRY_OVERHEAD: usize = 256;
 
 /// The cached movies and characters, shared by both decorators and the commit hook.
@@ -182,10 +182,15 @@ impl ReadCache {
         *self.span.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Sets (or drops, with `None`) the movies' cached span.
+    fn set_span(&self, span: Option<IdSpan>) {
+        *self.span.write().unwrap_or_else(PoisonError::into_inner) = span;
+    }
+
     /// Drops every block of movies and the movies' span.
     fn forget_movies(&self) {
         self.movies.invalidate_all();
-        *self.span.write().unwrap_or_else(PoisonError::into_inner) = None;
+        self.set_span(None);
     }
 
     /// Frees the records gone unread for their idle time (and does the cache's other
@@ -246,7 +251,7 @@ impl ReadCache {
                 if operation == Operation::Update {
                     self.characters.invalidate_all();
                 } else {
-                    *self.span.write().unwrap_or_else(PoisonError::into_inner) = None;
+                    self.set_span(None);
                 }
             }
             EventSubject::Character => {
@@ -289,8 +294,10 @@ impl ReadCache {
 /// Without it, on a table larger than the cache (a million movies, random pages or ids),
 /// nearly every read missed and paid for its whole blocks and their place in the cache:
 /// random pages 6,356 and 6,724 req/s against 7,536 and 7,876 without the cache of pages,
-/// random `find`s 16,038 against 22,131 req/s with the cache of single movies, RSS 111 against
-/// 54 MB (wrk, 64 connections). A table that fits, or the part of one that is read again, is
+/// random `find`s 16,038 against 22,131 req/s with the cache of single movies (both load
+/// threads drew the same ids then, which flattered the cache of single movies), RSS 111
+/// against 54 MB (wrk, 64 connections). With it, threads seeded apart: pages 7,419-7,503
+/// against 7,743-7,946, `find`s 17,725-18,766 against 18,182-18,521. A table that fits, or the part of one that is read again, is
 /// let in on its second miss.
 struct Doorkeeper {
     slots: Box<[AtomicI64]>,
@@ -349,7 +356,7 @@ fn ids(data: &Value) -> impl Iterator<Item = i64> + '_ {
     one.into_iter().chain(many)
 }
 
-/// [`MovieRepository`] with `find` cached.
+/// [`MovieRepository`] with `find`, `id_span` and the plain list (no filter, id order) cached.
 pub struct CachedMovies {
     inner: Arc<dyn MovieRepository>,
     cache: Arc<ReadCache>,
@@ -390,9 +397,7 @@ impl MovieRepository for CachedMovies {
         }
         let epoch = self.cache.epoch();
         let span = self.inner.id_span().await?;
-        self.cache.store(epoch, || {
-            *self.cache.span.write().unwrap_or_else(PoisonError::into_inner) = Some(span);
-        });
+        self.cache.store(epoch, || self.cache.set_span(Some(span)));
         Ok(span)
     }
 
